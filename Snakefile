@@ -1,0 +1,25 @@
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/prepare.smk"
+include: "rules/validate.smk"
+include: "rules/simulate.smk"
+include: "rules/score.smk"
+include: "rules/ledger.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/results.tsv",
+        "results/campaign_state.json",
+        "reports/report.md",
+        "reports/report.pdf",
+        "reports/progress.png",
+    default_target: True

@@ -1,0 +1,100 @@
+"""Candidate folders: metadata, parent chain and the order of the campaign."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flcampaign.errors import ContractViolation
+from flcampaign.files import read_yaml
+from flcampaign.schemas import schema_errors
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+BASE_PARENT = "baseline"
+METADATA = "candidate.yaml"
+PATCH_DIR = "patches"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    folder: Path
+    meta: dict[str, Any]
+
+    @property
+    def parent(self) -> str:
+        return self.meta["parent"]
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.meta.get("args") or {}
+
+    @property
+    def patch_files(self) -> list[Path]:
+        return sorted((self.folder / PATCH_DIR).glob("*.patch"))
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.parent == BASE_PARENT and not self.args and not self.patch_files
+
+
+def load(folder: Path) -> Candidate:
+    """Read and check ``folder/candidate.yaml``; errors name the candidate, file and rule."""
+    folder = Path(folder)
+    cid = folder.name
+    if not ID_PATTERN.match(cid):
+        raise ContractViolation(cid, str(folder), "candidate-id", "id must match [A-Za-z0-9][A-Za-z0-9_-]*")
+    path = folder / METADATA
+    if not path.is_file() or path.is_symlink():
+        raise ContractViolation(cid, METADATA, "candidate-yaml", "missing (or not a regular file)")
+    try:
+        meta = read_yaml(path)
+    except yaml.YAMLError as error:
+        raise ContractViolation(cid, METADATA, "candidate-yaml", f"not valid YAML: {error}") from None
+    problems = schema_errors("candidate", meta)
+    if problems:
+        raise ContractViolation(cid, METADATA, "candidate-schema", "; ".join(problems))
+    try:
+        datetime.fromisoformat(meta["created"])
+    except ValueError:
+        raise ContractViolation(cid, METADATA, "candidate-schema", f"created: {meta['created']!r} is not ISO 8601") from None
+    return Candidate(cid, folder, meta)
+
+
+def parent_of(folder: Path) -> str | None:
+    """The declared parent id, or None when the metadata cannot be read (validation reports why)."""
+    try:
+        meta = read_yaml(Path(folder) / METADATA)
+    except (OSError, yaml.YAMLError):
+        return None
+    parent = meta.get("parent") if isinstance(meta, dict) else None
+    return parent if isinstance(parent, str) and ID_PATTERN.match(parent) else None
+
+
+def ancestry(candidates_dir: Path, cid: str) -> list[str]:
+    """Parent chain of ``cid`` up to the task baseline, nearest first; raises on cycles and gaps."""
+    chain: list[str] = []
+    current = cid
+    while True:
+        parent = parent_of(Path(candidates_dir) / current)
+        if parent is None:
+            raise ContractViolation(cid, METADATA, "parent-missing", f"cannot read the parent of {current}")
+        if parent == BASE_PARENT:
+            return chain
+        if parent == cid or parent in chain:
+            raise ContractViolation(cid, METADATA, "parent-cycle", " -> ".join([cid, *chain, parent]))
+        if not (Path(candidates_dir) / parent / METADATA).is_file():
+            raise ContractViolation(cid, METADATA, "parent-missing", f"parent {parent!r} is not a candidate folder")
+        chain.append(parent)
+        current = parent
+
+
+def discover(candidates_dir: Path) -> list[str]:
+    """Complete candidate folders (visible name, metadata present), sorted by id."""
+    root = Path(candidates_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob(f"*/{METADATA}") if ID_PATTERN.match(p.parent.name))

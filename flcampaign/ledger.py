@@ -1,0 +1,154 @@
+"""The ledger: ``results/results.tsv`` and ``results/campaign_state.json``, rebuilt from artifacts.
+
+No agent writes the ledger. It is recomputed from the per-candidate validation, run and score
+records each time, in campaign order (created, id), and replaced atomically.
+"""
+
+import csv
+import io
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flcampaign.files import atomic_write_text, read_json, write_json
+from flcampaign.task import Task
+
+COLUMNS = (
+    "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "kind",
+    "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "seed", "description",
+    "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of", "artifacts",
+)  # fmt: skip
+STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
+UNKNOWN_CREATED = "9999-12-31T23:59:59"
+
+
+def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]:
+    run_dir = Path(results) / "runs" / phase / cid / f"seed{seed}"
+    return {
+        "validation": Path(results) / "candidates" / cid / "validation.json",
+        "run": run_dir / "run.json",
+        "score": run_dir / "score.json",
+        "dir": run_dir,
+    }
+
+
+def _kind(validation: dict) -> str:
+    if validation.get("is_baseline"):
+        return "baseline"
+    changed = validation.get("changed_files") or []
+    return "source_edit" if changed else "argument_only"
+
+
+def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[str, str, float | None]:
+    """(status before keep/discard, failure reason, score) of one candidate."""
+    for record in (validation, run, score):
+        if record is None:
+            return "crash", "stage did not produce its record", None
+        state = record.get("state")
+        if state in ("invalid", "crash", "timeout"):
+            return state, record.get("reason", ""), None
+    return "scored", "", float(score["score"])
+
+
+def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float) -> list[dict]:
+    """One row per candidate, in campaign order, with keep/discard against the running incumbent."""
+    entries = []
+    for cid in candidate_ids:
+        paths = run_paths(results, cid, "search", seed)
+        validation = read_json(paths["validation"])
+        run = read_json(paths["run"]) if paths["run"].is_file() else None
+        score = read_json(paths["score"]) if paths["score"].is_file() else None
+        created = str((validation.get("meta") or {}).get("created", UNKNOWN_CREATED))
+        entries.append((created, cid, validation, run, score, paths["dir"]))
+    entries.sort(key=lambda e: (datetime.fromisoformat(e[0]).astimezone(UTC) if "T" in e[0] else datetime.max.replace(tzinfo=UTC), e[1]))
+    rows, incumbent, seen_effects = [], None, {}
+    for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
+        status, reason, value = _outcome(validation, run, score)
+        if status == "scored":
+            if validation.get("is_baseline") and incumbent is None:
+                status = "baseline"
+            elif incumbent is None or task.better(value, incumbent, min_delta):
+                status = "keep"
+            else:
+                status = "discard"
+            if status in ("baseline", "keep"):
+                incumbent = value
+        meta = validation.get("meta") or {}
+        effect = (validation.get("tree_sha256"), repr(sorted((validation.get("effective_args") or {}).items())))
+        duplicate_of = seen_effects.get(effect, "") if validation.get("state") == "ok" else ""
+        if validation.get("state") == "ok":
+            seen_effects.setdefault(effect, cid)
+        rows.append(
+            {
+                "order": order,
+                "candidate": cid,
+                "parent": validation.get("parent", ""),
+                "status": status,
+                "score": "" if value is None else f"{value:.6f}",
+                "metric": task.metric["name"],
+                "split": "search_val",
+                "runtime_seconds": f"{float(run.get('runtime_seconds', 0.0)):.3f}" if run else "",
+                "kind": _kind(validation),
+                "family": meta.get("family", ""),
+                "changed_files": ",".join(validation.get("changed_files") or []),
+                "patch_sha256": validation.get("patch_sha256", ""),
+                "tree_sha256": validation.get("tree_sha256", ""),
+                "budget_sha256": validation.get("budget_sha256", ""),
+                "seed": seed,
+                "description": meta.get("title", ""),
+                "literature_event": meta.get("literature_event", ""),
+                "sources": " ".join(item.get("ref", "") for item in meta.get("literature") or []),
+                "failure_reason": " ".join(reason.split()),
+                "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+                "duplicate_of": duplicate_of,
+                "artifacts": run_dir.as_posix(),
+            }
+        )
+    return rows
+
+
+def to_tsv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_tsv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float) -> dict:
+    """What an agent reads: counts, baseline, best, and the next action."""
+    counts = Counter(row["status"] for row in rows)
+    scored = [row for row in rows if row["status"] in ("baseline", "keep", "discard")]
+    best = next((row for row in reversed(rows) if row["status"] in ("baseline", "keep")), None)
+    baseline = next((row for row in rows if row["status"] == "baseline"), None)
+    last_gain = max((i for i, row in enumerate(scored) if row["status"] in ("baseline", "keep")), default=-1)
+    since_gain = len(scored) - 1 - last_gain
+    next_action = "run_baseline" if baseline is None else "run_literature_loop" if since_gain >= plateau else "propose_candidate"
+    return {
+        "task": task.name,
+        "metric": task.metric,
+        "budget": task.budget,
+        "counts": {status: counts.get(status, 0) for status in STATUSES} | {"total": len(rows)},
+        "baseline": None if baseline is None else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
+        "best": None if best is None else {"candidate": best["candidate"], "score": float(best["score"])},
+        "scored_since_last_gain": since_gain,
+        "plateau_threshold": plateau,
+        "min_delta": min_delta,
+        "next_action": next_action,
+    }
+
+
+def write_ledger(task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float, plateau: int, tsv: Path, state: Path) -> list[dict]:
+    rows = build_rows(task, results, candidate_ids, seed, min_delta)
+    for row in rows:
+        if row["score"] and not math.isfinite(float(row["score"])):
+            raise ValueError(f"non-finite score for {row['candidate']}")
+    atomic_write_text(tsv, to_tsv(rows))
+    write_json(state, campaign_state(task, rows, plateau, min_delta))
+    return rows

@@ -1,0 +1,62 @@
+"""Campaign progress plot, following the reference Auto-FL conventions."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+STYLE = {
+    "discard": {"color": "#cccccc", "s": 18, "alpha": 0.55, "zorder": 2},
+    "keep": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
+    "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
+}
+FAILED = ("crash", "timeout", "invalid")
+
+
+def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> None:
+    """Scored rows as points, running best as a step line, failures as red ticks at the bottom."""
+    fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
+    scored = [r for r in rows if r["status"] in ("baseline", "keep", "discard")]
+    for status, style in STYLE.items():
+        pts = [(int(r["order"]), float(r["score"])) for r in scored if r["status"] == status]
+        if pts:
+            marker = "*" if status == "baseline" else "o"
+            ax.scatter(*zip(*pts), marker=marker, label=f"{status} ({len(pts)})", **style)
+    best = [(int(r["order"]), float(r["best_so_far"])) for r in rows if r["best_so_far"]]
+    if best:
+        xs, ys = zip(*best)
+        ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best")
+    baseline = next((float(r["score"]) for r in rows if r["status"] == "baseline"), None)
+    if baseline is not None:
+        ax.axhline(baseline, color="#7f8c8d", ls="--", alpha=0.5, label="baseline")
+    values = [float(r["score"]) for r in scored]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = max(high - low, 1e-3)
+    bottom, top = low - 0.1 * span, high + max(0.015, 0.35 * span)
+    ax.set_ylim(bottom, top)
+    for r in rows:
+        if r["status"] in FAILED:
+            ax.scatter(int(r["order"]), bottom + 0.04 * (top - bottom), marker="x", color="#c0392b", s=40, zorder=3)
+        if r["status"] == "literature":
+            ax.axvline(int(r["order"]), color="#8e44ad", ls=":", lw=1.5)
+    for r in scored:
+        if r["status"] in ("keep", "baseline"):
+            ax.annotate(r["candidate"], (int(r["order"]), float(r["score"])), textcoords="offset points", xytext=(6, 6), fontsize=8, color="#1a7a3a")
+    n_failed = sum(r["status"] in FAILED for r in rows)
+    if n_failed:
+        ax.scatter([], [], marker="x", color="#c0392b", label=f"crash / timeout / invalid ({n_failed})")
+    kept = sum(r["status"] == "keep" for r in rows)
+    ax.set_title(f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed")
+    ax.set_xlabel("candidate (campaign order)")
+    ax.set_ylabel(f"{metric} on search-validation ({'higher' if direction == 'max' else 'lower'} is better)")
+    ax.set_xlim(0.5, max(len(rows), 1) + 0.5)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)

@@ -1,0 +1,81 @@
+"""Contained execution of untrusted commands: filtered environment, timeout, whole-tree kill.
+
+NVFlare's simulator starts its workers with ``setsid`` (its own session), so killing our process
+group is not enough: every process started for a run carries a random token in its environment,
+and on exit or timeout all processes holding that token are killed too.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
+PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int | None  # None when killed on timeout
+    elapsed_s: float
+    timed_out: bool
+    reaped: int  # processes still alive at the end and killed by us
+
+
+def filtered_env(extra: dict[str, str]) -> dict[str, str]:
+    """Only the variables a simulation needs: no credentials, proxies or tool configuration leak in."""
+    env = {key: os.environ[key] for key in PASSED_VARIABLES if key in os.environ}
+    env.update({"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    env.update(extra)
+    return env
+
+
+def _holders(token: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(TOKEN_VARIABLE) == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def kill_tree(token: str, group: int | None) -> int:
+    """SIGKILL the process group and every process carrying ``token``; returns how many were alive."""
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    victims = _holders(token)
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=5)
+    return len(victims)
+
+
+def run_contained(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float, log_path: Path) -> Outcome:
+    """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind."""
+    token = secrets.token_hex(16)
+    env = {**env, TOKEN_VARIABLE: token}
+    start = time.monotonic()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            returncode: int | None = proc.wait(timeout=timeout_s)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            returncode, timed_out = None, True
+        finally:
+            reaped = kill_tree(token, proc.pid)
+            proc.wait()
+    return Outcome(returncode, time.monotonic() - start, timed_out, reaped)

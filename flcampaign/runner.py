@@ -1,0 +1,139 @@
+"""One NVFlare simulation of one candidate tree: export, budget check, simulate, judge.
+
+Candidate code (job.py at export, client and aggregator code in the simulator) runs only here,
+in a fresh copy of the validated tree with a run-private NVFlare workspace and a unique job name.
+A run succeeds only with exit code 0, empty ``error_log.txt`` files, a final global model and
+no sign of dropped updates; everything else is recorded as ``crash``, ``timeout`` or ``invalid``.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+from flcampaign.files import read_json, sha256_file, write_json
+from flcampaign.process import filtered_env, run_contained
+from flcampaign.task import Task
+
+EXPORT_TIMEOUT_S = 300
+DROPPED_UPDATE_PATTERNS = (r"vars excluded as they were non-tensor type", r"Empty result from client")
+FINAL_MODEL = "server/simulate_job/app_server/FL_global_model.pt"
+
+
+def device_label() -> str:
+    """What the run may use: the GPU slot from CUDA_VISIBLE_DEVICES, else the CPU."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    return f"cuda:{visible}" if visible and visible != "-1" else "cpu"
+
+
+def check_exported_budget(job_dir: Path, task: Task, seed: int) -> list[str]:
+    """Budget as NVFlare will run it, read from the exported job config (not from candidate code)."""
+    budget = task.budget
+    problems = []
+    server = read_json(job_dir / "app" / "config" / "config_fed_server.json")
+    client = read_json(job_dir / "app" / "config" / "config_fed_client.json")
+    meta = read_json(job_dir / "meta.json")
+    workflows = server.get("workflows", [])
+    if len(workflows) != 1:
+        problems.append(f"expected one server workflow, found {len(workflows)}")
+    for workflow in workflows:
+        args = workflow.get("args", {})
+        if args.get("num_rounds") != budget["num_rounds"]:
+            problems.append(f"num_rounds is {args.get('num_rounds')}, budget says {budget['num_rounds']}")
+        if args.get("num_clients", args.get("min_clients")) != budget["n_clients"]:
+            problems.append(f"server expects {args.get('num_clients')} clients, budget says {budget['n_clients']}")
+    if meta.get("min_clients") != budget["n_clients"]:
+        problems.append(f"meta.json min_clients is {meta.get('min_clients')}, budget says {budget['n_clients']}")
+    script_args = [e["executor"]["args"].get("task_script_args", "") for e in client.get("executors", [])]
+    for flag, value in (("--batch_size", budget["batch_size"]), ("--seed", seed)):
+        if not all(re.search(rf"(^|\s){flag}\s+{value}(\s|$)", a) for a in script_args) or not script_args:
+            problems.append(f"client arguments {script_args} do not pass {flag} {value}")
+    return problems
+
+
+def model_spec(job_dir: Path) -> dict:
+    """Class path and constructor arguments of the global model, as the server rebuilds it."""
+    server = read_json(job_dir / "app" / "config" / "config_fed_server.json")
+    for component in server.get("components", []):
+        model = component.get("args", {}).get("model")
+        if component.get("id") == "persistor" and isinstance(model, dict) and "path" in model:
+            return {"path": model["path"], "args": model.get("args", {})}
+    raise ValueError("no persistor model in the exported server config")
+
+
+def judge_workspace(workspace: Path) -> str | None:
+    """Why a finished simulation is not a success, or None."""
+    for error_log in sorted(workspace.glob("*/error_log.txt")):
+        if error_log.stat().st_size:
+            first = error_log.read_text(errors="replace").strip().splitlines()[:3]
+            return f"{error_log.parent.name}/error_log.txt is not empty: {' | '.join(first)[:500]}"
+    for log in sorted(workspace.glob("*/log.txt")):
+        text = log.read_text(errors="replace")
+        for pattern in DROPPED_UPDATE_PATTERNS:
+            if re.search(pattern, text):
+                return f"{log.parent.name}/log.txt: '{pattern}': client updates were dropped (send torch tensors)"
+    if not (workspace / FINAL_MODEL).is_file():
+        return "no final global model (FL_global_model.pt) was written"
+    return None
+
+
+def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: str, seed: int, out_dir: Path, work_dir: Path) -> dict:
+    """Run one simulation; writes ``run.json`` (and ``global_model.pt`` on success) into ``out_dir``."""
+    out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cid = validation["candidate"]
+    record = {"candidate": cid, "phase": phase, "seed": seed, "device": device_label(), "budget": task.budget}
+    if validation["state"] != "ok":
+        record.update(state="skipped", reason=f"validation: {validation['state']}")
+        write_json(out_dir / "run.json", record)
+        return record
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
+    shutil.copytree(tree, code)
+    job_name = f"{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"
+    job_args = task.job_args(job_name, seed, validation["args"])
+    env = filtered_env({"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)})
+    fixed = [rel for rel in task.surface["fixed"]]
+    before = {rel: sha256_file(code / rel) for rel in fixed}
+    log_path = out_dir / "sim.log"
+    log_path.unlink(missing_ok=True)
+    export_cmd = [sys.executable, "job.py", "--export", "--export-dir", str(job_root), *job_args]
+    record.update(job_name=job_name, command=export_cmd[1:], work_dir=str(work_dir))
+    export = run_contained(export_cmd, code, env, EXPORT_TIMEOUT_S, log_path)
+    elapsed = export.elapsed_s
+    job_dir = job_root / job_name
+    if export.returncode != 0 or not job_dir.is_dir():
+        reason = "timed out" if export.timed_out else f"exit code {export.returncode}"
+        return _finish(record, out_dir, "crash", f"job export failed ({reason}); see sim.log", elapsed, rule="job-export")
+    problems = check_exported_budget(job_dir, task, seed)
+    if problems:
+        return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
+    record["model_spec"] = model_spec(job_dir)
+    sim_cmd = [str(Path(sys.executable).with_name("nvflare")), "simulator", str(job_dir), "-w", str(workspace)]
+    sim_cmd += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
+    sim = run_contained(sim_cmd, code, env, max(1, task.budget["timeout_seconds"] - elapsed), log_path)
+    elapsed += sim.elapsed_s
+    record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
+    after = {rel: sha256_file(code / rel) if (code / rel).exists() else "" for rel in fixed}
+    if before != after:
+        changed = sorted(rel for rel in fixed if before[rel] != after[rel])
+        return _finish(record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file")
+    if sim.timed_out:
+        return _finish(record, out_dir, "timeout", f"no result within {task.budget['timeout_seconds']} s; process tree killed", elapsed, rule="timeout")
+    if sim.returncode != 0:
+        return _finish(record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code")
+    problem = judge_workspace(workspace)
+    if problem:
+        return _finish(record, out_dir, "crash", problem, elapsed, rule="run-health")
+    shutil.copyfile(workspace / FINAL_MODEL, out_dir / "global_model.pt")
+    record["model_sha256"] = sha256_file(out_dir / "global_model.pt")
+    return _finish(record, out_dir, "ok", "", elapsed)
+
+
+def _finish(record: dict, out_dir: Path, state: str, reason: str, elapsed: float, rule: str = "", file: str = "") -> dict:
+    record.update(state=state, reason=reason, rule=rule, file=file, runtime_seconds=round(elapsed, 3))
+    write_json(out_dir / "run.json", record)
+    return record

@@ -1,0 +1,103 @@
+"""Trusted scoring: the task's evaluator judges the saved final global model.
+
+The candidate's model class turns features into predictions in a contained subprocess; labels,
+the metric and the site aggregation stay here. Client-reported metrics and anything the run
+wrote are never read.
+"""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from flcampaign.files import sha256_bytes, sha256_file, write_json
+from flcampaign.process import filtered_env, run_contained
+from flcampaign.splits import load_split
+from flcampaign.task import Task
+
+PREDICT_DRIVER = Path(__file__).with_name("predict_driver.py")
+
+
+def evaluator_sha256() -> str:
+    """Hash of the code that decides the score (this module and the prediction driver)."""
+    return sha256_bytes(Path(__file__).read_bytes() + PREDICT_DRIVER.read_bytes())
+
+
+def binary_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """FLamby's accuracy: ((p > 0.5) == y).mean()."""
+    return float(((probabilities > 0.5) == (labels > 0.5)).mean())
+
+
+METRICS = {"binary_accuracy": binary_accuracy}
+
+
+def count_parameters(state: dict) -> int:
+    return int(sum(torch.as_tensor(v).numel() for v in state.values()))
+
+
+def score_predictions(task: Task, predictions: dict[str, np.ndarray], data: dict[str, tuple]) -> dict:
+    """Per-site and pooled metric; the profile's site aggregation picks the score."""
+    metric = METRICS[task.metric["kind"]]
+    per_site, pooled_pred, pooled_true = {}, [], []
+    for site, (_, labels) in data.items():
+        pred = predictions.get(site)
+        if pred is None or pred.shape != labels.shape or not np.all(np.isfinite(pred)):
+            shape = None if pred is None else pred.shape
+            raise ValueError(f"{site}: predictions of shape {shape} for {labels.shape} labels, or not finite")
+        per_site[site] = metric(pred, labels)
+        pooled_pred.append(pred)
+        pooled_true.append(labels)
+    pooled = metric(np.concatenate(pooled_pred), np.concatenate(pooled_true))
+    mean = float(np.mean(list(per_site.values())))
+    score = pooled if task.metric["site_aggregation"] == "pooled" else mean
+    return {"score": score, "per_site": per_site, "pooled": pooled, "mean_over_sites": mean}
+
+
+def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path, split: str, out_path: Path) -> dict:
+    """Score one run on ``split``; writes ``out_path`` (score.json) in every case."""
+    record = {"candidate": run["candidate"], "phase": run["phase"], "seed": run["seed"], "split": split}
+    record.update(metric=task.metric["name"], direction=task.metric["direction"], evaluator_sha256=evaluator_sha256())
+    if run["state"] != "ok":
+        return _finish(record, out_path, "skipped", f"run: {run['state']}")
+    model_path = Path(run_dir) / "global_model.pt"
+    if sha256_file(model_path) != run["model_sha256"]:
+        return _finish(record, out_path, "invalid", "global_model.pt changed after the run", rule="integrity")
+    state = torch.load(model_path, map_location="cpu", weights_only=True)["model"]
+    n_params = count_parameters(state)
+    record.update(model_sha256=run["model_sha256"], n_params=n_params)
+    if n_params > task.budget["max_model_params"]:
+        return _finish(record, out_path, "invalid", f"{n_params} parameters > cap {task.budget['max_model_params']}", rule="max-model-params")
+    data = load_split(split_dir, split)
+    record["split_sha256"] = {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
+    with tempfile.TemporaryDirectory(prefix="flc-predict-") as tmp:
+        tmp = Path(tmp)
+        for sub in ("features", "predictions"):
+            (tmp / sub).mkdir()
+        for site, (features, _) in data.items():
+            np.save(tmp / "features" / f"{site}.npy", features)
+        write_spec = tmp / "model_spec.json"
+        write_json(write_spec, run["model_spec"])
+        shutil.copytree(tree, tmp / "code")
+        cmd = [sys.executable, str(PREDICT_DRIVER), str(tmp / "code"), str(model_path.resolve()), str(write_spec), str(tmp / "features"), str(tmp / "predictions")]
+        log = Path(out_path).with_suffix(".log")
+        log.unlink(missing_ok=True)
+        outcome = run_contained(cmd, tmp / "code", filtered_env({}), task.budget["predict_timeout_seconds"], log)
+        record["predict_seconds"] = round(outcome.elapsed_s, 3)
+        if outcome.timed_out or outcome.returncode != 0:
+            reason = "timed out" if outcome.timed_out else f"exit code {outcome.returncode}"
+            return _finish(record, out_path, "crash", f"prediction step failed ({reason}); see {log.name}", rule="predict")
+        predictions = {p.stem: np.load(p, allow_pickle=False) for p in (tmp / "predictions").glob("*.npy")}
+    try:
+        record.update(score_predictions(task, predictions, data))
+    except ValueError as error:
+        return _finish(record, out_path, "crash", f"unusable predictions: {error}", rule="predict")
+    return _finish(record, out_path, "ok", "")
+
+
+def _finish(record: dict, out_path: Path, state: str, reason: str, rule: str = "") -> dict:
+    record.update(state=state, reason=reason, rule=rule)
+    write_json(out_path, record)
+    return record

@@ -1,0 +1,21 @@
+rule ledger:
+    input:
+        validations=expand(
+            "results/candidates/{candidate}/validation.json", candidate=CANDIDATES
+        ),
+        runs=search_records("run.json"),
+        scores=search_records("score.json"),
+        lib=lib("ledger"),
+    output:
+        tsv="results/results.tsv",
+        state="results/campaign_state.json",
+    log:
+        "results/logs/ledger.log",
+    params:
+        candidates=CANDIDATES,
+        seed=SEARCH_SEED,
+        min_delta=config["ledger"]["min_delta"],
+        plateau=config["guard"]["plateau"],
+    localrule: True
+    script:
+        "../scripts/ledger.py"

@@ -1,0 +1,16 @@
+rule report:
+    input:
+        tsv="results/results.tsv",
+        state="results/campaign_state.json",
+        lib=lib("report", "plot", "ledger"),
+    output:
+        markdown="reports/report.md",
+        pdf="reports/report.pdf",
+        plot="reports/progress.png",
+    log:
+        "results/logs/report.log",
+    params:
+        command="make run",
+    localrule: True
+    script:
+        "../scripts/report.py"

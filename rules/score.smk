@@ -1,0 +1,14 @@
+rule score:
+    input:
+        run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
+        tree="results/candidates/{candidate}/src",
+        split="results/task/search_val",
+        lib=lib("scoring", "predict_driver", "process", "splits"),
+    output:
+        score="results/runs/{phase}/{candidate}/seed{seed}/score.json",
+    log:
+        "results/logs/score/{phase}/{candidate}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/score/{phase}/{candidate}/seed{seed}.tsv"
+    script:
+        "../scripts/score.py"

@@ -1,0 +1,19 @@
+rule simulate:
+    input:
+        validation="results/candidates/{candidate}/validation.json",
+        tree="results/candidates/{candidate}/src",
+        train="results/task/train",
+        lib=lib("runner", "process"),
+    output:
+        run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
+    log:
+        "results/logs/simulate/{phase}/{candidate}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/simulate/{phase}/{candidate}/seed{seed}.tsv"
+    params:
+        work=lambda w: f"results/work/{w.phase}/{w.candidate}/seed{w.seed}",
+    resources:
+        gpu=1,
+        runtime=lambda w: 5 + TASK.budget["timeout_seconds"] // 60,
+    script:
+        "../scripts/simulate.py"

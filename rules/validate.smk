@@ -1,0 +1,15 @@
+rule validate:
+    input:
+        candidate=candidate_files,
+        parent=parent_validation,
+        task=task_files(),
+        lib=lib("candidate", "contract", "patches", "errors", "schemas"),
+    output:
+        record="results/candidates/{candidate}/validation.json",
+        tree=directory("results/candidates/{candidate}/src"),
+        diff="results/candidates/{candidate}/effective.diff",
+    log:
+        "results/logs/validate/{candidate}.log",
+    localrule: True
+    script:
+        "../scripts/validate.py"

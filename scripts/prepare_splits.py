@@ -1,0 +1,7 @@
+from pathlib import Path
+
+from flcampaign.splits import prepare
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+prepare(task_of(snakemake.config), Path(snakemake.output.manifest).parent)

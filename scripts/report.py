@@ -1,0 +1,22 @@
+from pathlib import Path
+
+from flcampaign.files import read_json
+from flcampaign.ledger import read_tsv
+from flcampaign.plot import progress_plot
+from flcampaign.report import write_report
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+task = task_of(snakemake.config)
+rows = read_tsv(snakemake.input.tsv)
+progress_plot(rows, task.metric["name"], task.metric["direction"], Path(snakemake.output.plot))
+write_report(
+    task=task,
+    rows=rows,
+    state=read_json(snakemake.input.state),
+    results=Path("results"),
+    markdown=Path(snakemake.output.markdown),
+    pdf=Path(snakemake.output.pdf),
+    plot=Path(snakemake.output.plot),
+    command=snakemake.params.command,
+)

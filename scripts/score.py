@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from flcampaign.files import read_json
+from flcampaign.scoring import score_run
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+score_run(
+    task=task_of(snakemake.config),
+    run=read_json(snakemake.input.run),
+    run_dir=Path(snakemake.input.run).parent,
+    tree=Path(snakemake.input.tree),
+    split_dir=Path(snakemake.input.split).parent,
+    split=Path(snakemake.input.split).name,
+    out_path=Path(snakemake.output.score),
+)

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from flcampaign.files import read_json
+from flcampaign.runner import simulate
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+simulate(
+    task=task_of(snakemake.config),
+    validation=read_json(snakemake.input.validation),
+    tree=Path(snakemake.input.tree),
+    train_dir=Path(snakemake.input.train),
+    phase=snakemake.wildcards.phase,
+    seed=int(snakemake.wildcards.seed),
+    out_dir=Path(snakemake.output.run).parent,
+    work_dir=Path(snakemake.params.work),
+)
