@@ -242,6 +242,7 @@ def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: 
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
         record.update(meta=cand.meta, parent=cand.parent, args=cand.args, is_baseline=cand.is_baseline)
+        record["patch_files"] = [p.name for p in cand.patch_files]
         candidates.ancestry(candidates_dir, cid)
         parent_tree = task.sources
         if cand.parent != BASE_PARENT:

@@ -36,8 +36,8 @@ def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]
 def _kind(validation: dict) -> str:
     if validation.get("is_baseline"):
         return "baseline"
-    changed = validation.get("changed_files") or []
-    return "source_edit" if changed else "argument_only"
+    edits = validation.get("changed_files") or validation.get("patch_files")
+    return "source_edit" if edits else "argument_only"
 
 
 def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[str, str, float | None]:
@@ -88,7 +88,7 @@ def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, m
                 "score": "" if value is None else f"{value:.6f}",
                 "metric": task.metric["name"],
                 "split": "search_val",
-                "runtime_seconds": f"{float(run.get('runtime_seconds', 0.0)):.3f}" if run else "",
+                "runtime_seconds": f"{run['runtime_seconds']:.3f}" if run and "runtime_seconds" in run else "",
                 "kind": _kind(validation),
                 "family": meta.get("family", ""),
                 "changed_files": ",".join(validation.get("changed_files") or []),

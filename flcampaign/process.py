@@ -10,20 +10,23 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
+POLL_S = 0.5
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
 class Outcome:
-    returncode: int | None  # None when killed on timeout
+    returncode: int | None  # None when killed on timeout or stall
     elapsed_s: float
     timed_out: bool
+    stalled: bool  # killed because the progress measure stopped moving
     reaped: int  # processes still alive at the end and killed by us
 
 
@@ -63,19 +66,47 @@ def kill_tree(token: str, group: int | None) -> int:
     return len(victims)
 
 
-def run_contained(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float, log_path: Path) -> Outcome:
-    """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind."""
+def run_contained(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    log_path: Path,
+    stall_s: float | None = None,
+    progress: Callable[[], int] | None = None,
+) -> Outcome:
+    """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
+
+    With ``stall_s``, the run is also killed when ``progress()`` (by default the log size) has not
+    changed for that long: a hung run is stopped long before the wall-clock budget runs out.
+    """
     token = secrets.token_hex(16)
     env = {**env, TOKEN_VARIABLE: token}
+    measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
     start = time.monotonic()
+    returncode: int | None = None
+    timed_out = stalled = False
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        last_seen, last_change = measure(), start
         try:
-            returncode: int | None = proc.wait(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            returncode, timed_out = None, True
+            while True:
+                try:
+                    returncode = proc.wait(timeout=POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                if now - start >= timeout_s:
+                    timed_out = True
+                    break
+                seen = measure()
+                if seen != last_seen:
+                    last_seen, last_change = seen, now
+                elif stall_s is not None and now - last_change >= stall_s:
+                    stalled = True
+                    break
         finally:
             reaped = kill_tree(token, proc.pid)
             proc.wait()
-    return Outcome(returncode, time.monotonic() - start, timed_out, reaped)
+    return Outcome(returncode, time.monotonic() - start, timed_out, stalled, reaped)

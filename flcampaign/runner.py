@@ -63,6 +63,12 @@ def model_spec(job_dir: Path) -> dict:
     raise ValueError("no persistor model in the exported server config")
 
 
+def workspace_activity(workspace: Path, log_path: Path) -> int:
+    """Bytes logged so far by the simulator and its sites: grows while rounds complete."""
+    logs = [log_path, *workspace.glob("*/log.txt")]
+    return sum(p.stat().st_size for p in logs if p.exists())
+
+
 def judge_workspace(workspace: Path) -> str | None:
     """Why a finished simulation is not a success, or None."""
     for error_log in sorted(workspace.glob("*/error_log.txt")):
@@ -114,7 +120,15 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
     record["model_spec"] = model_spec(job_dir)
     sim_cmd = [str(Path(sys.executable).with_name("nvflare")), "simulator", str(job_dir), "-w", str(workspace)]
     sim_cmd += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
-    sim = run_contained(sim_cmd, code, env, max(1, task.budget["timeout_seconds"] - elapsed), log_path)
+    sim = run_contained(
+        sim_cmd,
+        code,
+        env,
+        max(1, task.budget["timeout_seconds"] - elapsed),
+        log_path,
+        stall_s=task.budget["stall_seconds"],
+        progress=lambda: workspace_activity(workspace, log_path),
+    )
     elapsed += sim.elapsed_s
     record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
     after = {rel: sha256_file(code / rel) if (code / rel).exists() else "" for rel in fixed}
@@ -122,7 +136,11 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
         changed = sorted(rel for rel in fixed if before[rel] != after[rel])
         return _finish(record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file")
     if sim.timed_out:
-        return _finish(record, out_dir, "timeout", f"no result within {task.budget['timeout_seconds']} s; process tree killed", elapsed, rule="timeout")
+        reason = f"no result within {task.budget['timeout_seconds']} s; process tree killed"
+        return _finish(record, out_dir, "timeout", reason, elapsed, rule="timeout")
+    if sim.stalled:
+        reason = f"no progress in the simulation logs for {task.budget['stall_seconds']} s; process tree killed"
+        return _finish(record, out_dir, "timeout", reason, elapsed, rule="stall")
     if sim.returncode != 0:
         return _finish(record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code")
     problem = judge_workspace(workspace)
