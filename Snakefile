@@ -16,10 +16,10 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/results.tsv",
         "results/campaign_state.json",
         "reports/report.md",
         "reports/report.pdf",
         "reports/progress.png",
-    default_target: True

@@ -60,7 +60,9 @@ def load(folder: Path) -> Candidate:
     try:
         datetime.fromisoformat(meta["created"])
     except ValueError:
-        raise ContractViolation(cid, METADATA, "candidate-schema", f"created: {meta['created']!r} is not ISO 8601") from None
+        raise ContractViolation(
+            cid, METADATA, "candidate-schema", f"created: {meta['created']!r} is not ISO 8601"
+        ) from None
     return Candidate(cid, folder, meta)
 
 

@@ -39,7 +39,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in [*chain, args.candidate]:
             record = validate_candidate(candidates_dir, cid, task, Path(scratch))
     if record["state"] == "ok":
-        print(f"OK: {args.candidate} passes every static check ({', '.join(record['changed_files']) or 'no source change'})")
+        changed = ", ".join(record["changed_files"]) or "no source change"
+        print(f"OK: {args.candidate} passes every static check ({changed})")
         return 0
     print(f"INVALID: {record['reason']}", file=sys.stderr)
     return 2
@@ -59,7 +60,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"task {state['task']}: {counts}")
     for label in ("baseline", "best"):
         entry = state.get(label)
-        print(f"{label}: " + (f"{entry['candidate']} {state['metric']['name']}={entry['score']:.4f}" if entry else "none"))
+        print(
+            f"{label}: " + (f"{entry['candidate']} {state['metric']['name']}={entry['score']:.4f}" if entry else "none")
+        )
     print(f"next action: {state['next_action']}")
     return 0
 

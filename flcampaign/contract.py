@@ -130,19 +130,37 @@ def check_job_budget(cid: str, tree: ast.Module) -> None:
             for keyword in node.keywords:
                 if keyword.arg in BUDGET_NAMES and isinstance(keyword.value, ast.Constant):
                     raise ContractViolation(
-                        cid, JOB_FILE, "fixed-budget", f"{keyword.arg}={keyword.value.value!r} is hard-coded in {call_name(node)}()"
+                        cid,
+                        JOB_FILE,
+                        "fixed-budget",
+                        f"{keyword.arg}={keyword.value.value!r} is hard-coded in {call_name(node)}()",
                     )
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         for target in targets:
-            name = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+            name = (
+                target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+            )
             if name in BUDGET_NAMES:
-                raise ContractViolation(cid, JOB_FILE, "fixed-budget", f"line {node.lineno} assigns the budget field {name}")
+                raise ContractViolation(
+                    cid, JOB_FILE, "fixed-budget", f"line {node.lineno} assigns the budget field {name}"
+                )
 
 
 def check_args(candidate: Candidate, task: Task) -> None:
     for name, value in candidate.args.items():
         if name not in task.knobs:
-            raise ContractViolation(candidate.id, "candidate.yaml", "declared-knobs", f"args.{name} is not a knob of task {task.name} (knobs: {', '.join(task.knobs)})")
+            raise ContractViolation(
+                candidate.id,
+                "candidate.yaml",
+                "declared-knobs",
+                f"args.{name} is not a knob of task {task.name} (knobs: {', '.join(task.knobs)})",
+            )
         problem = check_knob(name, value, task.knobs[name])
         if problem:
             raise ContractViolation(candidate.id, "candidate.yaml", "knob-bounds", problem)
@@ -155,7 +173,9 @@ def check_folder(candidate: Candidate) -> None:
         if path.is_symlink():
             raise ContractViolation(candidate.id, rel, "no-symlink", "symlinks are not accepted in a candidate folder")
         if path.is_file() and rel != "candidate.yaml" and not fnmatch.fnmatch(rel, f"{PATCH_DIR}/*.patch"):
-            raise ContractViolation(candidate.id, rel, "candidate-layout", "only candidate.yaml and patches/*.patch are read")
+            raise ContractViolation(
+                candidate.id, rel, "candidate-layout", "only candidate.yaml and patches/*.patch are read"
+            )
 
 
 def check_surface(cid: str, patch_name: str, file_patch: patches.FilePatch, task: Task) -> None:
@@ -165,9 +185,13 @@ def check_surface(cid: str, patch_name: str, file_patch: patches.FilePatch, task
         raise ContractViolation(cid, patch_name, "fixed-file", f"{rel} is fixed by the task profile")
     if file_patch.creates:
         if not any(fnmatch.fnmatchcase(rel, glob) for glob in surface["creatable"]):
-            raise ContractViolation(cid, patch_name, "mutation-surface", f"creating {rel} is not allowed (allowed: {surface['creatable']})")
+            raise ContractViolation(
+                cid, patch_name, "mutation-surface", f"creating {rel} is not allowed (allowed: {surface['creatable']})"
+            )
     elif rel not in surface["editable"]:
-        raise ContractViolation(cid, patch_name, "mutation-surface", f"{rel} is not editable (editable: {surface['editable']})")
+        raise ContractViolation(
+            cid, patch_name, "mutation-surface", f"{rel} is not editable (editable: {surface['editable']})"
+        )
 
 
 def materialize(candidate: Candidate, task: Task, parent_tree: Path, out_tree: Path) -> list[str]:
@@ -197,7 +221,9 @@ def check_tree(cid: str, tree_root: Path, task: Task) -> None:
         if rel.startswith(prefix) and sha256_file(tree_root / rel[len(prefix) :]) != digest:
             raise ContractViolation(cid, rel[len(prefix) :], "fixed-file", "differs from the task's fixed copy")
     parsed = {
-        path.relative_to(tree_root).as_posix(): parse_source(cid, path.relative_to(tree_root).as_posix(), path.read_text(encoding="utf-8"))
+        path.relative_to(tree_root).as_posix(): parse_source(
+            cid, path.relative_to(tree_root).as_posix(), path.read_text(encoding="utf-8")
+        )
         for path in sorted(tree_root.rglob("*.py"))
     }
     if CLIENT_FILE not in parsed or JOB_FILE not in parsed:
@@ -227,7 +253,9 @@ def validate(candidate: Candidate, task: Task, parent_tree: Path, out_tree: Path
 def changed_files(base: Path, tree: Path) -> list[str]:
     """Files whose content differs from the task's base sources (the effective change)."""
     rels = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    return sorted(rel for rel in rels if not (base / rel).is_file() or sha256_file(base / rel) != sha256_file(tree / rel))
+    return sorted(
+        rel for rel in rels if not (base / rel).is_file() or sha256_file(base / rel) != sha256_file(tree / rel)
+    )
 
 
 def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: Path) -> dict:
@@ -238,7 +266,12 @@ def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: 
     """
     out_dir = Path(results_dir) / "candidates" / cid
     out_tree = out_dir / "src"
-    record: dict = {"candidate": cid, "task": task.name, "budget_sha256": task.budget_sha256, "fixed_sha256": task.fixed_hashes}
+    record: dict = {
+        "candidate": cid,
+        "task": task.name,
+        "budget_sha256": task.budget_sha256,
+        "fixed_sha256": task.fixed_hashes,
+    }
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
         record.update(meta=cand.meta, parent=cand.parent, args=cand.args, is_baseline=cand.is_baseline)
@@ -249,7 +282,9 @@ def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: 
             parent_record = Path(results_dir) / "candidates" / cand.parent / "validation.json"
             parent_state = read_json(parent_record)["state"] if parent_record.is_file() else "missing"
             if parent_state != "ok":
-                raise ContractViolation(cid, "candidate.yaml", "parent-invalid", f"parent {cand.parent} is {parent_state}")
+                raise ContractViolation(
+                    cid, "candidate.yaml", "parent-invalid", f"parent {cand.parent} is {parent_state}"
+                )
             parent_tree = parent_record.parent / "src"
         record.update(validate(cand, task, parent_tree, out_tree))
         record.update(state="ok", reason="", rule="", file="")
@@ -259,7 +294,9 @@ def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: 
             shutil.rmtree(out_tree)
         out_tree.mkdir(parents=True)
         diff = ""
-        record.update(state="invalid", reason=str(violation), **{k: v for k, v in violation.as_dict().items() if k != "candidate"})
+        record.update(
+            state="invalid", reason=str(violation), **{k: v for k, v in violation.as_dict().items() if k != "candidate"}
+        )
     atomic_write_text(out_dir / "effective.diff", diff)
     write_json(out_dir / "validation.json", record)
     return record

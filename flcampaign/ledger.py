@@ -61,7 +61,12 @@ def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, m
         score = read_json(paths["score"]) if paths["score"].is_file() else None
         created = str((validation.get("meta") or {}).get("created", UNKNOWN_CREATED))
         entries.append((created, cid, validation, run, score, paths["dir"]))
-    entries.sort(key=lambda e: (datetime.fromisoformat(e[0]).astimezone(UTC) if "T" in e[0] else datetime.max.replace(tzinfo=UTC), e[1]))
+    entries.sort(
+        key=lambda e: (
+            datetime.fromisoformat(e[0]).astimezone(UTC) if "T" in e[0] else datetime.max.replace(tzinfo=UTC),
+            e[1],
+        )
+    )
     rows, incumbent, seen_effects = [], None, {}
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         status, reason, value = _outcome(validation, run, score)
@@ -129,13 +134,17 @@ def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float)
     baseline = next((row for row in rows if row["status"] == "baseline"), None)
     last_gain = max((i for i, row in enumerate(scored) if row["status"] in ("baseline", "keep")), default=-1)
     since_gain = len(scored) - 1 - last_gain
-    next_action = "run_baseline" if baseline is None else "run_literature_loop" if since_gain >= plateau else "propose_candidate"
+    next_action = (
+        "run_baseline" if baseline is None else "run_literature_loop" if since_gain >= plateau else "propose_candidate"
+    )
     return {
         "task": task.name,
         "metric": task.metric,
         "budget": task.budget,
         "counts": {status: counts.get(status, 0) for status in STATUSES} | {"total": len(rows)},
-        "baseline": None if baseline is None else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
+        "baseline": None
+        if baseline is None
+        else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
         "best": None if best is None else {"candidate": best["candidate"], "score": float(best["score"])},
         "scored_since_last_gain": since_gain,
         "plateau_threshold": plateau,
@@ -144,7 +153,16 @@ def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float)
     }
 
 
-def write_ledger(task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float, plateau: int, tsv: Path, state: Path) -> list[dict]:
+def write_ledger(
+    task: Task,
+    results: Path,
+    candidate_ids: list[str],
+    seed: int,
+    min_delta: float,
+    plateau: int,
+    tsv: Path,
+    state: Path,
+) -> list[dict]:
     rows = build_rows(task, results, candidate_ids, seed, min_delta)
     for row in rows:
         if row["score"] and not math.isfinite(float(row["score"])):

@@ -71,7 +71,9 @@ def parse(text: str) -> list[FilePatch]:
         if line.startswith(BINARY_MARKERS):
             raise PatchError("no-binary", "binary patches are not accepted")
         if line.startswith(MODE_MARKERS):
-            raise PatchError("no-mode-change", f"symlinks, mode changes, renames and copies are not accepted: {line.strip()}")
+            raise PatchError(
+                "no-mode-change", f"symlinks, mode changes, renames and copies are not accepted: {line.strip()}"
+            )
         if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
             old = _clean_path(line[4:], "a/")
             new = _clean_path(lines[i + 1][4:], "b/")
@@ -145,7 +147,9 @@ def apply_file(original: str | None, patch: FilePatch) -> str:
     for hunk in patch.hunks:
         start = hunk.old_start - 1 if hunk.old_lines else hunk.old_start
         if start < cursor or old[start : start + len(hunk.old_lines)] != hunk.old_lines:
-            raise PatchError("patch-apply", f"{patch.path}: hunk at line {hunk.old_start} does not match the parent tree")
+            raise PatchError(
+                "patch-apply", f"{patch.path}: hunk at line {hunk.old_start} does not match the parent tree"
+            )
         out.extend(old[cursor:start])
         out.extend(hunk.new_lines)
         cursor = start + len(hunk.old_lines)
@@ -182,7 +186,9 @@ def make(old_root: Path, new_root: Path) -> str:
     for rel in sorted(new_files):
         if "__pycache__" in rel:
             continue
-        before = (Path(old_root) / rel).read_text(encoding="utf-8").splitlines(keepends=True) if rel in old_files else []
+        before = (
+            (Path(old_root) / rel).read_text(encoding="utf-8").splitlines(keepends=True) if rel in old_files else []
+        )
         after = (Path(new_root) / rel).read_text(encoding="utf-8").splitlines(keepends=True)
         if before == after:
             continue

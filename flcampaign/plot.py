@@ -23,10 +23,10 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
         pts = [(int(r["order"]), float(r["score"])) for r in scored if r["status"] == status]
         if pts:
             marker = "*" if status == "baseline" else "o"
-            ax.scatter(*zip(*pts), marker=marker, label=f"{status} ({len(pts)})", **style)
+            ax.scatter(*zip(*pts, strict=True), marker=marker, label=f"{status} ({len(pts)})", **style)
     best = [(int(r["order"]), float(r["best_so_far"])) for r in rows if r["best_so_far"]]
     if best:
-        xs, ys = zip(*best)
+        xs, ys = zip(*best, strict=True)
         ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best")
     baseline = next((float(r["score"]) for r in rows if r["status"] == "baseline"), None)
     if baseline is not None:
@@ -43,7 +43,14 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
             ax.axvline(int(r["order"]), color="#8e44ad", ls=":", lw=1.5)
     for r in scored:
         if r["status"] in ("keep", "baseline"):
-            ax.annotate(r["candidate"], (int(r["order"]), float(r["score"])), textcoords="offset points", xytext=(6, 6), fontsize=8, color="#1a7a3a")
+            ax.annotate(
+                r["candidate"],
+                (int(r["order"]), float(r["score"])),
+                textcoords="offset points",
+                xytext=(6, 6),
+                fontsize=8,
+                color="#1a7a3a",
+            )
     n_failed = sum(r["status"] in FAILED for r in rows)
     if n_failed:
         ax.scatter([], [], marker="x", color="#c0392b", label=f"crash / timeout / invalid ({n_failed})")

@@ -5,6 +5,7 @@ group is not enough: every process started for a run carries a random token in i
 and on exit or timeout all processes holding that token are killed too.
 """
 
+import contextlib
 import os
 import secrets
 import signal
@@ -52,16 +53,12 @@ def _holders(token: str) -> list[psutil.Process]:
 def kill_tree(token: str, group: int | None) -> int:
     """SIGKILL the process group and every process carrying ``token``; returns how many were alive."""
     if group is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     victims = _holders(token)
     for proc in victims:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(victims, timeout=5)
     return len(victims)
 
@@ -87,7 +84,15 @@ def run_contained(
     returncode: int | None = None
     timed_out = stalled = False
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         last_seen, last_change = measure(), start
         try:
             while True:

@@ -53,7 +53,10 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
     out += ["## Objective and contract", "", task.profile["objective"], ""]
     note = task.profile.get("budget_note")
     if note:
-        out += [f"**Shortened budget:** {note} (the task's budget is the profile's; this campaign ran a demo budget).", ""]
+        out += [
+            f"**Shortened budget:** {note} (the task's budget is the profile's; this campaign ran a demo budget).",
+            "",
+        ]
     out += [_table(["budget field", "value"], [[k, v] for k, v in budget.items()]), ""]
     out += [
         f"Metric: **{metric}** ({task.metric['kind']}, {'higher' if direction == 'max' else 'lower'} is better), "
@@ -63,7 +66,13 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
         f"Editable files: {', '.join(task.surface['editable'])}; creatable: {', '.join(task.surface['creatable'])}; "
         f"fixed: {', '.join(task.surface['fixed'])} plus the profile, the splits and the evaluator.",
         "",
-        _table(["knob", "type", "range / choices", "default"], [[n, s["type"], s.get("choices", f"{s.get('min')} .. {s.get('max')}"), s["default"]] for n, s in task.knobs.items()]),
+        _table(
+            ["knob", "type", "range / choices", "default"],
+            [
+                [n, s["type"], s.get("choices", f"{s.get('min')} .. {s.get('max')}"), s["default"]]
+                for n, s in task.knobs.items()
+            ],
+        ),
         "",
     ]
     out += ["## Baseline vs best", ""]
@@ -72,7 +81,10 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
         out += [
             _table(
                 ["", "candidate", metric],
-                [["baseline", baseline["candidate"], f"{baseline['score']:.4f}"], ["best", best["candidate"], f"{best['score']:.4f}"]],
+                [
+                    ["baseline", baseline["candidate"], f"{baseline['score']:.4f}"],
+                    ["best", best["candidate"], f"{best['score']:.4f}"],
+                ],
             ),
             "",
             f"Difference: **{delta:+.4f}** absolute, **{_relative(best['score'], baseline['score'])}** relative "
@@ -88,23 +100,34 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
         delta = f"{float(r['score']) - baseline['score']:+.4f}" if r["score"] and baseline else ""
         decision_rows.append([r["order"], r["candidate"], r["status"], r["score"], delta, r["kind"], r["description"]])
     out += [_table(["#", "candidate", "status", metric, "vs baseline", "kind", "description"], decision_rows), ""]
-    runtimes = [float(r["runtime_seconds"]) for r in rows if r["runtime_seconds"]]
-    simulated = [t for t, r in zip(runtimes, [r for r in rows if r["runtime_seconds"]]) if t > 0]
+    simulated = [float(r["runtime_seconds"]) for r in rows if r["runtime_seconds"] and float(r["runtime_seconds"]) > 0]
     out += ["## Runtime", ""]
     if simulated:
+        devices = ", ".join(sorted(_devices(rows)))
         out += [
             f"{len(simulated)} simulations, {sum(simulated):.0f} s of simulation in total, "
             f"{sum(simulated) / len(simulated):.1f} s per simulation on average "
-            f"(min {min(simulated):.1f} s, max {max(simulated):.1f} s). Device(s): {', '.join(sorted(_devices(rows, results)))}.",
+            f"(min {min(simulated):.1f} s, max {max(simulated):.1f} s). Device(s): {devices}.",
             "",
         ]
     out += ["## Progress", "", f"![Campaign progress]({plot_name})", ""]
     failures = [r for r in rows if r["status"] in ("crash", "timeout", "invalid")]
     out += ["## Crash and invalid notes", ""]
-    out += [_table(["candidate", "status", "reason"], [[r["candidate"], r["status"], r["failure_reason"]] for r in failures]) if failures else "None.", ""]
+    out += [
+        _table(
+            ["candidate", "status", "reason"], [[r["candidate"], r["status"], r["failure_reason"]] for r in failures]
+        )
+        if failures
+        else "None.",
+        "",
+    ]
     duplicates = [r for r in rows if r["duplicate_of"]]
     if duplicates:
-        out += ["Duplicates (same effective tree and knobs as an earlier candidate): " + ", ".join(f"{r['candidate']} = {r['duplicate_of']}" for r in duplicates), ""]
+        out += [
+            "Duplicates (same effective tree and knobs as an earlier candidate): "
+            + ", ".join(f"{r['candidate']} = {r['duplicate_of']}" for r in duplicates),
+            "",
+        ]
     out += ["## Kept chain", ""]
     for r in [r for r in rows if r["status"] in ("baseline", "keep")]:
         out += [f"### {r['candidate']} ({r['status']}, {metric} {r['score']})", "", r["description"], ""]
@@ -116,18 +139,39 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
             out += ["Knobs: " + ", ".join(f"`{k}={v}`" for k, v in validation["args"].items()), ""]
         diff_path = Path(results) / "candidates" / r["candidate"] / "effective.diff"
         diff = diff_path.read_text(encoding="utf-8") if diff_path.is_file() else ""
-        out += ["Effective change against the task's base sources:", "", "```diff", diff.rstrip() or "(no source change)", "```", ""]
+        out += [
+            "Effective change against the task's base sources:",
+            "",
+            "```diff",
+            diff.rstrip() or "(no source change)",
+            "```",
+            "",
+        ]
     out += ["## Ledger", "", "Full ledger: `results/results.tsv`.", ""]
-    cols = ["order", "candidate", "parent", "status", "score", "best_so_far", "runtime_seconds", "family", "changed_files", "tree_sha256"]
+    cols = [
+        "order",
+        "candidate",
+        "parent",
+        "status",
+        "score",
+        "best_so_far",
+        "runtime_seconds",
+        "family",
+        "changed_files",
+        "tree_sha256",
+    ]
     out += [_table(cols, [[r[c][:12] if c == "tree_sha256" else r[c] for c in cols] for r in rows]), ""]
     out += ["## Environment and reproduction", ""]
     out += [_table(["component", "version"], [[k, v] for k, v in environment().items()]), ""]
     out += ["Reproduce this campaign (re-runs only what is missing or changed):", "", "```sh", command, "```", ""]
-    out += ["Rebuild this report from the ledger without simulating: `snakemake report --cores 1` (or `make report`).", ""]
+    out += [
+        "Rebuild this report from the ledger without simulating: `snakemake report --cores 1` (or `make report`).",
+        "",
+    ]
     return "\n".join(out)
 
 
-def _devices(rows: list[dict], results: Path) -> set[str]:
+def _devices(rows: list[dict]) -> set[str]:
     devices = set()
     for r in rows:
         run = Path(r["artifacts"]) / "run.json"
@@ -141,14 +185,18 @@ def render_pdf(markdown_path: Path, pdf_path: Path) -> None:
     import pypandoc
     import weasyprint
 
-    html = pypandoc.convert_file(str(markdown_path), "html5", extra_args=["--standalone", "--metadata", "pagetitle=Campaign report"])
+    html = pypandoc.convert_file(
+        str(markdown_path), "html5", extra_args=["--standalone", "--metadata", "pagetitle=Campaign report"]
+    )
     document = weasyprint.HTML(string=html, base_url=str(Path(markdown_path).parent.resolve()))
     tmp = Path(pdf_path).with_name(f".{Path(pdf_path).name}.tmp")
     document.write_pdf(tmp, stylesheets=[weasyprint.CSS(string=PDF_CSS)])
     tmp.replace(pdf_path)
 
 
-def write_report(task: Task, rows: list[dict], state: dict, results: Path, markdown: Path, pdf: Path, plot: Path, command: str) -> None:
+def write_report(
+    task: Task, rows: list[dict], state: dict, results: Path, markdown: Path, pdf: Path, plot: Path, command: str
+) -> None:
     text = build_markdown(task, rows, state, results, Path(plot).name, command)
     atomic_write_text(markdown, text)
     render_pdf(markdown, pdf)

@@ -85,7 +85,9 @@ def judge_workspace(workspace: Path) -> str | None:
     return None
 
 
-def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: str, seed: int, out_dir: Path, work_dir: Path) -> dict:
+def simulate(
+    task: Task, validation: dict, tree: Path, train_dir: Path, phase: str, seed: int, out_dir: Path, work_dir: Path
+) -> dict:
     """Run one simulation; writes ``run.json`` (and ``global_model.pt`` on success) into ``out_dir``."""
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,9 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
     shutil.copytree(tree, code)
     job_name = f"{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"
     job_args = task.job_args(job_name, seed, validation["args"])
-    env = filtered_env({"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)})
+    env = filtered_env(
+        {"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)}
+    )
     fixed = [rel for rel in task.surface["fixed"]]
     before = {rel: sha256_file(code / rel) for rel in fixed}
     log_path = out_dir / "sim.log"
@@ -113,7 +117,9 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
     job_dir = job_root / job_name
     if export.returncode != 0 or not job_dir.is_dir():
         reason = "timed out" if export.timed_out else f"exit code {export.returncode}"
-        return _finish(record, out_dir, "crash", f"job export failed ({reason}); see sim.log", elapsed, rule="job-export")
+        return _finish(
+            record, out_dir, "crash", f"job export failed ({reason}); see sim.log", elapsed, rule="job-export"
+        )
     problems = check_exported_budget(job_dir, task, seed)
     if problems:
         return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
@@ -134,7 +140,9 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
     after = {rel: sha256_file(code / rel) if (code / rel).exists() else "" for rel in fixed}
     if before != after:
         changed = sorted(rel for rel in fixed if before[rel] != after[rel])
-        return _finish(record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file")
+        return _finish(
+            record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file"
+        )
     if sim.timed_out:
         reason = f"no result within {task.budget['timeout_seconds']} s; process tree killed"
         return _finish(record, out_dir, "timeout", reason, elapsed, rule="timeout")
@@ -142,7 +150,9 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
         reason = f"no progress in the simulation logs for {task.budget['stall_seconds']} s; process tree killed"
         return _finish(record, out_dir, "timeout", reason, elapsed, rule="stall")
     if sim.returncode != 0:
-        return _finish(record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code")
+        return _finish(
+            record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code"
+        )
     problem = judge_workspace(workspace)
     if problem:
         return _finish(record, out_dir, "crash", problem, elapsed, rule="run-health")
@@ -151,7 +161,9 @@ def simulate(task: Task, validation: dict, tree: Path, train_dir: Path, phase: s
     return _finish(record, out_dir, "ok", "", elapsed)
 
 
-def _finish(record: dict, out_dir: Path, state: str, reason: str, elapsed: float, rule: str = "", file: str = "") -> dict:
+def _finish(
+    record: dict, out_dir: Path, state: str, reason: str, elapsed: float, rule: str = "", file: str = ""
+) -> dict:
     record.update(state=state, reason=reason, rule=rule, file=file, runtime_seconds=round(elapsed, 3))
     write_json(out_dir / "run.json", record)
     return record

@@ -69,7 +69,13 @@ def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path,
     n_params = count_parameters(state)
     record.update(model_sha256=run["model_sha256"], n_params=n_params)
     if n_params > task.budget["max_model_params"]:
-        return _finish(record, out_path, "invalid", f"{n_params} parameters > cap {task.budget['max_model_params']}", rule="max-model-params")
+        return _finish(
+            record,
+            out_path,
+            "invalid",
+            f"{n_params} parameters > cap {task.budget['max_model_params']}",
+            rule="max-model-params",
+        )
     data = load_split(split_dir, split)
     record["split_sha256"] = {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
     with tempfile.TemporaryDirectory(prefix="flc-predict-") as tmp:
@@ -81,14 +87,24 @@ def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path,
         write_spec = tmp / "model_spec.json"
         write_json(write_spec, run["model_spec"])
         shutil.copytree(tree, tmp / "code")
-        cmd = [sys.executable, str(PREDICT_DRIVER), str(tmp / "code"), str(model_path.resolve()), str(write_spec), str(tmp / "features"), str(tmp / "predictions")]
+        cmd = [
+            sys.executable,
+            str(PREDICT_DRIVER),
+            str(tmp / "code"),
+            str(model_path.resolve()),
+            str(write_spec),
+            str(tmp / "features"),
+            str(tmp / "predictions"),
+        ]
         log = Path(out_path).with_suffix(".log")
         log.unlink(missing_ok=True)
         outcome = run_contained(cmd, tmp / "code", filtered_env({}), task.budget["predict_timeout_seconds"], log)
         record["predict_seconds"] = round(outcome.elapsed_s, 3)
         if outcome.timed_out or outcome.returncode != 0:
             reason = "timed out" if outcome.timed_out else f"exit code {outcome.returncode}"
-            return _finish(record, out_path, "crash", f"prediction step failed ({reason}); see {log.name}", rule="predict")
+            return _finish(
+                record, out_path, "crash", f"prediction step failed ({reason}); see {log.name}", rule="predict"
+            )
         predictions = {p.stem: np.load(p, allow_pickle=False) for p in (tmp / "predictions").glob("*.npy")}
     try:
         record.update(score_predictions(task, predictions, data))

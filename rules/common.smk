@@ -5,7 +5,6 @@ from snakemake.utils import validate
 from flcampaign.candidate import BASE_PARENT, discover, parent_of
 from flcampaign.task import Task
 
-
 validate(config, "schemas/config.schema.yaml")
 
 TASK_DIR = Path(workflow.basedir) / "tasks" / config["task"]
@@ -53,7 +52,11 @@ def ancestors(cid):
     """Ids above ``cid``; stops at the baseline, a missing parent or a repeat (a cycle)."""
     seen = []
     current = parent_of(Path("candidates") / cid)
-    while current not in (None, BASE_PARENT) and current in CANDIDATES and current not in seen:
+    while (
+        current not in (None, BASE_PARENT)
+        and current in CANDIDATES
+        and current not in seen
+    ):
         seen.append(current)
         current = parent_of(Path("candidates") / current)
     return seen

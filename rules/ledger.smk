@@ -11,11 +11,13 @@ rule ledger:
         state="results/campaign_state.json",
     log:
         "results/logs/ledger.log",
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
     params:
         candidates=CANDIDATES,
         seed=SEARCH_SEED,
         min_delta=config["ledger"]["min_delta"],
         plateau=config["guard"]["plateau"],
-    localrule: True
     script:
         "../scripts/ledger.py"

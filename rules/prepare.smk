@@ -11,5 +11,7 @@ rule prepare_splits:
     log:
         "results/logs/prepare_splits.log",
     localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
     script:
         "../scripts/prepare_splits.py"

@@ -9,8 +9,10 @@ rule report:
         plot="reports/progress.png",
     log:
         "results/logs/report.log",
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
     params:
         command="make run",
-    localrule: True
     script:
         "../scripts/report.py"

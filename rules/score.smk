@@ -10,5 +10,7 @@ rule score:
         "results/logs/score/{phase}/{candidate}/seed{seed}.log",
     benchmark:
         "results/benchmarks/score/{phase}/{candidate}/seed{seed}.tsv"
+    conda:
+        "../envs/flcampaign.yaml"
     script:
         "../scripts/score.py"

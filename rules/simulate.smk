@@ -10,10 +10,12 @@ rule simulate:
         "results/logs/simulate/{phase}/{candidate}/seed{seed}.log",
     benchmark:
         "results/benchmarks/simulate/{phase}/{candidate}/seed{seed}.tsv"
-    params:
-        work=lambda w: f"results/work/{w.phase}/{w.candidate}/seed{w.seed}",
+    conda:
+        "../envs/flcampaign.yaml"
     resources:
         gpu=1,
         runtime=lambda w: 5 + TASK.budget["timeout_seconds"] // 60,
+    params:
+        work=lambda w: f"results/work/{w.phase}/{w.candidate}/seed{w.seed}",
     script:
         "../scripts/simulate.py"

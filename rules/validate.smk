@@ -11,5 +11,7 @@ rule validate:
     log:
         "results/logs/validate/{candidate}.log",
     localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
     script:
         "../scripts/validate.py"

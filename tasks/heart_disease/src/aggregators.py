@@ -80,4 +80,6 @@ class CampaignAggregator(ModelAggregator):
             m = self.server_momentum * self._first_moment.get(n, 0.0) + (1 - self.server_momentum) * d
             v = self.beta2 * self._second_moment.get(n, 0.0) + (1 - self.beta2) * d * d
             self._first_moment[n], self._second_moment[n] = m, v
-        return {n: self.server_lr * m / (np.sqrt(self._second_moment[n]) + self.tau) for n, m in self._first_moment.items()}
+        return {
+            n: self.server_lr * m / (np.sqrt(self._second_moment[n]) + self.tau) for n, m in self._first_moment.items()
+        }

@@ -1,0 +1,40 @@
+# flcampaign: `make run` runs the bundled campaign, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test report lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local
+	@echo
+	@$(BIN)/flcampaign status
+	@echo "Report: $(CURDIR)/reports/report.md, $(CURDIR)/reports/report.pdf (plot: reports/progress.png)"
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+report: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local report
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile rules
+
+clean:
+	rm -rf results reports .snakemake
