@@ -7,7 +7,7 @@ import ast
 import fnmatch
 import shutil
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from flcampaign import candidate as candidates
 from flcampaign import patches
@@ -51,10 +51,11 @@ def _attr_is(node: ast.expr | None, suffix: str) -> bool:
 
 
 def _branches(tree: ast.AST, test_call: str) -> list[ast.If]:
+    """``if <test_call>():`` blocks; a negated or compound test does not count as that branch."""
     return [
         node
         for node in ast.walk(tree)
-        if isinstance(node, ast.If) and any(call_name(c) == test_call for c in _calls(node.test))
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Call) and call_name(node.test) == test_call
     ]
 
 
@@ -172,10 +173,16 @@ def check_folder(candidate: Candidate) -> None:
         rel = path.relative_to(candidate.folder).as_posix()
         if path.is_symlink():
             raise ContractViolation(candidate.id, rel, "no-symlink", "symlinks are not accepted in a candidate folder")
-        if path.is_file() and rel != "candidate.yaml" and not fnmatch.fnmatch(rel, f"{PATCH_DIR}/*.patch"):
+        if path.is_file() and rel != "candidate.yaml" and not glob_matches(rel, f"{PATCH_DIR}/*.patch"):
             raise ContractViolation(
                 candidate.id, rel, "candidate-layout", "only candidate.yaml and patches/*.patch are read"
             )
+
+
+def glob_matches(rel: str, glob: str) -> bool:
+    """Shell-style match where ``*`` stays inside one path component (``fl_extra_*.py`` is top-level only)."""
+    rel_parts, glob_parts = PurePosixPath(rel).parts, PurePosixPath(glob).parts
+    return len(rel_parts) == len(glob_parts) and all(map(fnmatch.fnmatchcase, rel_parts, glob_parts))
 
 
 def check_surface(cid: str, patch_name: str, file_patch: patches.FilePatch, task: Task) -> None:
@@ -183,12 +190,13 @@ def check_surface(cid: str, patch_name: str, file_patch: patches.FilePatch, task
     rel = file_patch.path
     if rel in surface["fixed"]:
         raise ContractViolation(cid, patch_name, "fixed-file", f"{rel} is fixed by the task profile")
+    creatable = any(glob_matches(rel, glob) for glob in surface["creatable"])
     if file_patch.creates:
-        if not any(fnmatch.fnmatchcase(rel, glob) for glob in surface["creatable"]):
+        if not creatable:
             raise ContractViolation(
                 cid, patch_name, "mutation-surface", f"creating {rel} is not allowed (allowed: {surface['creatable']})"
             )
-    elif rel not in surface["editable"]:
+    elif rel not in surface["editable"] and not creatable:
         raise ContractViolation(
             cid, patch_name, "mutation-surface", f"{rel} is not editable (editable: {surface['editable']})"
         )

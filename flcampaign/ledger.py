@@ -20,7 +20,6 @@ COLUMNS = (
     "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of", "artifacts",
 )  # fmt: skip
 STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
-UNKNOWN_CREATED = "9999-12-31T23:59:59"
 
 
 def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]:
@@ -51,6 +50,15 @@ def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[st
     return "scored", "", float(score["score"])
 
 
+def _created_key(created: str) -> datetime:
+    """Campaign order: timezone-aware creation time (naive times count as UTC); unknown ones last."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float) -> list[dict]:
     """One row per candidate, in campaign order, with keep/discard against the running incumbent."""
     entries = []
@@ -59,14 +67,9 @@ def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, m
         validation = read_json(paths["validation"])
         run = read_json(paths["run"]) if paths["run"].is_file() else None
         score = read_json(paths["score"]) if paths["score"].is_file() else None
-        created = str((validation.get("meta") or {}).get("created", UNKNOWN_CREATED))
+        created = str((validation.get("meta") or {}).get("created", ""))
         entries.append((created, cid, validation, run, score, paths["dir"]))
-    entries.sort(
-        key=lambda e: (
-            datetime.fromisoformat(e[0]).astimezone(UTC) if "T" in e[0] else datetime.max.replace(tzinfo=UTC),
-            e[1],
-        )
-    )
+    entries.sort(key=lambda entry: (_created_key(entry[0]), entry[1]))
     rows, incumbent, seen_effects = [], None, {}
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         status, reason, value = _outcome(validation, run, score)

@@ -101,38 +101,40 @@ def _read_hunk(lines: list[str], i: int, match: re.Match, target: FilePatch) -> 
     old_count = int(match.group(2) or 1) if match.group(2) != "0" else 0
     new_count = int(match.group(4) or 1) if match.group(4) != "0" else 0
     hunk = Hunk(old_start=int(match.group(1)))
+    last_sides: tuple[list[str], ...] = ()
     i += 1
-    while (len(hunk.old_lines) < old_count or len(hunk.new_lines) < new_count) and i < len(lines):
+    while i < len(lines):
         line = lines[i]
-        tag, body = line[:1], line[1:]
         if line.startswith("\\"):
-            _strip_newline(hunk)
-        elif tag == " " or line in ("\n", "\r\n"):
+            _strip_newline(last_sides)
+            i += 1
+            continue
+        if len(hunk.old_lines) >= old_count and len(hunk.new_lines) >= new_count:
+            break
+        tag, body = line[:1], line[1:]
+        if tag == " " or line in ("\n", "\r\n"):
             body = body if tag == " " else line
-            hunk.old_lines.append(body)
-            hunk.new_lines.append(body)
+            last_sides = (hunk.old_lines, hunk.new_lines)
         elif tag == "-":
-            hunk.old_lines.append(body)
+            last_sides = (hunk.old_lines,)
         elif tag == "+":
-            hunk.new_lines.append(body)
+            last_sides = (hunk.new_lines,)
         else:
             raise PatchError("patch-format", f"{target.path}: unexpected line in hunk: {line.rstrip()!r}")
+        for side in last_sides:
+            side.append(body)
         i += 1
     if len(hunk.old_lines) != old_count or len(hunk.new_lines) != new_count:
         raise PatchError("patch-format", f"{target.path}: hunk at line {hunk.old_start} is truncated")
-    if i < len(lines) and lines[i].startswith("\\"):
-        _strip_newline(hunk)
-        i += 1
     target.hunks.append(hunk)
     return i
 
 
-def _strip_newline(hunk: Hunk) -> None:
-    """'\\ No newline at end of file' applies to the line just read."""
-    for side in (hunk.new_lines, hunk.old_lines):
+def _strip_newline(sides: tuple[list[str], ...]) -> None:
+    """'\\ No newline at end of file' applies to the line just read, on the side(s) it belongs to."""
+    for side in sides:
         if side and side[-1].endswith("\n"):
             side[-1] = side[-1][:-1]
-            return
 
 
 def apply_file(original: str | None, patch: FilePatch) -> str:
@@ -176,16 +178,20 @@ def apply(patches: list[FilePatch], root: Path) -> list[str]:
     return changed
 
 
+def _text_files(root: Path) -> set[str]:
+    """Relative paths of a source tree's files, without Python's byte-code caches."""
+    return {
+        p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
 def make(old_root: Path, new_root: Path) -> str:
     """Unified diff from ``old_root`` to ``new_root`` (text files; new files from /dev/null)."""
-    old_files = {p.relative_to(old_root).as_posix() for p in Path(old_root).rglob("*") if p.is_file()}
-    new_files = {p.relative_to(new_root).as_posix() for p in Path(new_root).rglob("*") if p.is_file()}
+    old_files, new_files = _text_files(old_root), _text_files(new_root)
     if old_files - new_files:
         raise PatchError("no-delete", f"files removed: {sorted(old_files - new_files)}")
     chunks = []
     for rel in sorted(new_files):
-        if "__pycache__" in rel:
-            continue
         before = (
             (Path(old_root) / rel).read_text(encoding="utf-8").splitlines(keepends=True) if rel in old_files else []
         )

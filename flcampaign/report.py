@@ -14,7 +14,7 @@ PACKAGES = ("nvflare", "torch", "snakemake", "numpy", "pandas", "scikit-learn")
 PDF_CSS = """
 @page { size: A4; margin: 16mm; }
 body { font-family: sans-serif; font-size: 9.5pt; line-height: 1.35; }
-table { border-collapse: collapse; font-size: 7.5pt; margin: 6px 0; }
+table { border-collapse: collapse; font-size: 7.5pt; margin: 6px 0; width: 100%; }
 th, td { border: 1px solid #bbb; padding: 2px 4px; vertical-align: top; }
 pre, code { font-size: 7.5pt; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; }

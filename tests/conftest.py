@@ -1,0 +1,35 @@
+"""Shared fixtures: the bundled task, its prepared splits, and a scratch campaign folder."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flcampaign.splits import prepare
+from flcampaign.task import Task
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def heart_task() -> Task:
+    return Task.load(REPO / "tasks" / "heart_disease")
+
+
+@pytest.fixture(scope="session")
+def heart_splits(tmp_path_factory, heart_task) -> Path:
+    out = tmp_path_factory.mktemp("splits")
+    prepare(heart_task, out)
+    return out
+
+
+def copy_candidates(dest: Path, *ids: str) -> None:
+    """Copy bundled demo candidates into a scratch campaign's candidates/ folder."""
+    for cid in ids:
+        shutil.copytree(REPO / "candidates" / cid, dest / "candidates" / cid)

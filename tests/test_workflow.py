@@ -1,0 +1,111 @@
+"""Real Snakemake driving real NVFlare simulations on heart_disease at a one-round budget."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, copy_candidates
+
+from flcampaign.ledger import COLUMNS, read_tsv
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+    cmd += [
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=2",
+        "--keep-going",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    counts = {}
+    for line in dry_run_output.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("campaign")
+    copy_candidates(workdir, "0000-baseline", "0002-fedavgm", "0008-thirty-rounds")
+    (workdir / "config.yaml").write_text("task: heart_disease\nnum_rounds: 1\n")
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_campaign_records_every_candidate(campaign):
+    rows = read_tsv(campaign / "results" / "results.tsv")
+    assert list(rows[0]) == list(COLUMNS)
+    by_id = {row["candidate"]: row for row in rows}
+    assert [row["candidate"] for row in rows] == ["0000-baseline", "0002-fedavgm", "0008-thirty-rounds"]
+    assert by_id["0000-baseline"]["status"] == "baseline"
+    assert by_id["0002-fedavgm"]["status"] in ("keep", "discard")
+    assert by_id["0008-thirty-rounds"]["status"] == "invalid"
+    assert "rule fixed-budget" in by_id["0008-thirty-rounds"]["failure_reason"]
+    assert "job.py" in by_id["0008-thirty-rounds"]["failure_reason"]
+    for cid in ("0000-baseline", "0002-fedavgm"):
+        score = json.loads((campaign / "results/runs/search" / cid / "seed0/score.json").read_text())
+        assert 0.0 <= score["score"] <= 1.0
+        assert float(by_id[cid]["score"]) == pytest.approx(score["score"], abs=1e-6)
+        assert score["split"] == "search_val" and set(score["per_site"]) == {"site-1", "site-2", "site-3", "site-4"}
+        run = json.loads((campaign / "results/runs/search" / cid / "seed0/run.json").read_text())
+        assert run["state"] == "ok" and run["budget"]["num_rounds"] == 1 and run["reaped_processes"] >= 0
+
+
+def test_campaign_writes_state_and_report(campaign):
+    state = json.loads((campaign / "results" / "campaign_state.json").read_text())
+    assert state["counts"]["total"] == 3 and state["counts"]["invalid"] == 1
+    assert state["baseline"]["candidate"] == "0000-baseline"
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "rounds shortened to 1" in report and "0008-thirty-rounds" in report
+    assert (campaign / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert (campaign / "reports" / "progress.png").stat().st_size > 10_000
+
+
+def test_second_run_does_nothing(campaign):
+    result = snakemake(campaign)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_new_candidate_runs_alone_plus_downstream(campaign):
+    before = {p: p.stat().st_mtime_ns for p in (campaign / "results" / "runs").rglob("*.json")}
+    copy_candidates(campaign, "0003-median")
+    plan = planned_jobs(snakemake(campaign, "-n").stdout)
+    assert plan == {"validate": 1, "simulate": 1, "score": 1, "ledger": 1, "report": 1, "all": 1}
+    result = snakemake(campaign)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    rows = read_tsv(campaign / "results" / "results.tsv")
+    assert [row["candidate"] for row in rows][-1] == "0003-median"
+    assert rows[-1]["status"] in ("keep", "discard")
+
+
+def test_no_simulator_left_running(campaign):
+    leftovers = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if str(campaign).encode() in environ:
+                leftovers.append(pid)
+    assert leftovers == []
