@@ -70,18 +70,18 @@ def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, m
         created = str((validation.get("meta") or {}).get("created", ""))
         entries.append((created, cid, validation, run, score, paths["dir"]))
     entries.sort(key=lambda entry: (_created_key(entry[0]), entry[1]))
-    rows, incumbent, seen_effects = [], None, {}
+    rows, incumbent, seen_effects, have_baseline = [], None, {}, False
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         status, reason, value = _outcome(validation, run, score)
         if status == "scored":
-            if validation.get("is_baseline") and incumbent is None:
-                status = "baseline"
+            if validation.get("is_baseline") and not have_baseline:
+                status, have_baseline = "baseline", True
+                if incumbent is None or task.better(value, incumbent):
+                    incumbent = value
             elif incumbent is None or task.better(value, incumbent, min_delta):
-                status = "keep"
+                status, incumbent = "keep", value
             else:
                 status = "discard"
-            if status in ("baseline", "keep"):
-                incumbent = value
         meta = validation.get("meta") or {}
         effect = (validation.get("tree_sha256"), repr(sorted((validation.get("effective_args") or {}).items())))
         duplicate_of = seen_effects.get(effect, "") if validation.get("state") == "ok" else ""
@@ -133,7 +133,12 @@ def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float)
     """What an agent reads: counts, baseline, best, and the next action."""
     counts = Counter(row["status"] for row in rows)
     scored = [row for row in rows if row["status"] in ("baseline", "keep", "discard")]
-    best = next((row for row in reversed(rows) if row["status"] in ("baseline", "keep")), None)
+    best = None
+    for row in rows:
+        if row["status"] in ("baseline", "keep") and (
+            best is None or task.better(float(row["score"]), float(best["score"]))
+        ):
+            best = row
     baseline = next((row for row in rows if row["status"] == "baseline"), None)
     last_gain = max((i for i, row in enumerate(scored) if row["status"] in ("baseline", "keep")), default=-1)
     since_gain = len(scored) - 1 - last_gain

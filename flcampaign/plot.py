@@ -12,7 +12,11 @@ STYLE = {
     "keep": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
     "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
 }
-FAILED = ("crash", "timeout", "invalid")
+FAILED = {
+    "crash": {"marker": "x", "color": "#c0392b"},
+    "timeout": {"marker": "v", "color": "#e67e22"},
+    "invalid": {"marker": "s", "color": "#7f8c8d"},
+}
 
 
 def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> None:
@@ -27,7 +31,7 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
     best = [(int(r["order"]), float(r["best_so_far"])) for r in rows if r["best_so_far"]]
     if best:
         xs, ys = zip(*best, strict=True)
-        ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best")
+        ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best", zorder=1)
     baseline = next((float(r["score"]) for r in rows if r["status"] == "baseline"), None)
     if baseline is not None:
         ax.axhline(baseline, color="#7f8c8d", ls="--", alpha=0.5, label="baseline")
@@ -36,9 +40,24 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
     span = max(high - low, 1e-3)
     bottom, top = low - 0.1 * span, high + max(0.015, 0.35 * span)
     ax.set_ylim(bottom, top)
+    failure_y = bottom + 0.04 * (top - bottom)
+    for status, style in FAILED.items():
+        orders = [int(r["order"]) for r in rows if r["status"] == status]
+        if orders:
+            ax.scatter(orders, [failure_y] * len(orders), s=40, zorder=3, label=f"{status} ({len(orders)})", **style)
     for r in rows:
         if r["status"] in FAILED:
-            ax.scatter(int(r["order"]), bottom + 0.04 * (top - bottom), marker="x", color="#c0392b", s=40, zorder=3)
+            ax.annotate(
+                r["candidate"],
+                (int(r["order"]), failure_y),
+                textcoords="offset points",
+                xytext=(0, 8),
+                rotation=90,
+                fontsize=7,
+                color=FAILED[r["status"]]["color"],
+                ha="center",
+                va="bottom",
+            )
         if r["status"] == "literature":
             ax.axvline(int(r["order"]), color="#8e44ad", ls=":", lw=1.5)
     for r in scored:
@@ -52,15 +71,27 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
                 color="#1a7a3a",
             )
     n_failed = sum(r["status"] in FAILED for r in rows)
-    if n_failed:
-        ax.scatter([], [], marker="x", color="#c0392b", label=f"crash / timeout / invalid ({n_failed})")
+    best_value = float(rows[-1]["best_so_far"]) if rows and rows[-1]["best_so_far"] else None
+    if baseline is not None and best_value is not None:
+        summary = f"Baseline {baseline:.4f}\nBest {best_value:.4f}\nDelta {best_value - baseline:+.4f}"
+        ax.text(
+            0.01,
+            0.98,
+            summary,
+            transform=ax.transAxes,
+            va="top",
+            fontsize=10,
+            family="monospace",
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#bbbbbb"},
+        )
     kept = sum(r["status"] == "keep" for r in rows)
     ax.set_title(f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed")
     ax.set_xlabel("candidate (campaign order)")
     ax.set_ylabel(f"{metric} on search-validation ({'higher' if direction == 'max' else 'lower'} is better)")
     ax.set_xlim(0.5, max(len(rows), 1) + 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp.png")

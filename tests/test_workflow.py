@@ -88,6 +88,8 @@ def test_second_run_does_nothing(campaign):
 def test_new_candidate_runs_alone_plus_downstream(campaign):
     before = {p: p.stat().st_mtime_ns for p in (campaign / "results" / "runs").rglob("*.json")}
     copy_candidates(campaign, "0003-median")
+    meta_path = campaign / "candidates" / "0003-median" / "candidate.yaml"
+    meta_path.write_text(meta_path.read_text().replace("2026-11-24T00:03:00+00:00", "2026-11-25T00:00:00+00:00"))
     plan = planned_jobs(snakemake(campaign, "-n").stdout)
     assert plan == {"validate": 1, "simulate": 1, "score": 1, "ledger": 1, "report": 1, "all": 1}
     result = snakemake(campaign)

@@ -1,0 +1,142 @@
+"""Contained execution: exit codes, timeouts, stall detection, whole-tree kill, environment filtering."""
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from flcampaign.process import TOKEN_VARIABLE, filtered_env, run_contained
+
+SECRET = "FLC_TEST_AWS_SECRET_ACCESS_KEY"
+
+
+def run(tmp_path: Path, code: str, timeout_s: float = 30, **kwargs):
+    log = tmp_path / "run.log"
+    outcome = run_contained([sys.executable, "-c", code], tmp_path, filtered_env({}), timeout_s, log, **kwargs)
+    return outcome, log
+
+
+def gone(pid: int) -> bool:
+    """Not running any more: absent, or a zombie waiting for its (new) parent to reap it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def pid_file(tmp_path):
+    """Path for a grandchild's pid; the grandchild is killed at teardown if a test left it behind."""
+    path = tmp_path / "grandchild.pid"
+    yield path
+    if path.is_file() and path.read_text().strip():
+        pid = int(path.read_text())
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_successful_command(tmp_path):
+    outcome, log = run(tmp_path, "pass")
+    assert outcome.returncode == 0
+    assert not outcome.timed_out and not outcome.stalled
+    assert outcome.reaped == 0
+    assert outcome.elapsed_s < 10
+    assert log.is_file()
+
+
+def test_exit_code_and_output_are_recorded(tmp_path):
+    outcome, log = run(tmp_path, "import sys; print('hello from the child'); sys.exit(3)")
+    assert outcome.returncode == 3
+    assert not outcome.timed_out
+    assert "hello from the child" in log.read_text()
+
+
+def test_timeout_kills_a_sleeping_process(tmp_path):
+    start = time.monotonic()
+    outcome, _ = run(tmp_path, "import time; time.sleep(60)", timeout_s=1)
+    assert outcome.timed_out
+    assert outcome.returncode is None
+    assert not outcome.stalled
+    assert 1 <= outcome.elapsed_s < 10
+    assert time.monotonic() - start < 15
+
+
+GRANDCHILD = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True)
+with open({pid_file!r}, 'w') as handle:
+    handle.write(str(child.pid))
+{after}
+"""
+
+
+@pytest.mark.parametrize(
+    ("after", "timeout_s", "timed_out"),
+    [("time.sleep(300)", 1.5, True), ("pass", 30, False)],
+    ids=["parent-times-out", "parent-exits"],
+)
+def test_detached_grandchild_is_reaped(tmp_path, pid_file, after, timeout_s, timed_out):
+    code = GRANDCHILD.format(pid_file=str(pid_file), after=after)
+    outcome, log = run(tmp_path, code, timeout_s=timeout_s)
+    assert outcome.timed_out is timed_out, log.read_text()
+    if not timed_out:
+        assert outcome.returncode == 0
+    pid = int(pid_file.read_text())
+    assert outcome.reaped >= 1  # the grandchild, in its own session, was still alive
+    deadline = time.monotonic() + 5
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(pid), f"grandchild {pid} survived run_contained"
+
+
+def test_stall_is_detected_before_the_timeout(tmp_path):
+    outcome, log = run(tmp_path, "print('started', flush=True); import time; time.sleep(60)", timeout_s=60, stall_s=2)
+    assert outcome.stalled
+    assert not outcome.timed_out
+    assert outcome.returncode is None
+    assert 2 <= outcome.elapsed_s < 10
+    assert "started" in log.read_text()
+
+
+def test_stall_uses_the_given_progress_measure(tmp_path):
+    # The log keeps growing, but the supplied progress measure never moves.
+    code = "import time\nwhile True:\n    print('tick', flush=True); time.sleep(0.1)"
+    outcome, _ = run(tmp_path, code, timeout_s=60, stall_s=1, progress=lambda: 0)
+    assert outcome.stalled and not outcome.timed_out
+    assert outcome.elapsed_s < 10
+
+
+def test_progressing_process_is_not_stalled(tmp_path):
+    code = "import time\nfor _ in range(20):\n    print('tick', flush=True); time.sleep(0.1)"
+    outcome, _ = run(tmp_path, code, timeout_s=30, stall_s=1.5)
+    assert outcome.returncode == 0
+    assert not outcome.stalled
+
+
+def test_filtered_env_drops_secrets(monkeypatch):
+    monkeypatch.setenv(SECRET, "s3cr3t")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("PYTHONHASHSEED", "random")
+    env = filtered_env({"EXTRA_VAR": "1"})
+    assert SECRET not in env
+    assert "HTTPS_PROXY" not in env
+    assert env["PATH"] == os.environ["PATH"]
+    assert env["PYTHONHASHSEED"] == "0"
+    assert env["EXTRA_VAR"] == "1"
+    assert "s3cr3t" not in env.values()
+
+
+def test_child_sees_only_the_filtered_env_and_its_token(tmp_path, monkeypatch):
+    monkeypatch.setenv(SECRET, "s3cr3t")
+    code = "import os\nfor key in sorted(os.environ):\n    print('VAR', key)"
+    outcome, log = run(tmp_path, code)
+    assert outcome.returncode == 0
+    seen = {line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith("VAR ")}
+    assert SECRET not in seen
+    assert {"PATH", "PYTHONHASHSEED", TOKEN_VARIABLE} <= seen

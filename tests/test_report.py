@@ -1,0 +1,249 @@
+"""The campaign report and progress plot, built from a scripted ledger (no simulation)."""
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from flcampaign.files import atomic_write_text, write_json
+from flcampaign.ledger import build_rows, campaign_state, read_tsv, to_tsv
+from flcampaign.plot import progress_plot
+from flcampaign.report import build_markdown, write_report
+from flcampaign.task import Task
+
+REPO = Path(__file__).resolve().parent.parent
+TASK_ROOT = REPO / "tasks" / "heart_disease"
+COMMAND = "make run CONFIG=config.yaml"
+KEEP_DIFF = """--- a/client.py
++++ b/client.py
+@@ -10,3 +10,4 @@
+     loss = criterion(output, target)
++    loss = loss + 0.5 * mu * proximal_term
+     loss.backward()
+"""
+SECTIONS = (
+    "## Objective and contract",
+    "## Baseline vs best",
+    "## Decisions",
+    "## Runtime",
+    "## Progress",
+    "## Crash and invalid notes",
+    "## Kept chain",
+    "## Ledger",
+    "## Environment and reproduction",
+)
+
+
+def add_candidate(
+    results: Path,
+    cid: str,
+    minute: int,
+    score: float | None = None,
+    *,
+    baseline: bool = False,
+    run_state: str = "ok",
+    valid: bool = True,
+    reason: str = "",
+    runtime: float = 10.0,
+    args: dict | None = None,
+    diff: str = "",
+    hypothesis: str = "",
+) -> None:
+    meta = {
+        "title": f"title of {cid}",
+        "hypothesis": hypothesis or f"hypothesis of {cid}",
+        "family": "fedprox",
+        "created": f"2026-11-24T00:{minute:02d}:00+00:00",
+    }
+    validation = {
+        "candidate": cid,
+        "state": "ok" if valid else "invalid",
+        "reason": "" if valid else reason,
+        "meta": meta,
+        "parent": "baseline",
+        "args": args or {},
+        "is_baseline": baseline,
+        "changed_files": ["client.py"] if diff else [],
+        "tree_sha256": f"{cid:0<64}",
+        "effective_args": args or {},
+    }
+    folder = results / "candidates" / cid
+    write_json(folder / "validation.json", validation)
+    atomic_write_text(folder / "effective.diff", diff)
+    run_dir = results / "runs" / "search" / cid / "seed0"
+    if not valid:
+        write_json(run_dir / "run.json", {"state": "skipped", "reason": "validation: invalid"})
+        write_json(run_dir / "score.json", {"state": "skipped"})
+        return
+    write_json(
+        run_dir / "run.json",
+        {"state": run_state, "reason": reason, "runtime_seconds": runtime, "device": "cpu"},
+    )
+    score_record = {"state": "ok", "score": score} if run_state == "ok" else {"state": "skipped"}
+    write_json(run_dir / "score.json", score_record)
+
+
+def ledger_of(task: Task, results: Path, ids: list[str], tmp: Path) -> tuple[list[dict], dict]:
+    """Rows as the report script reads them (through the TSV), and the campaign state."""
+    rows = build_rows(task, results, ids, 0, 0.0)
+    state = campaign_state(task, rows, plateau=8, min_delta=0.0)
+    tsv = tmp / "results.tsv"
+    tsv.write_text(to_tsv(rows), encoding="utf-8")
+    return read_tsv(tsv), state
+
+
+@pytest.fixture(scope="module")
+def task() -> Task:
+    return Task.load(TASK_ROOT)
+
+
+@pytest.fixture
+def campaign(tmp_path, task) -> tuple[Path, list[dict], dict]:
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, 0.70, baseline=True, runtime=10.0)
+    add_candidate(results, "c1-lr", 1, 0.75, runtime=20.0, args={"lr": 0.01})
+    add_candidate(results, "c2-worse", 2, 0.72, runtime=30.0)
+    add_candidate(results, "c3-crash", 3, run_state="crash", reason="simulator exit code 1; see sim.log", runtime=5.0)
+    add_candidate(results, "c4-invalid", 4, valid=False, reason="client.py: calls os.system (forbidden)")
+    add_candidate(results, "c5-prox", 5, 0.80, runtime=15.0, diff=KEEP_DIFF, hypothesis="proximal pull limits drift")
+    ids = ["c5-prox", "c4-invalid", "c3-crash", "c2-worse", "c1-lr", "c0-base"]
+    rows, state = ledger_of(task, results, ids, tmp_path)
+    assert [r["status"] for r in rows] == ["baseline", "keep", "discard", "crash", "invalid", "keep"]
+    return results, rows, state
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index(heading + "\n")
+    following = [text.index(h + "\n") for h in SECTIONS if text.find(h + "\n") > start]
+    return text[start : min(following, default=len(text))]
+
+
+def test_markdown_has_every_section_in_order(task, campaign):
+    results, rows, state = campaign
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    positions = [text.index(h + "\n") for h in SECTIONS]
+    assert positions == sorted(positions)
+    assert task.profile["title"] in text.splitlines()[0]
+    assert task.profile["objective"] in section(text, "## Objective and contract")
+
+
+def test_baseline_vs_best_numbers(task, campaign):
+    results, rows, state = campaign
+    text = section(build_markdown(task, rows, state, results, "progress.png", COMMAND), "## Baseline vs best")
+    absolute = 0.80 - 0.70
+    relative = 100 * absolute / 0.70  # 14.2857...
+    assert f"{absolute:+.4f}" == "+0.1000"
+    assert "**+0.1000** absolute" in text
+    assert f"**{relative:+.1f}%** relative" in text and "+14.3%" in text
+    assert "| baseline | c0-base | 0.7000 |" in text
+    assert "| best | c5-prox | 0.8000 |" in text
+
+
+def test_decisions_and_runtime(task, campaign):
+    results, rows, state = campaign
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    decisions = section(text, "## Decisions")
+    assert "baseline: 1, keep: 2, discard: 1, crash: 1, invalid: 1, total: 6" in decisions
+    assert "timeout" not in decisions.splitlines()[2]  # zero counts are left out
+    assert "| 3 | c2-worse | discard | 0.720000 | +0.0200 |" in decisions
+    assert "| 6 | c5-prox | keep | 0.800000 | +0.1000 |" in decisions
+    runtime = section(text, "## Runtime")
+    # 10 + 20 + 30 + 5 + 15 seconds over five simulations; the invalid candidate never ran.
+    assert "5 simulations, 80 s of simulation in total, 16.0 s per simulation on average" in runtime
+    assert "(min 5.0 s, max 30.0 s)" in runtime
+    assert "Device(s): cpu." in runtime
+    assert "![Campaign progress](progress.png)" in section(text, "## Progress")
+
+
+def test_failures_kept_chain_ledger_and_reproduction(task, campaign):
+    results, rows, state = campaign
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    notes = section(text, "## Crash and invalid notes")
+    assert "| c3-crash | crash | simulator exit code 1; see sim.log |" in notes
+    assert "| c4-invalid | invalid | client.py: calls os.system (forbidden) |" in notes
+    assert "c2-worse" not in notes
+    chain = section(text, "## Kept chain")
+    assert [line[4:].split(" ")[0] for line in chain.splitlines() if line.startswith("### ")] == [
+        "c0-base",
+        "c1-lr",
+        "c5-prox",
+    ]
+    assert "+    loss = loss + 0.5 * mu * proximal_term" in chain
+    assert "Hypothesis: proximal pull limits drift" in chain
+    assert "Knobs: `lr=0.01`" in chain
+    assert "(no source change)" in chain  # the baseline and the knob-only candidate
+    assert "c2-worse" not in chain
+    ledger = section(text, "## Ledger")
+    assert all(f"| {r['candidate']} |" in ledger for r in rows)
+    assert "c0-base".ljust(64, "0")[:12] in ledger and "c0-base".ljust(64, "0") not in ledger
+    reproduction = section(text, "## Environment and reproduction")
+    assert f"```sh\n{COMMAND}\n```" in reproduction
+    assert "| python |" in reproduction and "| torch |" in reproduction
+
+
+def test_shortened_budget_is_stated(campaign):
+    results, rows, state = campaign
+    full = Task.load(TASK_ROOT)
+    short = Task.load(TASK_ROOT, num_rounds=2)
+    assert full.budget["num_rounds"] != 2
+    short_text = build_markdown(short, rows, state, results, "progress.png", COMMAND)
+    assert "**Shortened budget:** rounds shortened to 2 by the campaign config" in short_text
+    assert "| num_rounds | 2 |" in short_text
+    full_text = build_markdown(full, rows, state, results, "progress.png", COMMAND)
+    assert "Shortened budget" not in full_text
+    assert f"| num_rounds | {full.budget['num_rounds']} |" in full_text
+    same = Task.load(TASK_ROOT, num_rounds=full.budget["num_rounds"])
+    assert "Shortened budget" not in build_markdown(same, rows, state, results, "progress.png", COMMAND)
+
+
+def test_report_without_scored_baseline(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, baseline=True, run_state="crash", reason="boom")
+    rows, state = ledger_of(task, results, ["c0-base"], tmp_path)
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    assert "No baseline has been scored yet." in section(text, "## Baseline vs best")
+    assert "| c0-base | crash | boom |" in section(text, "## Crash and invalid notes")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_write_report_renders_pdf(task, campaign, tmp_path):
+    results, rows, state = campaign
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    markdown, pdf, plot = reports / "report.md", reports / "report.pdf", reports / "progress.png"
+    progress_plot(rows, task.metric["name"], task.metric["direction"], plot)
+    write_report(task, rows, state, results, markdown, pdf, plot, COMMAND)
+    assert markdown.read_text(encoding="utf-8") == build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(data) > 10_000
+    assert sorted(p.name for p in reports.iterdir()) == ["progress.png", "report.md", "report.pdf"]
+
+
+def test_progress_plot_size(task, campaign, tmp_path):
+    _, rows, _ = campaign
+    out = tmp_path / "progress.png"
+    progress_plot(rows, task.metric["name"], task.metric["direction"], out)
+    assert png_size(out) == (2400, 1200)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.filterwarnings("ignore:No artists with labels found")
+def test_progress_plot_without_scored_rows(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, baseline=True, run_state="crash", reason="boom")
+    add_candidate(results, "c1", 1, valid=False, reason="bad")
+    rows, _ = ledger_of(task, results, ["c0-base", "c1"], tmp_path)
+    assert not any(r["score"] for r in rows)
+    out = tmp_path / "failed.png"
+    progress_plot(rows, task.metric["name"], "min", out)
+    assert png_size(out) == (2400, 1200)
+    empty = tmp_path / "empty.png"
+    progress_plot([], task.metric["name"], "max", empty)
+    assert png_size(empty) == (2400, 1200)

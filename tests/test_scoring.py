@@ -1,0 +1,286 @@
+"""Trusted scoring: the metric, site aggregation, and score_run with the real contained prediction step."""
+
+import copy
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from flcampaign.files import read_json, sha256_file
+from flcampaign.scoring import binary_accuracy, count_parameters, evaluator_sha256, score_predictions, score_run
+from flcampaign.splits import load_split, prepare
+from flcampaign.task import Task
+
+REPO = Path(__file__).resolve().parent.parent
+TASK_ROOT = REPO / "tasks" / "heart_disease"
+SRC = TASK_ROOT / "src"
+MODEL_SPEC = {"path": "model.HeartLogReg", "args": {}}
+
+
+def _load_model_module():
+    spec = importlib.util.spec_from_file_location("heart_src_model_for_scoring_tests", SRC / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def task() -> Task:
+    return Task.load(TASK_ROOT)
+
+
+def _variant(task: Task, section: str, **changes) -> Task:
+    profile = copy.deepcopy(task.profile)
+    profile[section] = {**profile[section], **changes}
+    return Task(task.root, profile)
+
+
+# --- metric --------------------------------------------------------------------------------------
+
+
+def test_binary_accuracy_hand_computed():
+    p = np.array([0.9, 0.2, 0.4, 0.6, 0.5])
+    y = np.array([1.0, 0.0, 1.0, 1.0, 1.0])
+    # correct: yes, yes, no, yes, no (0.5 is not > 0.5, so predicted negative)
+    assert binary_accuracy(p, y) == pytest.approx(3 / 5)
+    assert binary_accuracy(np.array([0.51]), np.array([1.0])) == 1.0
+    assert binary_accuracy(np.array([0.5]), np.array([0.0])) == 1.0
+    assert binary_accuracy(np.ones(4), np.zeros(4)) == 0.0
+    assert isinstance(binary_accuracy(p, y), float)
+
+
+TINY_PRED = {"site-1": np.array([0.9, 0.2, 0.4, 0.6]), "site-2": np.array([0.7, 0.8])}
+TINY_DATA = {
+    "site-1": (np.zeros((4, 13)), np.array([1.0, 0.0, 1.0, 1.0])),  # 3 / 4 correct
+    "site-2": (np.zeros((2, 13)), np.array([0.0, 1.0])),  # 1 / 2 correct
+}
+
+
+def test_score_predictions_pooled(task):
+    assert task.metric["site_aggregation"] == "pooled"
+    result = score_predictions(task, TINY_PRED, TINY_DATA)
+    assert result["per_site"] == {"site-1": pytest.approx(0.75), "site-2": pytest.approx(0.5)}
+    assert result["pooled"] == pytest.approx(4 / 6)
+    assert result["mean_over_sites"] == pytest.approx(0.625)
+    assert result["score"] == pytest.approx(4 / 6)
+
+
+def test_score_predictions_mean_over_sites(task):
+    result = score_predictions(_variant(task, "metric", site_aggregation="mean"), TINY_PRED, TINY_DATA)
+    assert result["score"] == pytest.approx(0.625)
+    assert result["pooled"] == pytest.approx(4 / 6)
+
+
+def test_score_predictions_ignores_extra_sites(task):
+    preds = {**TINY_PRED, "site-9": np.array([1.0])}
+    assert score_predictions(task, preds, TINY_DATA)["per_site"].keys() == {"site-1", "site-2"}
+
+
+@pytest.mark.parametrize(
+    "predictions",
+    [
+        {"site-1": TINY_PRED["site-1"]},  # missing site
+        {"site-1": TINY_PRED["site-1"], "site-2": np.array([0.7, 0.8, 0.1])},  # wrong length
+        {"site-1": TINY_PRED["site-1"].reshape(4, 1), "site-2": TINY_PRED["site-2"]},  # wrong shape
+        {"site-1": np.array([0.9, np.nan, 0.4, 0.6]), "site-2": TINY_PRED["site-2"]},  # NaN
+        {"site-1": np.array([0.9, np.inf, 0.4, 0.6]), "site-2": TINY_PRED["site-2"]},  # inf
+    ],
+    ids=["missing-site", "wrong-length", "wrong-shape", "nan", "inf"],
+)
+def test_score_predictions_rejects_unusable_predictions(task, predictions):
+    with pytest.raises(ValueError):
+        score_predictions(task, predictions, TINY_DATA)
+
+
+def test_count_parameters():
+    assert count_parameters({"a": torch.zeros(3, 4), "b": np.zeros(5), "c": torch.tensor(1.0)}) == 18
+    assert count_parameters({}) == 0
+    assert count_parameters(_load_model_module().HeartLogReg().state_dict()) == 14
+
+
+# --- score_run with the real prediction step ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def splits(task, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("scoring-splits")
+    prepare(task, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def weights() -> tuple[np.ndarray, float]:
+    w = np.linspace(-0.8, 0.9, 13).astype(np.float32)
+    w[[1, 5]] = [0.7, -0.6]  # sex, thalach: plausible signs
+    return w, 0.15
+
+
+def _save_model(run_dir: Path, weights) -> Path:
+    w, b = weights
+    model = _load_model_module().HeartLogReg()
+    state = {
+        "linear.weight": torch.tensor(w).reshape(1, 13),
+        "linear.bias": torch.tensor([b], dtype=torch.float32),
+    }
+    assert set(state) == set(model.state_dict())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "global_model.pt"
+    torch.save({"model": state, "meta_props": {}, "train_conf": {}}, path)
+    return path
+
+
+def _run(path: Path, state: str = "ok", spec: dict | None = None) -> dict:
+    return {
+        "candidate": "c1",
+        "phase": "search",
+        "seed": 0,
+        "state": state,
+        "model_sha256": sha256_file(path),
+        "model_spec": spec or MODEL_SPEC,
+    }
+
+
+def _expected_accuracy(splits: Path, weights) -> tuple[float, dict]:
+    w, b = weights
+    pred, true, per_site = [], [], {}
+    for site, (x, y) in load_split(splits, "search_val").items():
+        p = 1.0 / (1.0 + np.exp(-(x.astype(np.float64) @ w.astype(np.float64) + b)))
+        per_site[site] = float(np.mean((p > 0.5) == (y > 0.5)))
+        pred.append(p > 0.5)
+        true.append(y > 0.5)
+    return float(np.mean(np.concatenate(pred) == np.concatenate(true))), per_site
+
+
+def test_score_run_matches_accuracy_of_saved_weights(task, splits, weights, tmp_path):
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    out = run_dir / "score.json"
+    record = score_run(task, _run(path), run_dir, SRC, splits, "search_val", out)
+    assert record["state"] == "ok", record
+    expected, per_site = _expected_accuracy(splits, weights)
+    assert 0.0 < expected < 1.0
+    assert record["score"] == pytest.approx(expected, abs=1e-12)
+    assert record["pooled"] == pytest.approx(expected, abs=1e-12)
+    assert record["per_site"] == pytest.approx(per_site, abs=1e-12)
+    assert record["n_params"] == 14
+    assert record["split"] == "search_val"
+    assert record["evaluator_sha256"] == evaluator_sha256()
+    assert set(record["split_sha256"]) == {f"site-{k}" for k in range(1, 5)}
+    assert read_json(out) == json.loads(json.dumps(record))
+
+
+def test_score_run_skips_failed_runs(task, splits, weights, tmp_path):
+    path = _save_model(tmp_path / "run", weights)
+    out = tmp_path / "run" / "score.json"
+    record = score_run(task, _run(path, state="crash"), tmp_path / "run", SRC, splits, "search_val", out)
+    assert record["state"] == "skipped"
+    assert "crash" in record["reason"]
+    assert "score" not in record
+    assert read_json(out)["state"] == "skipped"
+
+
+def test_score_run_detects_model_changed_after_the_run(task, splits, weights, tmp_path):
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    run = _run(path)
+    w, b = weights
+    _save_model(run_dir, (w * 2, b))  # tampered after hashing
+    assert sha256_file(path) != run["model_sha256"]
+    record = score_run(task, run, run_dir, SRC, splits, "search_val", run_dir / "score.json")
+    assert (record["state"], record["rule"]) == ("invalid", "integrity")
+    assert "score" not in record
+
+
+def test_score_run_enforces_parameter_cap(task, splits, weights, tmp_path):
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    capped = _variant(task, "budget", max_model_params=5)
+    assert task.budget["max_model_params"] == 2000  # the original is untouched
+    record = score_run(capped, _run(path), run_dir, SRC, splits, "search_val", run_dir / "score.json")
+    assert (record["state"], record["rule"]) == ("invalid", "max-model-params")
+    assert record["n_params"] == 14
+    assert "score" not in record
+
+
+BROKEN_FORWARD = """
+    def forward(self, x):
+        raise RuntimeError("candidate model blew up")
+"""
+
+
+def test_score_run_records_a_crashing_model_as_predict_crash(task, splits, weights, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    source = (tree / "model.py").read_text()
+    head, _, _ = source.partition("    def forward(")
+    (tree / "model.py").write_text(head + BROKEN_FORWARD.lstrip("\n"))
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    out = run_dir / "score.json"
+    record = score_run(task, _run(path), run_dir, tree, splits, "search_val", out)
+    assert (record["state"], record["rule"]) == ("crash", "predict")
+    assert "score" not in record
+    assert "candidate model blew up" in out.with_suffix(".log").read_text()
+    assert read_json(out)["state"] == "crash"
+
+
+SPY_MODEL = '''
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Spy(nn.Module):
+    """Ignores its input; reports what the prediction subprocess can see."""
+
+    def __init__(self, report: str):
+        super().__init__()
+        self.linear = nn.Linear(13, 1)
+        features = Path(sys.argv[4])
+        seen = {}
+        for path in sorted(features.iterdir()):
+            item = {"suffix": path.suffix}
+            if path.suffix == ".npy":
+                array = np.load(path, allow_pickle=False)
+                item.update(shape=list(array.shape), dtype=str(array.dtype))
+            else:
+                with np.load(path, allow_pickle=False) as arrays:
+                    item["keys"] = list(arrays.keys())
+            seen[path.name] = item
+        Path(report).write_text(json.dumps({"files": seen, "env": sorted(os.environ), "argv": sys.argv[1:]}))
+
+    def forward(self, x):
+        return torch.full((x.shape[0],), 0.9)
+'''
+
+
+def test_prediction_step_sees_features_only(task, splits, weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLC_TEST_SECRET_TOKEN", "do-not-leak")
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "spy.py").write_text(SPY_MODEL)
+    report = tmp_path / "seen.json"
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    spec = {"path": "spy.Spy", "args": {"report": str(report)}}
+    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", run_dir / "score.json")
+    assert record["state"] == "ok", record
+    seen = json.loads(report.read_text())
+    sizes = {site: len(y) for site, (_, y) in load_split(splits, "search_val").items()}
+    assert seen["files"] == {
+        f"{site}.npy": {"suffix": ".npy", "shape": [n, 13], "dtype": "float32"} for site, n in sizes.items()
+    }
+    assert "FLC_TEST_SECRET_TOKEN" not in seen["env"]
+    assert not any(str(splits) in arg for arg in seen["argv"]), "the split folder (with labels) was exposed"
+    # Constant 0.9 ignores the features: the score is the pooled share of positives, judged here.
+    labels = np.concatenate([y for _, y in load_split(splits, "search_val").values()])
+    assert record["score"] == pytest.approx(float(np.mean(labels > 0.5)))
