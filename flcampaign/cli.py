@@ -10,13 +10,11 @@ from pathlib import Path
 from flcampaign.candidate import ancestry
 from flcampaign.contract import validate_candidate
 from flcampaign.errors import ContractViolation
-from flcampaign.files import read_json
+from flcampaign.files import read_json, read_yaml
 from flcampaign.workflow import REPO_ROOT, task_of
 
 
 def _config(path: Path) -> dict:
-    from flcampaign.files import read_yaml
-
     return {"num_rounds": None, **read_yaml(path)}
 
 

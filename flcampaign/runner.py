@@ -106,7 +106,7 @@ def simulate(
     env = filtered_env(
         {"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)}
     )
-    fixed = [rel for rel in task.surface["fixed"]]
+    fixed = list(task.surface["fixed"])
     before = {rel: sha256_file(code / rel) for rel in fixed}
     log_path = out_dir / "sim.log"
     log_path.unlink(missing_ok=True)

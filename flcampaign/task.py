@@ -77,12 +77,15 @@ class Task:
         return score < reference - margin
 
     @cached_property
+    def fixed_source_hashes(self) -> dict[str, str]:
+        """sha256 of the source files no candidate may change, by path inside the source tree."""
+        return {rel: sha256_file(self.sources / rel) for rel in self.surface["fixed"]}
+
+    @property
     def fixed_hashes(self) -> dict[str, str]:
-        """sha256 of the files no candidate may change: the profile and the fixed sources."""
-        hashes = {"profile.yaml": sha256_file(self.root / "profile.yaml")}
-        for rel in self.surface["fixed"]:
-            hashes[f"{self.profile['sources']}/{rel}"] = sha256_file(self.sources / rel)
-        return hashes
+        """The profile's hash and the fixed sources' hashes, as recorded with every validation."""
+        sources = {f"{self.profile['sources']}/{rel}": digest for rel, digest in self.fixed_source_hashes.items()}
+        return {"profile.yaml": sha256_file(self.root / "profile.yaml"), **sources}
 
     @property
     def budget_sha256(self) -> str:

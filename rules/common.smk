@@ -22,7 +22,9 @@ wildcard_constraints:
 
 def lib(*modules):
     """Library modules a rule depends on, as inputs, so edits re-trigger the right jobs."""
-    return [str(LIB_DIR / f"{name}.py") for name in ("files", "task", "workflow", *modules)]
+    return [
+        str(LIB_DIR / f"{name}.py") for name in ("files", "task", "workflow", *modules)
+    ]
 
 
 def task_files():
