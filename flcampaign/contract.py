@@ -267,16 +267,19 @@ def changed_files(base: Path, tree: Path) -> list[str]:
     )
 
 
-def validate_candidate(candidates_dir: Path, cid: str, task: Task, results_dir: Path) -> dict:
+def validate_candidate(
+    candidates_dir: Path, cid: str, task: Task, results_dir: Path, record_id: str | None = None
+) -> dict:
     """Validate ``candidates/<cid>`` and write ``<results>/candidates/<cid>/validation.json`` and ``src/``.
 
     A contract violation is a result, not an error: it is recorded with its rule and the
-    materialised tree is left empty, so downstream stages skip the candidate.
+    materialised tree is left empty, so downstream stages skip the candidate. ``record_id`` files
+    the record under another name (scalar controls use ids no candidate folder can have).
     """
-    out_dir = Path(results_dir) / "candidates" / cid
+    out_dir = Path(results_dir) / "candidates" / (record_id or cid)
     out_tree = out_dir / "src"
     record: dict = {
-        "candidate": cid,
+        "candidate": record_id or cid,
         "task": task.name,
         "budget_sha256": task.budget_sha256,
         "fixed_sha256": task.fixed_hashes,

@@ -98,3 +98,43 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(out)
+
+
+def repeats_plot(evidence: dict, out: Path) -> None:
+    """Per-seed paired differences to the baseline with mean and 95% t interval, repeat and held-out."""
+    entries = [e for e in evidence["entries"] if e["diff_per_seed"] or e["heldout_diff_per_seed"]]
+    fig, axes = plt.subplots(1, 2, figsize=(14, max(3.0, 1.1 * len(entries) + 1.5)), dpi=150, sharey=True)
+    panels = (
+        ("diff_per_seed", "repeat", "search-validation (repeat seeds)"),
+        ("heldout_diff_per_seed", "heldout_vs_baseline", "held-out"),
+    )
+    for ax, (per_seed_key, summary_key, title) in zip(axes, panels, strict=True):
+        for row, entry in enumerate(entries):
+            diffs = list(entry[per_seed_key].values())
+            color = "#2c3e50" if entry["role"] == "winner" else "#e67e22"
+            ax.scatter(diffs, [row] * len(diffs), color=color, alpha=0.5, s=30, zorder=3)
+            summary = entry[summary_key]
+            if summary:
+                ax.errorbar(
+                    summary["mean"],
+                    row,
+                    xerr=[[summary["mean"] - summary["ci_low"]], [summary["ci_high"] - summary["mean"]]],
+                    fmt="D",
+                    color=color,
+                    capsize=5,
+                    ms=7,
+                    zorder=4,
+                )
+        ax.axvline(0.0, color="#7f8c8d", ls="--")
+        ax.set_title(f"{evidence['metric']['name']} difference to the baseline, {title}")
+        ax.set_xlabel("paired difference per seed (positive = better); diamond = mean with 95% t interval")
+        ax.grid(alpha=0.3)
+    labels = [f"{e['candidate']}\n({e['role']})" for e in entries]
+    axes[0].set_yticks(range(len(entries)), labels)
+    axes[0].set_ylim(-0.8, max(len(entries), 1) - 0.2)
+    fig.tight_layout()
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)

@@ -45,7 +45,135 @@ def _relative(value: float, base: float) -> str:
     return f"{100 * (value - base) / abs(base):+.1f}%" if base else "n/a"
 
 
-def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plot_name: str, command: str) -> str:
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(summary: dict | None) -> str:
+    if not summary:
+        return "n/a"
+    return f"{summary['mean']:+.4f} [{summary['ci_low']:+.4f}, {summary['ci_high']:+.4f}]"
+
+
+def winners_markdown(evidence: dict, repeats_plot: str) -> list[str]:
+    """Repeats, held-out, controls, attribution and noise floor of the selected winners."""
+    metric = evidence["metric"]["name"]
+    seeds = ", ".join(str(s) for s in evidence["repeat_seeds"])
+    out = ["## Winners: repeats, held-out checks and controls", ""]
+    if not evidence["entries"]:
+        return [*out, "No candidate was selected (nothing was scored besides the baseline).", ""]
+    out += [
+        f"Selected candidates, the baseline and the best scalar control were re-run on the repeat seeds ({seeds}), "
+        "which the search never used, and paired with the baseline seed by seed. Differences are oriented so "
+        f"that positive is better. Test: {evidence['test']}.",
+        "",
+        "### Repeats on search-validation",
+        "",
+    ]
+    base = evidence["baseline_scores"]
+    rows = [[evidence["baseline"], "baseline", "", ", ".join(_num(v) for v in base.values()), "", "", "", ""]]
+    for e in evidence["entries"]:
+        repeat = e["repeat"] or {}
+        summary = e["summary"] or {}
+        rows.append(
+            [
+                e["candidate"],
+                " ".join([e["role"], *(r for r in e["reasons"] if r.startswith("= "))]),
+                _num(e["search_score"]),
+                ", ".join(_num(v) for v in e["scores"].values()),
+                f"{_num(summary.get('mean'))} ± {_num(summary.get('sd'))}" if summary else "",
+                _interval(e["repeat"]),
+                _num(repeat.get("p_one_sided"), 3),
+                _num(repeat.get("p_two_sided"), 3),
+            ]
+        )
+    headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
+    out += [_table([*headers, "p one-sided", "p two-sided"], rows), ""]
+    out += ["![Paired differences to the baseline](" + repeats_plot + ")", ""]
+    out += ["### Held-out (same final models, held-out split)", ""]
+    held_rows = [
+        [evidence["baseline"], "baseline", ", ".join(_num(v) for v in evidence["baseline_heldout"].values()), "", ""]
+    ]
+    for e in evidence["entries"]:
+        held = e["heldout_vs_baseline"] or {}
+        held_rows.append(
+            [
+                e["candidate"],
+                e["role"],
+                ", ".join(_num(v) for v in e["heldout"].values()),
+                _interval(e["heldout_vs_baseline"]),
+                _num(held.get("p_one_sided"), 3),
+            ]
+        )
+    out += [
+        _table(["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided"], held_rows),
+        "",
+    ]
+    out += ["### Same-budget scalar controls", ""]
+    controls = evidence["controls"]
+    out += [
+        f"{len(controls)} controls drawn from the declared knobs of the unchanged baseline recipe (fixed seed), "
+        "each run once at the search seed; the best by search score was repeated like a winner.",
+        "",
+        _table(
+            ["control", "knobs", "search score"],
+            [[c["id"], ", ".join(f"{k}={v}" for k, v in c["args"].items()), _num(c["search_score"])] for c in controls],
+        ),
+        "",
+    ]
+    out += ["### Attribution", ""]
+    attribution_rows = [
+        [
+            e["candidate"],
+            _interval(e["repeat"]),
+            _interval(e["heldout_vs_baseline"]),
+            _interval(e["versus_control"]),
+            f"**{e['attribution']}**",
+        ]
+        for e in evidence["entries"]
+        if e["role"] == "winner"
+    ]
+    out += [
+        _table(
+            ["winner", "gain vs baseline", "held-out gain", "gain vs best control", "attribution"], attribution_rows
+        ),
+        "",
+    ]
+    out += [f"- *{name}*: {rule}." for name, rule in evidence["attribution_rules"].items()] + [""]
+    floor = evidence.get("noise_floor") or {}
+    out += ["### Noise floor", ""]
+    if floor.get("sd") is not None:
+        out += [
+            f"Baseline over {floor['n']} repeat seeds: mean {floor['mean']:.4f}, sd {floor['sd']:.4f} "
+            f"(a single search run differs from the baseline by noise alone at about this scale).",
+            "",
+        ]
+    same = floor.get("same_seed")
+    if same:
+        agreement = (
+            "bitwise identical final models"
+            if same["max_weight_difference"] == 0
+            else "the runs differ at float-rounding level (NVFlare sums client updates in arrival order)"
+        )
+        out += [
+            f"Same-seed re-run of the baseline (seed {same['seed']}): {same['first']:.6f} then {same['rerun']:.6f}, "
+            f"score difference {same['score_difference']:.2e}, "
+            f"largest weight difference {same['max_weight_difference']:.2e}: {agreement}.",
+            "",
+        ]
+    return out
+
+
+def build_markdown(
+    task: Task,
+    rows: list[dict],
+    state: dict,
+    results: Path,
+    plot_name: str,
+    command: str,
+    evidence: dict | None = None,
+    repeats_plot: str = "repeats.png",
+) -> str:
     metric, direction = task.metric["name"], task.metric["direction"]
     budget = task.budget
     baseline, best = state.get("baseline"), state.get("best")
@@ -111,6 +239,8 @@ def build_markdown(task: Task, rows: list[dict], state: dict, results: Path, plo
             "",
         ]
     out += ["## Progress", "", f"![Campaign progress]({plot_name})", ""]
+    if evidence is not None:
+        out += winners_markdown(evidence, repeats_plot)
     failures = [r for r in rows if r["status"] in ("crash", "timeout", "invalid")]
     out += ["## Crash and invalid notes", ""]
     out += [
@@ -195,8 +325,18 @@ def render_pdf(markdown_path: Path, pdf_path: Path) -> None:
 
 
 def write_report(
-    task: Task, rows: list[dict], state: dict, results: Path, markdown: Path, pdf: Path, plot: Path, command: str
+    task: Task,
+    rows: list[dict],
+    state: dict,
+    results: Path,
+    markdown: Path,
+    pdf: Path,
+    plot: Path,
+    command: str,
+    evidence: dict | None = None,
+    repeats_plot: Path | None = None,
 ) -> None:
-    text = build_markdown(task, rows, state, results, Path(plot).name, command)
+    plot_names = (Path(plot).name, Path(repeats_plot or "repeats.png").name)
+    text = build_markdown(task, rows, state, results, plot_names[0], command, evidence, plot_names[1])
     atomic_write_text(markdown, text)
     render_pdf(markdown, pdf)

@@ -101,7 +101,7 @@ def simulate(
         shutil.rmtree(work_dir)
     code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
     shutil.copytree(tree, code)
-    job_name = f"{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"
+    job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
     env = filtered_env(
         {"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)}

@@ -1,8 +1,10 @@
+import json
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from flcampaign.candidate import BASE_PARENT, discover, parent_of
+from flcampaign.selection import repeated_ids
 from flcampaign.task import Task
 
 validate(config, "schemas/config.schema.yaml")
@@ -10,13 +12,19 @@ validate(config, "schemas/config.schema.yaml")
 TASK_DIR = Path(workflow.basedir) / "tasks" / config["task"]
 TASK = Task.load(TASK_DIR, num_rounds=config["num_rounds"])
 SEARCH_SEED = TASK.profile["seeds"]["search"]
+REPEAT_SEEDS = config["repeats"]["seeds"] or TASK.profile["seeds"]["repeat"]
+RERUN_SEED = REPEAT_SEEDS[0]
+if SEARCH_SEED in REPEAT_SEEDS:
+    raise ValueError(
+        f"repeat seeds {REPEAT_SEEDS} contain the search seed {SEARCH_SEED}: repeats need fresh seeds"
+    )
 CANDIDATES = discover("candidates")
 LIB_DIR = Path(workflow.basedir) / "flcampaign"
 
 
 wildcard_constraints:
-    candidate=r"[A-Za-z0-9][A-Za-z0-9_-]*",
-    phase=r"search",
+    candidate=r"_?[A-Za-z0-9][A-Za-z0-9_-]*",
+    phase=r"search|control|repeat|rerun",
     seed=r"\d+",
 
 
@@ -71,3 +79,47 @@ def search_records(name):
         seed=SEARCH_SEED,
         name=name,
     )
+
+
+def selection():
+    """The winners, baseline and controls chosen by the select_winners checkpoint."""
+    with checkpoints.select_winners.get().output.selection.open() as handle:
+        return json.load(handle)
+
+
+def control_args(wildcards):
+    """A control's knob values, as a parameter: the control re-runs only if they change."""
+    chosen = json.loads(Path("results/selection.json").read_text())
+    return next(c["args"] for c in chosen["controls"] if c["id"] == wildcards.control)
+
+
+def control_scores(wildcards):
+    return expand(
+        "results/runs/control/{control}/seed{seed}/score.json",
+        control=[control["id"] for control in selection()["controls"]],
+        seed=SEARCH_SEED,
+    )
+
+
+def repeat_records(wildcards):
+    """Scores (search-validation and held-out) of every repeated run, plus the same-seed re-run."""
+    chosen = selection()
+    ids = repeated_ids(chosen)
+    records = {
+        "scores": expand(
+            "results/runs/repeat/{candidate}/seed{seed}/score.json",
+            candidate=ids,
+            seed=REPEAT_SEEDS,
+        ),
+        "heldout": expand(
+            "results/runs/repeat/{candidate}/seed{seed}/heldout.json",
+            candidate=ids,
+            seed=REPEAT_SEEDS,
+        ),
+        "controls": control_scores(wildcards),
+    }
+    if chosen["baseline"]:
+        records["rerun"] = [
+            f"results/runs/rerun/{chosen['baseline']}/seed{RERUN_SEED}/score.json"
+        ]
+    return records

@@ -7,7 +7,11 @@ rule ledger:
         scores=search_records("score.json"),
         lib=lib("ledger"),
     output:
-        tsv="results/results.tsv",
+        tsv=report(
+            "results/results.tsv",
+            category="Ledger",
+            caption="captions/ledger.rst",
+        ),
         state="results/campaign_state.json",
     log:
         "results/logs/ledger.log",

@@ -14,3 +14,21 @@ rule score:
         "../envs/flcampaign.yaml"
     script:
         "../scripts/score.py"
+
+
+rule heldout:
+    input:
+        run="results/runs/repeat/{candidate}/seed{seed}/run.json",
+        tree="results/candidates/{candidate}/src",
+        split="results/task/heldout",
+        lib=lib("scoring", "predict_driver", "process", "splits"),
+    output:
+        score="results/runs/repeat/{candidate}/seed{seed}/heldout.json",
+    log:
+        "results/logs/heldout/{candidate}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/heldout/{candidate}/seed{seed}.tsv"
+    conda:
+        "../envs/flcampaign.yaml"
+    script:
+        "../scripts/score.py"

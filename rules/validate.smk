@@ -10,6 +10,8 @@ rule validate:
         diff="results/candidates/{candidate}/effective.diff",
     log:
         "results/logs/validate/{candidate}.log",
+    wildcard_constraints:
+        candidate=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     localrule: True
     conda:
         "../envs/flcampaign.yaml"

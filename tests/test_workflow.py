@@ -5,12 +5,14 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import REPO, copy_candidates
 
 from flcampaign.ledger import COLUMNS, read_tsv
+from flcampaign.stats import ATTRIBUTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +46,9 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
 def campaign(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("campaign")
     copy_candidates(workdir, "0000-baseline", "0002-fedavgm", "0008-thirty-rounds")
-    (workdir / "config.yaml").write_text("task: heart_disease\nnum_rounds: 1\n")
+    (workdir / "config.yaml").write_text(
+        "task: heart_disease\nnum_rounds: 1\nselection: {top_k: 1}\nrepeats: {seeds: [42, 43]}\ncontrols: {n: 1}\n"
+    )
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
@@ -85,16 +89,88 @@ def test_second_run_does_nothing(campaign):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_winners_are_repeated_held_out_and_attributed(campaign):
+    selection = json.loads((campaign / "results" / "selection.json").read_text())
+    assert selection["baseline"] == "0000-baseline"
+    assert [w["candidate"] for w in selection["winners"]] == ["0002-fedavgm"]
+    assert [c["id"] for c in selection["controls"]] == ["_ctl-001"]
+    for cid in ("0000-baseline", "0002-fedavgm", "_ctl-best"):
+        for seed in (42, 43):
+            run_dir = campaign / "results" / "runs" / "repeat" / cid / f"seed{seed}"
+            assert json.loads((run_dir / "run.json").read_text())["seed"] == seed
+            heldout = json.loads((run_dir / "heldout.json").read_text())
+            assert heldout["split"] == "heldout" and heldout["state"] == "ok"
+    rerun = json.loads((campaign / "results/runs/rerun/0000-baseline/seed42/score.json").read_text())
+    assert rerun["state"] == "ok"
+    evidence = json.loads((campaign / "results" / "winners.json").read_text())
+    winner = evidence["entries"][0]
+    assert winner["candidate"] == "0002-fedavgm" and winner["attribution"] in ATTRIBUTIONS
+    assert winner["repeat"]["n"] == 2 and set(winner["scores"]) == {"42", "43"}
+    assert evidence["noise_floor"]["same_seed"]["seed"] == 42
+    rows = {row["candidate"]: row for row in read_tsv(campaign / "results" / "winners.tsv")}
+    assert rows["0002-fedavgm"]["attribution"] == winner["attribution"]
+    assert rows["_ctl-best"]["role"] == "best control"
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "### Attribution" in report and winner["attribution"] in report and "0.0625" in report
+    assert (campaign / "reports" / "repeats.png").stat().st_size > 10_000
+
+
+def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):
+    heldout_files = sorted(
+        p.relative_to(campaign / "results" / "runs") for p in (campaign / "results" / "runs").rglob("heldout.json")
+    )
+    assert heldout_files and all(p.parts[0] == "repeat" for p in heldout_files)
+    for score in (campaign / "results" / "runs").rglob("score.json"):
+        assert json.loads(score.read_text())["split"] == "search_val"
+    assert "heldout" not in (campaign / "results" / "campaign_state.json").read_text()
+    readers = [p.name for p in (REPO / "rules").glob("*.smk") if "results/task/heldout" in p.read_text()]
+    assert sorted(readers) == ["prepare.smk", "score.smk"]
+    score_rules = (REPO / "rules" / "score.smk").read_text().split("rule heldout:")
+    assert "results/task/heldout" not in score_rules[0]
+
+
+def test_review_notebook_rebuilds_the_tables(campaign, tmp_path):
+    import jupytext
+
+    notebook = jupytext.read(REPO / "reports" / "review.py")
+    assert sum(cell.cell_type == "code" for cell in notebook.cells) >= 6
+    env = {**os.environ, "FLCAMPAIGN_RESULTS": str(campaign / "results"), "REVIEW_OUTPUT": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "reports" / "review.py")], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    evidence = json.loads((campaign / "results" / "winners.json").read_text())
+    assert evidence["entries"][0]["attribution"] in result.stdout
+    assert f"{evidence['entries'][0]['repeat']['mean']:.6f}" in result.stdout
+    assert (tmp_path / "progress.png").stat().st_size > 10_000 and (tmp_path / "repeats.png").stat().st_size > 10_000
+
+
+def test_snakemake_html_report_holds_the_results(campaign):
+    result = snakemake(campaign, "--report", "report.zip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(campaign / "report.zip") as archive:
+        names = "\n".join(archive.namelist())
+    for item in ("results.tsv", "winners.tsv", "progress.png", "repeats.png", "report.pdf"):
+        assert item in names
+
+
 def test_new_candidate_runs_alone_plus_downstream(campaign):
     before = {p: p.stat().st_mtime_ns for p in (campaign / "results" / "runs").rglob("*.json")}
     copy_candidates(campaign, "0003-median")
     meta_path = campaign / "candidates" / "0003-median" / "candidate.yaml"
     meta_path.write_text(meta_path.read_text().replace("2026-11-24T00:03:00+00:00", "2026-11-25T00:00:00+00:00"))
     plan = planned_jobs(snakemake(campaign, "-n").stdout)
-    assert plan == {"validate": 1, "simulate": 1, "score": 1, "ledger": 1, "report": 1, "all": 1}
+    assert {rule: plan.get(rule) for rule in ("validate", "simulate", "score", "ledger", "select_winners")} == {
+        "validate": 1,
+        "simulate": 1,
+        "score": 1,
+        "ledger": 1,
+        "select_winners": 1,
+    }
     result = snakemake(campaign)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert {p: p.stat().st_mtime_ns for p in before} == before
+    search_before = {p: t for p, t in before.items() if "/search/" in str(p) or "/control/" in str(p)}
+    assert {p: p.stat().st_mtime_ns for p in search_before} == search_before
     rows = read_tsv(campaign / "results" / "results.tsv")
     assert [row["candidate"] for row in rows][-1] == "0003-median"
     assert rows[-1]["status"] in ("keep", "discard")

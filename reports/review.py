@@ -1,0 +1,153 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Campaign review
+#
+# Rebuilds every table and plot of `reports/report.md` from the ledger and the run records, so a
+# reviewer can check each number and dig further. Nothing here simulates. Open it with Jupyter
+# (`jupytext --to notebook reports/review.py`) or run it as a script from the campaign folder:
+# `python reports/review.py` (set `FLCAMPAIGN_RESULTS` for another results folder and
+# `REVIEW_OUTPUT` for where the rebuilt plots go).
+
+# %%
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from flcampaign.ledger import read_tsv
+from flcampaign.plot import progress_plot, repeats_plot
+
+RESULTS = Path(os.environ.get("FLCAMPAIGN_RESULTS", "results"))
+OUTPUT = Path(os.environ.get("REVIEW_OUTPUT", RESULTS / "review"))
+OUTPUT.mkdir(parents=True, exist_ok=True)
+pd.set_option("display.width", 200)
+
+ledger = pd.DataFrame(read_tsv(RESULTS / "results.tsv"))
+state = json.loads((RESULTS / "campaign_state.json").read_text())
+evidence = json.loads((RESULTS / "winners.json").read_text())
+metric = state["metric"]["name"]
+
+# %% [markdown]
+# ## Ledger and decisions
+
+# %%
+ledger["score"] = pd.to_numeric(ledger["score"], errors="coerce")
+baseline_score = state["baseline"]["score"] if state["baseline"] else float("nan")
+ledger["vs_baseline"] = ledger["score"] - baseline_score
+decisions = ledger[["order", "candidate", "status", "score", "vs_baseline", "kind", "description"]]
+print(decisions.to_string(index=False))
+print(ledger["status"].value_counts().to_string())
+
+# %% [markdown]
+# ## Baseline vs best
+
+# %%
+best = state["best"]
+if state["baseline"] and best:
+    delta = best["score"] - baseline_score
+    print(
+        f"baseline {baseline_score:.4f}, best {best['candidate']} {best['score']:.4f}, "
+        f"difference {delta:+.4f} ({100 * delta / abs(baseline_score):+.1f}%)"
+    )
+
+# %% [markdown]
+# ## Progress plot
+
+# %%
+progress_plot(read_tsv(RESULTS / "results.tsv"), metric, state["metric"]["direction"], OUTPUT / "progress.png")
+
+# %% [markdown]
+# ## Repeats: per-seed scores and paired gains over the baseline
+
+
+# %%
+def interval(summary: dict | None) -> tuple[float, float, float]:
+    return (summary["mean"], summary["ci_low"], summary["ci_high"]) if summary else (float("nan"),) * 3
+
+
+repeat_rows = [
+    {
+        "candidate": evidence["baseline"],
+        "role": "baseline",
+        **{f"seed {s}": v for s, v in evidence["baseline_scores"].items()},
+    }
+]
+for entry in evidence["entries"]:
+    gain, low, high = interval(entry["repeat"])
+    repeat_rows.append(
+        {
+            "candidate": entry["candidate"],
+            "role": entry["role"],
+            **{f"seed {s}": v for s, v in entry["scores"].items()},
+            "gain": gain,
+            "ci_low": low,
+            "ci_high": high,
+            "p_one_sided": (entry["repeat"] or {}).get("p_one_sided"),
+        }
+    )
+repeats = pd.DataFrame(repeat_rows)
+print(repeats.to_string(index=False))
+print(evidence["test"])
+
+# %% [markdown]
+# ## Held-out: the same final models on the held-out split
+
+# %%
+heldout_rows = []
+for entry in evidence["entries"]:
+    gain, low, high = interval(entry["heldout_vs_baseline"])
+    heldout_rows.append(
+        {
+            "candidate": entry["candidate"],
+            "role": entry["role"],
+            **{f"seed {s}": v for s, v in entry["heldout"].items()},
+            "gain": gain,
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
+heldout = pd.DataFrame(heldout_rows)
+print(heldout.to_string(index=False))
+
+# %% [markdown]
+# ## Controls and attribution
+
+# %%
+controls = pd.DataFrame(
+    [{"control": c["id"], "search_score": c["search_score"], **c["args"]} for c in evidence["controls"]]
+)
+print(controls.to_string(index=False))
+attribution = pd.DataFrame(
+    [
+        {
+            "winner": e["candidate"],
+            "gain": interval(e["repeat"])[0],
+            "heldout_gain": interval(e["heldout_vs_baseline"])[0],
+            "gain_vs_control": interval(e["versus_control"])[0],
+            "attribution": e["attribution"],
+        }
+        for e in evidence["entries"]
+        if e["role"] == "winner"
+    ]
+)
+print(attribution.to_string(index=False))
+
+# %% [markdown]
+# ## Noise floor and the paired-difference plot
+
+# %%
+print(json.dumps(evidence.get("noise_floor", {}), indent=2))
+repeats_plot(evidence, OUTPUT / "repeats.png")

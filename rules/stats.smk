@@ -1,0 +1,23 @@
+rule winner_stats:
+    input:
+        unpack(repeat_records),
+        selection="results/selection.json",
+        lib=lib("winners", "stats"),
+    output:
+        tsv=report(
+            "results/winners.tsv",
+            category="Winners",
+            caption="captions/winners.rst",
+        ),
+        evidence="results/winners.json",
+    log:
+        "results/logs/winner_stats.log",
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
+    params:
+        repeat_seeds=REPEAT_SEEDS,
+        search_seed=SEARCH_SEED,
+        rerun_seed=RERUN_SEED,
+    script:
+        "../scripts/winner_stats.py"

@@ -1,0 +1,8 @@
+from pathlib import Path
+
+from flcampaign.controls import write_control
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+control = {"id": snakemake.wildcards.control, "args": dict(snakemake.params.args)}
+write_control(task_of(snakemake.config), control, Path("results"))

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from flcampaign.files import read_json
+from flcampaign.winners import write
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+write(
+    task=task_of(snakemake.config),
+    selection=read_json(snakemake.input.selection),
+    results=Path("results"),
+    repeat_seeds=snakemake.params.repeat_seeds,
+    search_seed=snakemake.params.search_seed,
+    rerun_seed=snakemake.params.rerun_seed,
+    tsv=Path(snakemake.output.tsv),
+    out_json=Path(snakemake.output.evidence),
+)
