@@ -55,8 +55,8 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """Safe loader that keeps timestamps as strings, so ISO dates stay comparable text."""
+class _PlainLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe loader (libyaml when available) that keeps timestamps as strings, so ISO dates stay text."""
 
 
 _PlainLoader.yaml_implicit_resolvers = {

@@ -10,22 +10,25 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sys
+import time
 from pathlib import Path
 
 from flcampaign.files import read_json, sha256_file, write_json
 from flcampaign.process import filtered_env, run_contained
+from flcampaign.slots import Slot, lease
 from flcampaign.task import Task
 
 EXPORT_TIMEOUT_S = 300
 DROPPED_UPDATE_PATTERNS = (r"vars excluded as they were non-tensor type", r"Empty result from client")
 FINAL_MODEL = "server/simulate_job/app_server/FL_global_model.pt"
+SCHEDULER_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
 
 
-def device_label() -> str:
-    """What the run may use: the GPU slot from CUDA_VISIBLE_DEVICES, else the CPU."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
-    return f"cuda:{visible}" if visible and visible != "-1" else "cpu"
+def scheduler_env() -> dict[str, str]:
+    """What the cluster scheduler told this job (empty outside SLURM): job id and GPU assignment."""
+    return {key: os.environ[key] for key in SCHEDULER_VARIABLES if key in os.environ}
 
 
 def check_exported_budget(job_dir: Path, task: Task, seed: int) -> list[str]:
@@ -86,17 +89,44 @@ def judge_workspace(workspace: Path) -> str | None:
 
 
 def simulate(
-    task: Task, validation: dict, tree: Path, train_dir: Path, phase: str, seed: int, out_dir: Path, work_dir: Path
+    task: Task,
+    validation: dict,
+    tree: Path,
+    train_dir: Path,
+    phase: str,
+    seed: int,
+    out_dir: Path,
+    work_dir: Path,
+    slots: list[Slot],
+    lock_dir: Path,
 ) -> dict:
-    """Run one simulation; writes ``run.json`` (and ``global_model.pt`` on success) into ``out_dir``."""
+    """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success)."""
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cid = validation["candidate"]
-    record = {"candidate": cid, "phase": phase, "seed": seed, "device": device_label(), "budget": task.budget}
+    record = {"candidate": validation["candidate"], "phase": phase, "seed": seed, "budget": task.budget}
+    record.update(host=socket.gethostname(), scheduler=scheduler_env())
     if validation["state"] != "ok":
         record.update(state="skipped", reason=f"validation: {validation['state']}")
         write_json(out_dir / "run.json", record)
         return record
+    with lease(lock_dir, slots) as slot:
+        record.update(slot=slot.label, device=slot.device, started_at=time.time())
+        return _run(task, validation, tree, train_dir, phase, seed, out_dir, work_dir, record, slot.env())
+
+
+def _run(
+    task: Task,
+    validation: dict,
+    tree: Path,
+    train_dir: Path,
+    phase: str,
+    seed: int,
+    out_dir: Path,
+    work_dir: Path,
+    record: dict,
+    device_env: dict[str, str],
+) -> dict:
+    cid = validation["candidate"]
     if work_dir.exists():
         shutil.rmtree(work_dir)
     code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
@@ -104,7 +134,11 @@ def simulate(
     job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
     env = filtered_env(
-        {"FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()), "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace)}
+        {
+            "FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()),
+            "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace),
+            **device_env,
+        }
     )
     fixed = list(task.surface["fixed"])
     before = {rel: sha256_file(code / rel) for rel in fixed}
@@ -124,7 +158,7 @@ def simulate(
     if problems:
         return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
     record["model_spec"] = model_spec(job_dir)
-    sim_cmd = [str(Path(sys.executable).with_name("nvflare")), "simulator", str(job_dir), "-w", str(workspace)]
+    sim_cmd = [sys.executable, "-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
     sim_cmd += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
     sim = run_contained(
         sim_cmd,
@@ -165,5 +199,6 @@ def _finish(
     record: dict, out_dir: Path, state: str, reason: str, elapsed: float, rule: str = "", file: str = ""
 ) -> dict:
     record.update(state=state, reason=reason, rule=rule, file=file, runtime_seconds=round(elapsed, 3))
+    record["finished_at"] = time.time()
     write_json(out_dir / "run.json", record)
     return record

@@ -48,9 +48,12 @@ def candidate_files(wildcards):
     return sorted(str(p) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
 
 
+PARENTS = {cid: parent_of(Path("candidates") / cid) for cid in CANDIDATES}
+
+
 def parent_validation(wildcards):
     """The parent's validation record; none for the baseline parent or an unreadable/self parent."""
-    parent = parent_of(Path("candidates") / wildcards.candidate)
+    parent = PARENTS.get(wildcards.candidate)
     if parent in (None, BASE_PARENT, wildcards.candidate) or parent not in CANDIDATES:
         return []
     if wildcards.candidate in ancestors(parent):

@@ -3,7 +3,7 @@ rule simulate:
         validation="results/candidates/{candidate}/validation.json",
         tree="results/candidates/{candidate}/src",
         train="results/task/train",
-        lib=lib("runner", "process"),
+        lib=lib("runner", "process", "slots"),
     output:
         run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
     log:

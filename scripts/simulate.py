@@ -2,9 +2,11 @@ from pathlib import Path
 
 from flcampaign.files import read_json
 from flcampaign.runner import simulate
+from flcampaign.slots import lock_dir, machine_slots
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])
+execution = snakemake.config["execution"]
 simulate(
     task=task_of(snakemake.config),
     validation=read_json(snakemake.input.validation),
@@ -14,4 +16,6 @@ simulate(
     seed=int(snakemake.wildcards.seed),
     out_dir=Path(snakemake.output.run).parent,
     work_dir=Path(snakemake.params.work),
+    slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"]),
+    lock_dir=lock_dir(Path("results")),
 )

@@ -11,6 +11,7 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.contract import validate_candidate
 from flcampaign.runner import check_exported_budget, judge_workspace, simulate
+from flcampaign.slots import Slot
 from flcampaign.task import Task
 
 
@@ -51,6 +52,8 @@ def run_candidate(tmp_path: Path, task: Task, cid: str, splits: Path) -> dict:
         0,
         tmp_path / "results" / "runs" / cid,
         tmp_path / "work" / cid,
+        slots=[Slot(0, "cpu", "cpu0")],
+        lock_dir=tmp_path / "locks",
     )
 
 
@@ -112,6 +115,7 @@ def test_crash_in_round_two_is_recorded(tmp_path, heart_task, heart_splits):
     copy_candidates(tmp_path, "0009-lr-warmup-div-zero")
     run = run_candidate(tmp_path, short_task(heart_task, num_rounds=2), "0009-lr-warmup-div-zero", heart_splits)
     assert run["state"] == "crash" and run["rule"] in ("exit-code", "run-health")
+    assert run["slot"] == "cpu0" and run["device"] == "cpu" and run["finished_at"] > run["started_at"]
     assert not (tmp_path / "results" / "runs" / "0009-lr-warmup-div-zero" / "global_model.pt").exists()
     assert "ZeroDivisionError" in (tmp_path / "results/runs/0009-lr-warmup-div-zero/sim.log").read_text()
     assert token_holders(tmp_path) == []
