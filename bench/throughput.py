@@ -22,7 +22,7 @@ def run_campaign(workdir: Path, slots: int, rounds: int) -> float:
         shutil.copytree(REPO / "candidates" / cid, workdir / "candidates" / cid)
     (workdir / "config.yaml").write_text(f"task: heart_disease\nnum_rounds: {rounds}\n")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "-q"]
-    cmd += ["--cores", "2", "--resources", f"gpu={slots}"]
+    cmd += ["--cores", "2", f"--resources=gpu={slots}"]
     setup = ["results/task/splits.json", *(f"results/candidates/{cid}/validation.json" for cid in CANDIDATES)]
     subprocess.run([*cmd, *setup], check=True, capture_output=True, cwd=workdir)  # not timed: splits, validation
     start = time.perf_counter()

@@ -6,6 +6,8 @@ A run succeeds only with exit code 0, empty ``error_log.txt`` files, a final glo
 no sign of dropped updates; everything else is recorded as ``crash``, ``timeout`` or ``invalid``.
 """
 
+import importlib
+import inspect
 import os
 import re
 import secrets
@@ -31,6 +33,18 @@ def scheduler_env() -> dict[str, str]:
     return {key: os.environ[key] for key in SCHEDULER_VARIABLES if key in os.environ}
 
 
+def exported_value(class_path: str, args: dict, name: str) -> object:
+    """An argument of an exported NVFlare component: NVFlare leaves out values equal to the default."""
+    if name in args:
+        return args[name]
+    module_name, class_name = class_path.rsplit(".", 1)
+    for cls in inspect.getmro(getattr(importlib.import_module(module_name), class_name)):
+        parameter = inspect.signature(cls.__init__).parameters.get(name)
+        if parameter is not None and parameter.default is not inspect.Parameter.empty:
+            return parameter.default
+    return None
+
+
 def check_exported_budget(job_dir: Path, task: Task, seed: int) -> list[str]:
     """Budget as NVFlare will run it, read from the exported job config (not from candidate code)."""
     budget = task.budget
@@ -42,11 +56,16 @@ def check_exported_budget(job_dir: Path, task: Task, seed: int) -> list[str]:
     if len(workflows) != 1:
         problems.append(f"expected one server workflow, found {len(workflows)}")
     for workflow in workflows:
-        args = workflow.get("args", {})
-        if args.get("num_rounds") != budget["num_rounds"]:
-            problems.append(f"num_rounds is {args.get('num_rounds')}, budget says {budget['num_rounds']}")
-        if args.get("num_clients", args.get("min_clients")) != budget["n_clients"]:
-            problems.append(f"server expects {args.get('num_clients')} clients, budget says {budget['n_clients']}")
+        path, args = workflow.get("path", ""), workflow.get("args", {})
+        if not path.startswith("nvflare."):
+            problems.append(f"the server workflow must be an NVFlare controller, got {path!r}")
+            continue
+        rounds = exported_value(path, args, "num_rounds")
+        clients = exported_value(path, args, "num_clients")
+        if rounds != budget["num_rounds"]:
+            problems.append(f"num_rounds is {rounds}, budget says {budget['num_rounds']}")
+        if clients != budget["n_clients"]:
+            problems.append(f"server expects {clients} clients, budget says {budget['n_clients']}")
     if meta.get("min_clients") != budget["n_clients"]:
         problems.append(f"meta.json min_clients is {meta.get('min_clients')}, budget says {budget['n_clients']}")
     script_args = [e["executor"]["args"].get("task_script_args", "") for e in client.get("executors", [])]

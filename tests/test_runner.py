@@ -85,7 +85,8 @@ def test_budget_computed_at_run_time_is_caught_on_the_exported_job(tmp_path, hea
 def test_exported_budget_checks_each_field(tmp_path, heart_task):
     job = tmp_path / "job"
     (job / "app" / "config").mkdir(parents=True)
-    server = {"workflows": [{"args": {"num_rounds": 15, "num_clients": 4}}], "components": []}
+    fedavg = "nvflare.app_common.workflows.fedavg.FedAvg"
+    server = {"workflows": [{"path": fedavg, "args": {"num_rounds": 15, "num_clients": 4}}], "components": []}
     client = {"executors": [{"executor": {"args": {"task_script_args": "--seed 7 --batch_size 4"}}}]}
     (job / "app/config/config_fed_server.json").write_text(json.dumps(server))
     (job / "app/config/config_fed_client.json").write_text(json.dumps(client))
@@ -97,6 +98,21 @@ def test_exported_budget_checks_each_field(tmp_path, heart_task):
     assert any("--batch_size 4" in p for p in check_exported_budget(job, heart_task, seed=7))
     (job / "meta.json").write_text(json.dumps({"min_clients": 2}))
     assert any("min_clients is 2" in p for p in check_exported_budget(job, heart_task, seed=7))
+    (job / "meta.json").write_text(json.dumps({"min_clients": 4}))
+    client["executors"][0]["executor"]["args"]["task_script_args"] = "--seed 7 --batch_size 4"
+    (job / "app/config/config_fed_client.json").write_text(json.dumps(client))
+    # NVFlare leaves out arguments equal to their defaults (FedAvg: 5 rounds, 3 clients)
+    server["workflows"][0]["args"] = {"num_clients": 4}
+    (job / "app/config/config_fed_server.json").write_text(json.dumps(server))
+    assert check_exported_budget(job, heart_task, seed=7) == ["num_rounds is 5, budget says 15"]
+    five_rounds = short_task(heart_task, num_rounds=5)
+    assert check_exported_budget(job, five_rounds, seed=7) == []
+    server["workflows"][0]["args"] = {"num_rounds": 5}
+    (job / "app/config/config_fed_server.json").write_text(json.dumps(server))
+    assert check_exported_budget(job, five_rounds, seed=7) == ["server expects 3 clients, budget says 4"]
+    server["workflows"][0]["path"] = "custom_controller.Loop"
+    (job / "app/config/config_fed_server.json").write_text(json.dumps(server))
+    assert "must be an NVFlare controller" in check_exported_budget(job, five_rounds, seed=7)[0]
 
 
 def test_judge_workspace(tmp_path):
