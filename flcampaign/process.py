@@ -71,6 +71,7 @@ def run_contained(
     log_path: Path,
     stall_s: float | None = None,
     progress: Callable[[], int] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> Outcome:
     """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
 
@@ -92,6 +93,7 @@ def run_contained(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
         last_seen, last_change = measure(), start
         try:

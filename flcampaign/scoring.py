@@ -1,17 +1,20 @@
 """Trusted scoring: the task's evaluator judges the saved final global model.
 
 The candidate's model class turns features into predictions in a contained subprocess; labels,
-the metric and the site aggregation stay here. Client-reported metrics and anything the run
+the metric and the site aggregation stay here. The parameter count is taken by the trusted driver
+before any candidate code is imported and sent back through a pipe the driver then closes, so the
+candidate's code can neither see nor change it. Client-reported metrics and anything the run
 wrote are never read.
 """
 
+import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from flcampaign.files import sha256_bytes, sha256_file, write_json
 from flcampaign.process import filtered_env, run_contained
@@ -32,10 +35,6 @@ def binary_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 METRICS = {"binary_accuracy": binary_accuracy}
-
-
-def count_parameters(state: dict) -> int:
-    return int(sum(torch.as_tensor(v).numel() for v in state.values()))
 
 
 def score_predictions(task: Task, predictions: dict[str, np.ndarray], data: dict[str, tuple]) -> dict:
@@ -65,17 +64,7 @@ def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path,
     model_path = Path(run_dir) / "global_model.pt"
     if sha256_file(model_path) != run["model_sha256"]:
         return _finish(record, out_path, "invalid", "global_model.pt changed after the run", rule="integrity")
-    state = torch.load(model_path, map_location="cpu", weights_only=True)["model"]
-    n_params = count_parameters(state)
-    record.update(model_sha256=run["model_sha256"], n_params=n_params)
-    if n_params > task.budget["max_model_params"]:
-        return _finish(
-            record,
-            out_path,
-            "invalid",
-            f"{n_params} parameters > cap {task.budget['max_model_params']}",
-            rule="max-model-params",
-        )
+    record["model_sha256"] = run["model_sha256"]
     data = load_split(split_dir, split)
     record["split_sha256"] = {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
     with tempfile.TemporaryDirectory(prefix="flc-predict-") as tmp:
@@ -98,8 +87,27 @@ def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path,
         ]
         log = Path(out_path).with_suffix(".log")
         log.unlink(missing_ok=True)
-        outcome = run_contained(cmd, tmp / "code", filtered_env({}), task.budget["predict_timeout_seconds"], log)
+        report_read, report_write = os.pipe()
+        cmd.append(str(report_write))
+        try:
+            outcome = run_contained(
+                cmd,
+                tmp / "code",
+                filtered_env({}),
+                task.budget["predict_timeout_seconds"],
+                log,
+                pass_fds=(report_write,),
+            )
+        finally:
+            os.close(report_write)
+        with os.fdopen(report_read) as report:
+            checked = report.read()
         record["predict_seconds"] = round(outcome.elapsed_s, 3)
+        if checked:
+            record["n_params"] = json.loads(checked)["n_params"]
+            if record["n_params"] > task.budget["max_model_params"]:
+                reason = f"{record['n_params']} parameters > cap {task.budget['max_model_params']}"
+                return _finish(record, out_path, "invalid", reason, rule="max-model-params")
         if outcome.timed_out or outcome.returncode != 0:
             reason = "timed out" if outcome.timed_out else f"exit code {outcome.returncode}"
             return _finish(

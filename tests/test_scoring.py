@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from flcampaign.files import read_json, sha256_file
-from flcampaign.scoring import binary_accuracy, count_parameters, evaluator_sha256, score_predictions, score_run
+from flcampaign.predict_driver import count_parameters
+from flcampaign.scoring import binary_accuracy, evaluator_sha256, score_predictions, score_run
 from flcampaign.splits import load_split, prepare
 from flcampaign.task import Task
 
@@ -284,3 +285,23 @@ def test_prediction_step_sees_features_only(task, splits, weights, tmp_path, mon
     # Constant 0.9 ignores the features: the score is the pooled share of positives, judged here.
     labels = np.concatenate([y for _, y in load_split(splits, "search_val").values()])
     assert record["score"] == pytest.approx(float(np.mean(labels > 0.5)))
+
+
+def test_candidate_code_cannot_forge_the_parameter_count(task, splits, weights, tmp_path):
+    """The count travels through a pipe the trusted driver closes before importing model.py."""
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    forge = (
+        "import os as _os, sys as _sys\n"
+        "try:\n"
+        "    _os.write(int(_sys.argv[6]), b'{\"n_params\": 1}')\n"
+        "except OSError:\n"
+        "    open('forge-failed', 'w').close()\n"
+    )
+    (tree / "model.py").write_text(forge + (tree / "model.py").read_text())
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    capped = _variant(task, "budget", max_model_params=5)
+    record = score_run(capped, _run(path), run_dir, tree, splits, "search_val", run_dir / "score.json")
+    assert record["n_params"] == 14
+    assert (record["state"], record["rule"]) == ("invalid", "max-model-params")
