@@ -19,6 +19,15 @@ FAILED = {
 }
 
 
+def save(fig: plt.Figure, out: Path) -> None:
+    """Lay out, write next to the target and rename, so a reader never sees half a PNG."""
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+
+
 def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> None:
     """Scored rows as points, running best as a step line, failures as red ticks at the bottom."""
     fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
@@ -92,12 +101,7 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
     ax.grid(alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
-    fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
+    save(fig, Path(out))
 
 
 def repeats_plot(evidence: dict, out: Path) -> None:
@@ -132,9 +136,4 @@ def repeats_plot(evidence: dict, out: Path) -> None:
     labels = [f"{e['candidate']}\n({e['role']})" for e in entries]
     axes[0].set_yticks(range(len(entries)), labels)
     axes[0].set_ylim(-0.8, max(len(entries), 1) - 0.2)
-    fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out)
+    save(fig, Path(out))

@@ -130,7 +130,7 @@ def simulate(
         return record
     with lease(lock_dir, slots) as slot:
         record.update(slot=slot.label, device=slot.device, started_at=time.time())
-        return _run(task, validation, tree, train_dir, phase, seed, out_dir, work_dir, record, slot.env())
+        return _run(task, validation, tree, train_dir, out_dir, work_dir, record, slot.env())
 
 
 def _run(
@@ -138,14 +138,13 @@ def _run(
     validation: dict,
     tree: Path,
     train_dir: Path,
-    phase: str,
-    seed: int,
     out_dir: Path,
     work_dir: Path,
     record: dict,
     device_env: dict[str, str],
 ) -> dict:
-    cid = validation["candidate"]
+    """Export, check and simulate inside a leased slot; ``record`` already names run, phase and seed."""
+    cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
     if work_dir.exists():
         shutil.rmtree(work_dir)
     code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
