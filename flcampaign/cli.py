@@ -14,10 +14,6 @@ from flcampaign.files import read_json, read_yaml
 from flcampaign.workflow import REPO_ROOT, task_of
 
 
-def _config(path: Path) -> dict:
-    return {"num_rounds": None, **read_yaml(path)}
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the campaign in the current directory through Snakemake."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--profile", args.profile]
@@ -27,7 +23,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Static contract checks of one candidate (and its parents), without simulating."""
-    task = task_of(_config(Path(args.config)))
+    task = task_of(read_yaml(Path(args.config)))
     candidates_dir = Path(args.candidates)
     with tempfile.TemporaryDirectory(prefix="flc-validate-") as scratch:
         try:
