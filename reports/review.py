@@ -78,27 +78,28 @@ def interval(summary: dict | None) -> tuple[float, float, float]:
     return (summary["mean"], summary["ci_low"], summary["ci_high"]) if summary else (float("nan"),) * 3
 
 
-repeat_rows = [
-    {
-        "candidate": evidence["baseline"],
-        "role": "baseline",
-        **{f"seed {s}": v for s, v in evidence["baseline_scores"].items()},
-    }
-]
-for entry in evidence["entries"]:
-    gain, low, high = interval(entry["repeat"])
-    repeat_rows.append(
-        {
-            "candidate": entry["candidate"],
-            "role": entry["role"],
-            **{f"seed {s}": v for s, v in entry["scores"].items()},
-            "gain": gain,
-            "ci_low": low,
-            "ci_high": high,
-            "p_one_sided": (entry["repeat"] or {}).get("p_one_sided"),
-        }
-    )
-repeats = pd.DataFrame(repeat_rows)
+def arm_table(baseline_scores: dict, scores_key: str, summary_key: str) -> pd.DataFrame:
+    """Per-seed scores of the baseline and every repeated arm, with the paired gain and its interval."""
+    rows = [
+        {"candidate": evidence["baseline"], "role": "baseline", **{f"seed {s}": v for s, v in baseline_scores.items()}}
+    ]
+    for entry in evidence["entries"]:
+        gain, low, high = interval(entry[summary_key])
+        rows.append(
+            {
+                "candidate": entry["candidate"],
+                "role": entry["role"],
+                **{f"seed {s}": v for s, v in entry[scores_key].items()},
+                "gain": gain,
+                "ci_low": low,
+                "ci_high": high,
+                "p_one_sided": (entry[summary_key] or {}).get("p_one_sided"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+repeats = arm_table(evidence["baseline_scores"], "scores", "repeat")
 print(repeats.to_string(index=False))
 print(evidence["test"])
 
@@ -106,20 +107,7 @@ print(evidence["test"])
 # ## Held-out: the same final models on the held-out split
 
 # %%
-heldout_rows = []
-for entry in evidence["entries"]:
-    gain, low, high = interval(entry["heldout_vs_baseline"])
-    heldout_rows.append(
-        {
-            "candidate": entry["candidate"],
-            "role": entry["role"],
-            **{f"seed {s}": v for s, v in entry["heldout"].items()},
-            "gain": gain,
-            "ci_low": low,
-            "ci_high": high,
-        }
-    )
-heldout = pd.DataFrame(heldout_rows)
+heldout = arm_table(evidence["baseline_heldout"], "heldout", "heldout_vs_baseline")
 print(heldout.to_string(index=False))
 
 # %% [markdown]
