@@ -1,37 +1,93 @@
-"""The ``flcampaign`` command: run the campaign, check a candidate, read the campaign state."""
+"""The ``flcampaign`` command: scaffold and check candidates, record literature, run and watch the campaign.
+
+Run it from the campaign folder (the one holding config.yaml and candidates/).
+"""
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from flcampaign.candidate import ancestry
-from flcampaign.contract import validate_candidate
+from flcampaign import drafts, literature, program
+from flcampaign.config import load_config
+from flcampaign.contract import validate_chain
 from flcampaign.errors import ContractViolation
-from flcampaign.files import read_json, read_yaml
+from flcampaign.guard import GuardConfig
+from flcampaign.ledger import DRAFTS_DIR, live_state
+from flcampaign.task import Task
+from flcampaign.watch import CampaignBusy, campaign_lock, run_workflow, snakemake_command, watch
 from flcampaign.workflow import REPO_ROOT, task_of
 
 
+def _campaign(args: argparse.Namespace) -> tuple[dict, Task]:
+    config = load_config(Path(args.config))
+    return config, task_of(config)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run (or resume) the campaign in the current directory through Snakemake."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--profile", args.profile]
-    cmd += ["--configfile", str(Path(args.config).resolve()), *args.snakemake_args]
-    return subprocess.call(cmd)
+    """Run (or resume) the whole campaign once through Snakemake."""
+    cmd = snakemake_command(args.profile, Path(args.config), (), args.snakemake_args)
+    with campaign_lock(Path.cwd()):
+        return run_workflow(cmd, Path.cwd())
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Keep the campaign running while candidates are dropped; stop on the stop file or the guard's stop."""
+    config, task = _campaign(args)
+    with campaign_lock(Path.cwd()):
+        return watch(
+            Path.cwd(),
+            task,
+            GuardConfig.from_config(config),
+            lambda targets: run_workflow(
+                snakemake_command(args.profile, Path(args.config), targets, args.snakemake_args), Path.cwd()
+            ),
+            interval=args.interval,
+            final_report=not args.no_final_report,
+            say=lambda line: print(line, flush=True),
+        )
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Scaffold a draft from a parent (default: the current best), or finish or abandon a draft."""
+    _, task = _campaign(args)
+    if args.abandon:
+        drafts.abandon(Path.cwd(), args.abandon)
+        print(f"abandoned draft {args.abandon}")
+        return 0
+    if args.finish:
+        folder = drafts.finish(Path.cwd(), args.finish, task)
+        changed = [p.name for p in sorted((folder / "patches").glob("*.patch"))]
+        print(f"candidate {folder.name} written to candidates/{folder.name}/ ({', '.join(changed) or 'args only'})")
+        return 0
+    if not args.slug:
+        raise ValueError("new: give a slug for the draft, or --finish ID / --abandon ID")
+    draft = drafts.new(Path.cwd(), args.slug, task, args.parent, args.family, args.literature, args.proposal)
+    meta = (draft / "candidate.yaml").read_text(encoding="utf-8")
+    parent = next(line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("parent:"))
+    print(f"draft {draft.name} (parent {parent}): edit {DRAFTS_DIR}/{draft.name}/tree/ and candidate.yaml,")
+    print(f"then `flcampaign validate {draft.name}` and `flcampaign new --finish {draft.name}`")
+    return 0
+
+
+def _record(cid: str, task: Task, scratch: Path) -> dict:
+    """Validation record of a finished candidate, or of a draft built as it would be finished."""
+    if (Path.cwd() / DRAFTS_DIR / cid).is_dir() and not (Path("candidates") / cid).is_dir():
+        try:
+            return drafts.check(Path.cwd(), cid, task)
+        except ContractViolation as violation:
+            return {"state": "invalid", "reason": str(violation)}
+    if not (Path("candidates") / cid).is_dir():
+        raise ValueError(f"{cid}: no such candidate (candidates/{cid}) or draft ({DRAFTS_DIR}/{cid})")
+    return validate_chain(Path("candidates"), cid, task, scratch)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Static contract checks of one candidate (and its parents), without simulating."""
-    task = task_of(read_yaml(Path(args.config)))
-    candidates_dir = Path(args.candidates)
+    """Static contract checks of a candidate or draft (and its parents), without simulating."""
+    _, task = _campaign(args)
     with tempfile.TemporaryDirectory(prefix="flc-validate-") as scratch:
-        try:
-            chain = list(reversed(ancestry(candidates_dir, args.candidate)))
-        except ContractViolation:
-            chain = []
-        for cid in [*chain, args.candidate]:
-            record = validate_candidate(candidates_dir, cid, task, Path(scratch))
+        record = _record(args.candidate, task, Path(scratch))
     if record["state"] == "ok":
         changed = ", ".join(record["changed_files"]) or "no source change"
         print(f"OK: {args.candidate} passes every static check ({changed})")
@@ -40,46 +96,123 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """A candidate's effective change against the task's baseline: knob values and source diff."""
+    _, task = _campaign(args)
+    with tempfile.TemporaryDirectory(prefix="flc-diff-") as scratch:
+        record = _record(args.candidate, task, Path(scratch))
+        if record["state"] != "ok":
+            print(f"INVALID: {record['reason']}", file=sys.stderr)
+            return 2
+        diff = next(Path(scratch).rglob(f"candidates/{args.candidate}/effective.diff"), None)
+        text = diff.read_text(encoding="utf-8") if diff else ""
+    defaults = task.knob_values({})
+    changed = {k: v for k, v in record["effective_args"].items() if v != defaults.get(k)}
+    print(f"# {args.candidate} against the {task.name} baseline")
+    print("# knobs: " + (", ".join(f"{k}={v!r} (baseline {defaults[k]!r})" for k, v in changed.items()) or "unchanged"))
+    print("# files: " + (", ".join(record["changed_files"]) or "unchanged"))
+    sys.stdout.write(text)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """The campaign state the ledger stage wrote, for people or (``--json``) for agents."""
-    path = Path(args.results) / "campaign_state.json"
-    if not path.is_file():
-        print(f"no campaign state yet ({path} is missing): run the campaign first", file=sys.stderr)
-        return 1
-    state = read_json(path)
+    """The campaign state now: counts, best, the guard's decision and next action (``--json`` for agents)."""
+    config, task = _campaign(args)
+    state = live_state(task, Path.cwd(), GuardConfig.from_config(config))
     if args.json:
         print(json.dumps(state, indent=2, sort_keys=True))
         return 0
-    counts = ", ".join(f"{k} {v}" for k, v in state["counts"].items() if v)
+    counts = ", ".join(f"{k} {v}" for k, v in state["counts"].items() if v) or "no rows yet"
     print(f"task {state['task']}: {counts}")
     for label in ("baseline", "best"):
         entry = state.get(label)
         print(
             f"{label}: " + (f"{entry['candidate']} {state['metric']['name']}={entry['score']:.4f}" if entry else "none")
         )
+    if state["queued"]:
+        print(f"queued (not in the ledger yet): {', '.join(state['queued'])}")
+    print(f"guard: {state['decision']} - {state['reason']}")
     print(f"next action: {state['next_action']}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_literature(args: argparse.Namespace) -> int:
+    """Record a literature event (sources, challenge and proposal cards), or print a template to fill."""
+    if args.action == "template":
+        sys.stdout.write(literature.TEMPLATE)
+        return 0
+    if not args.file:
+        raise ValueError("literature add: give the review file (start from `flcampaign literature template`)")
+    event_id, path = literature.add(Path(args.file), Path.cwd() / literature.LITERATURE_DIR)
+    event = literature.find(path.parent, event_id)
+    ranked = ", ".join(f"{p['id']} ({p['total']})" for p in literature.ranked_proposals(event))
+    print(f"literature event {event_id} recorded in {literature.LITERATURE_DIR}/{path.name}; proposals: {ranked}")
+    print(f"link its batch with `flcampaign new <slug> --literature {event_id} --proposal <P>`")
+    return 0
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    """Render program.md (the agent's control plane) from the task profile and config.yaml."""
+    config, task = _campaign(args)
+    out = Path(args.out)
+    if args.check:
+        if program.is_current(task, config, out):
+            print(f"{out} is current")
+            return 0
+        print(f"{out} differs from the task profile and config: run `flcampaign program`", file=sys.stderr)
+        return 1
+    program.write(task, config, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flcampaign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help=cmd_run.__doc__)
-    run.add_argument("--profile", default=str(REPO_ROOT / "profiles" / "local"))
-    run.add_argument("--config", default="config.yaml")
-    run.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="passed to snakemake")
-    run.set_defaults(func=cmd_run)
-    validate = sub.add_parser("validate", help=cmd_validate.__doc__)
-    validate.add_argument("candidate")
-    validate.add_argument("--candidates", default="candidates")
-    validate.add_argument("--config", default="config.yaml")
-    validate.set_defaults(func=cmd_validate)
-    status = sub.add_parser("status", help=cmd_status.__doc__)
-    status.add_argument("--json", action="store_true", help="machine-readable output for agents")
-    status.add_argument("--results", default="results")
-    status.set_defaults(func=cmd_status)
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+    def command(name: str, func, **kwargs) -> argparse.ArgumentParser:
+        sub_parser = sub.add_parser(name, help=func.__doc__, description=func.__doc__, **kwargs)
+        sub_parser.add_argument("--config", default="config.yaml", help="the campaign configuration")
+        sub_parser.set_defaults(func=func)
+        return sub_parser
+
+    for name, func in (("run", cmd_run), ("watch", cmd_watch)):
+        workflow = command(name, func)
+        workflow.add_argument("--profile", default=str(REPO_ROOT / "profiles" / "local"), help="Snakemake profile")
+        if name == "watch":
+            workflow.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
+            workflow.add_argument(
+                "--no-final-report", action="store_true", help="stop without the winners stage and the report"
+            )
+        workflow.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="passed to snakemake")
+    new = command("new", cmd_new)
+    new.add_argument("slug", nargs="?", help="short name; the id becomes NNNN-slug")
+    new.add_argument("--parent", help="candidate id or 'baseline' (default: the current best)")
+    new.add_argument("--family", help="algorithm family slug (default: the parent's)")
+    new.add_argument("--literature", metavar="EVENT", help="link to a literature event (lit-NNNN)")
+    new.add_argument("--proposal", help="pre-fill title, hypothesis and sources from this proposal card")
+    done = new.add_mutually_exclusive_group()
+    done.add_argument("--finish", metavar="ID", help="turn the edited draft into candidates/ID/")
+    done.add_argument("--abandon", metavar="ID", help="delete the draft")
+    for name, func in (("validate", cmd_validate), ("diff", cmd_diff)):
+        command(name, func).add_argument("candidate", help="candidate or draft id")
+    command("status", cmd_status).add_argument("--json", action="store_true", help="machine-readable, for agents")
+    lit = command("literature", cmd_literature)
+    lit.add_argument("action", choices=["add", "template"])
+    lit.add_argument("file", nargs="?", help="the filled review (YAML) for add")
+    prog = command("program", cmd_program)
+    prog.add_argument("--out", default="program.md")
+    prog.add_argument("--check", action="store_true", help="only report whether the file is current")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ContractViolation, literature.LiteratureError, CampaignBusy, ValueError, FileNotFoundError) as error:
+        print(f"flcampaign {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

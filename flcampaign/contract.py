@@ -312,3 +312,14 @@ def validate_candidate(
     atomic_write_text(out_dir / "effective.diff", diff)
     write_json(out_dir / "validation.json", record)
     return record
+
+
+def validate_chain(candidates_dir: Path, cid: str, task: Task, results_dir: Path) -> dict:
+    """Validate ``cid`` after its ancestors, nearest last, into ``results_dir``; returns its record."""
+    try:
+        chain = list(reversed(candidates.ancestry(candidates_dir, cid)))
+    except ContractViolation:
+        chain = []  # the candidate's own validation records the broken parent link
+    for ancestor in chain:
+        validate_candidate(candidates_dir, ancestor, task, results_dir)
+    return validate_candidate(candidates_dir, cid, task, results_dir)

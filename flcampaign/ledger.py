@@ -11,7 +11,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flcampaign.candidate import discover
 from flcampaign.files import atomic_write_text, read_json, write_json
+from flcampaign.guard import GuardConfig, decide
 from flcampaign.task import Task
 
 COLUMNS = (
@@ -19,6 +21,7 @@ COLUMNS = (
     "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "seed", "description",
     "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of", "artifacts",
 )  # fmt: skip
+DRAFTS_DIR = "drafts"
 STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
 
 
@@ -59,9 +62,27 @@ def _created_key(created: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float) -> list[dict]:
-    """One row per candidate, in campaign order, with keep/discard against the running incumbent."""
-    entries = []
+def _literature_row(event: dict, incumbent: float | None) -> dict:
+    """A literature event: not scored; a file that breaks the literature schema is recorded as invalid."""
+    kept = [source["ref"] for source in event.get("sources") or [] if source.get("decision") == "keep"]
+    return {
+        "candidate": event["id"],
+        "status": "invalid" if "error" in event else "literature",
+        "kind": "literature",
+        "description": event.get("title", ""),
+        "literature_event": event["id"],
+        "sources": " ".join(kept),
+        "failure_reason": event.get("error", ""),
+        "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+        "artifacts": f"literature/{event['id']}.yaml",
+    }
+
+
+def build_rows(
+    task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float, events: list[dict] = ()
+) -> list[dict]:
+    """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent."""
+    entries = [(str(event.get("created", "")), event["id"], event, None, None, None) for event in events]
     for cid in candidate_ids:
         paths = run_paths(results, cid, "search", seed)
         validation = read_json(paths["validation"])
@@ -72,6 +93,9 @@ def build_rows(task: Task, results: Path, candidate_ids: list[str], seed: int, m
     entries.sort(key=lambda entry: (_created_key(entry[0]), entry[1]))
     rows, incumbent, seen_effects, have_baseline = [], None, {}, False
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
+        if run_dir is None:
+            rows.append(dict.fromkeys(COLUMNS, "") | {"order": order} | _literature_row(validation, incumbent))
+            continue
         status, reason, value = _outcome(validation, run, score)
         if status == "scored":
             if validation.get("is_baseline") and not have_baseline:
@@ -129,10 +153,11 @@ def read_tsv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float) -> dict:
-    """What an agent reads: counts, baseline, best, and the next action."""
+def campaign_state(
+    task: Task, rows: list[dict], guard: GuardConfig, stop_requested: bool = False, pending: tuple[str, ...] = ()
+) -> dict:
+    """What an agent reads: counts, baseline, best, and the guard's decision with its next action."""
     counts = Counter(row["status"] for row in rows)
-    scored = [row for row in rows if row["status"] in ("baseline", "keep", "discard")]
     best = None
     for row in rows:
         if row["status"] in ("baseline", "keep") and (
@@ -140,11 +165,7 @@ def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float)
         ):
             best = row
     baseline = next((row for row in rows if row["status"] == "baseline"), None)
-    last_gain = max((i for i, row in enumerate(scored) if row["status"] in ("baseline", "keep")), default=-1)
-    since_gain = len(scored) - 1 - last_gain
-    next_action = (
-        "run_baseline" if baseline is None else "run_literature_loop" if since_gain >= plateau else "propose_candidate"
-    )
+    verdict = decide(task, rows, guard, stop_requested, pending)
     return {
         "task": task.name,
         "metric": task.metric,
@@ -154,10 +175,8 @@ def campaign_state(task: Task, rows: list[dict], plateau: int, min_delta: float)
         if baseline is None
         else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
         "best": None if best is None else {"candidate": best["candidate"], "score": float(best["score"])},
-        "scored_since_last_gain": since_gain,
-        "plateau_threshold": plateau,
-        "min_delta": min_delta,
-        "next_action": next_action,
+        "guard": {key: getattr(guard, key) for key in GuardConfig.__dataclass_fields__},
+        **verdict,
     }
 
 
@@ -167,14 +186,35 @@ def write_ledger(
     candidate_ids: list[str],
     seed: int,
     min_delta: float,
-    plateau: int,
+    guard: GuardConfig,
+    events: list[dict],
     tsv: Path,
     state: Path,
+    campaign_dir: Path = Path("."),
 ) -> list[dict]:
-    rows = build_rows(task, results, candidate_ids, seed, min_delta)
+    """Rewrite the ledger and the campaign state; the guard also sees the stop file and open drafts."""
+    rows = build_rows(task, results, candidate_ids, seed, min_delta, events)
     for row in rows:
         if row["score"] and not math.isfinite(float(row["score"])):
             raise ValueError(f"non-finite score for {row['candidate']}")
     atomic_write_text(tsv, to_tsv(rows))
-    write_json(state, campaign_state(task, rows, plateau, min_delta))
+    stop_requested = (Path(campaign_dir) / guard.stop_file).exists()
+    pending = tuple(discover(Path(campaign_dir) / DRAFTS_DIR))
+    write_json(state, campaign_state(task, rows, guard, stop_requested, pending))
     return rows
+
+
+def live_state(task: Task, campaign_dir: Path, guard: GuardConfig) -> dict:
+    """The campaign state as of now: the last ledger plus drafts, queued folders and the stop file.
+
+    The ledger stage writes ``campaign_state.json`` when it runs; drafts and the stop file change
+    in between, so ``flcampaign status`` recomputes the guard from the ledger and the folder.
+    """
+    campaign_dir = Path(campaign_dir)
+    ledger = campaign_dir / "results" / "results.tsv"
+    rows = read_tsv(ledger) if ledger.is_file() else []
+    recorded = {row["candidate"] for row in rows}
+    pending = tuple(discover(campaign_dir / DRAFTS_DIR))
+    state = campaign_state(task, rows, guard, (campaign_dir / guard.stop_file).exists(), pending)
+    state["queued"] = [cid for cid in discover(campaign_dir / "candidates") if cid not in recorded]
+    return state

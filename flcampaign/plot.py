@@ -12,6 +12,7 @@ STYLE = {
     "keep": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
     "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
 }
+LITERATURE = "#8e44ad"
 FAILED = {
     "crash": {"marker": "x", "color": "#c0392b"},
     "timeout": {"marker": "v", "color": "#e67e22"},
@@ -37,6 +38,17 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
         if pts:
             marker = "*" if status == "baseline" else "o"
             ax.scatter(*zip(*pts, strict=True), marker=marker, label=f"{status} ({len(pts)})", **style)
+    linked = [(int(r["order"]), float(r["score"])) for r in scored if r.get("literature_event")]
+    if linked:
+        ax.scatter(
+            *zip(*linked, strict=True),
+            s=110,
+            facecolors="none",
+            edgecolors=LITERATURE,
+            linewidths=1.6,
+            zorder=5,
+            label=f"literature batch ({len(linked)})",
+        )
     best = [(int(r["order"]), float(r["best_so_far"])) for r in rows if r["best_so_far"]]
     if best:
         xs, ys = zip(*best, strict=True)
@@ -68,7 +80,18 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
                 va="bottom",
             )
         if r["status"] == "literature":
-            ax.axvline(int(r["order"]), color="#8e44ad", ls=":", lw=1.5)
+            ax.axvline(int(r["order"]), color=LITERATURE, ls=":", lw=1.5, zorder=1)
+            ax.annotate(
+                f"{r['candidate']}: {r['description'][:60]}",
+                (int(r["order"]), top),
+                textcoords="offset points",
+                xytext=(3, -4),
+                rotation=90,
+                fontsize=7,
+                color=LITERATURE,
+                ha="left",
+                va="top",
+            )
     for r in scored:
         if r["status"] in ("keep", "baseline"):
             ax.annotate(
@@ -94,7 +117,11 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#bbbbbb"},
         )
     kept = sum(r["status"] == "keep" for r in rows)
-    ax.set_title(f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed")
+    reviews = sum(r["status"] == "literature" for r in rows)
+    ax.set_title(
+        f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed, "
+        f"{reviews} literature"
+    )
     ax.set_xlabel("candidate (campaign order)")
     ax.set_ylabel(f"{metric} on search-validation ({'higher' if direction == 'max' else 'lower'} is better)")
     ax.set_xlim(0.5, max(len(rows), 1) + 0.5)

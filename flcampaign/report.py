@@ -7,7 +7,9 @@ import importlib.metadata
 import platform
 from pathlib import Path
 
-from flcampaign.files import atomic_write_text, read_json
+from flcampaign.files import atomic_write_text, read_json, read_yaml
+from flcampaign.guard import literature_batches
+from flcampaign.literature import proposal_total, ranked_proposals
 from flcampaign.task import Task
 
 PACKAGES = ("nvflare", "torch", "snakemake", "numpy", "pandas", "scikit-learn")
@@ -164,6 +166,88 @@ def winners_markdown(evidence: dict, repeats_plot: str) -> list[str]:
     return out
 
 
+def _event_outcome(members: list[dict], complete: bool) -> str:
+    """helped (a batch member was kept), failed (none scored), no gain, or incomplete."""
+    if any(m["status"] == "keep" for m in members):
+        return "helped"
+    if not complete:
+        return "incomplete"
+    return "no gain" if any(m["status"] == "discard" for m in members) else "failed"
+
+
+def literature_markdown(rows: list[dict], state: dict, campaign_dir: Path, metric: str) -> list[str]:
+    """Each literature event: trigger, kept sources, ranked proposals, its batch and the outcome."""
+    events = [r for r in rows if r["kind"] == "literature"]
+    out = ["## Literature events and outcomes", ""]
+    if not events:
+        return out + ["None recorded.", ""]
+    batch = (state.get("guard") or {}).get("literature_batch", 3)
+    batches = {b["event"]: b for b in literature_batches(rows, batch)}
+    by_id = {r["candidate"]: r for r in rows}
+    for r in events:
+        out += [f"### {r['candidate']}: {r['description'] or '(unreadable)'}", ""]
+        if r["status"] != "literature":
+            out += [f"Not counted: {r['failure_reason']}", ""]
+            continue
+        event = read_yaml(campaign_dir / r["artifacts"])
+        found = batches[r["candidate"]]
+        members = [by_id[cid] for cid in found["members"]]
+        linked = [x for x in rows if x["literature_event"] == r["candidate"] and x["kind"] != "literature"]
+        outcome = _event_outcome(members, found["completed_at"] is not None)
+        out += [
+            f"Trigger: {event['trigger']}",
+            "",
+            "Sources kept: "
+            + ", ".join(f"{s['ref']} ({s['title']})" for s in event["sources"] if s["decision"] == "keep"),
+            "",
+            _table(
+                ["proposal", "total", "mechanism", "falsifier"],
+                [
+                    [p["id"], proposal_total(p["scores"]), p["mechanism"], p["falsifier"]]
+                    for p in ranked_proposals(event)
+                ],
+            ),
+            "",
+            _table(
+                ["linked candidate", "status", metric, "kind"],
+                [[x["candidate"], x["status"], x["score"], x["kind"]] for x in linked],
+            )
+            if linked
+            else "No candidate linked yet.",
+            "",
+            f"Outcome: **{outcome}** ({len(members)} of {batch} scored source-edited candidates in its batch).",
+            "",
+        ]
+    return out
+
+
+def null_markdown(rows: list[dict], baseline: dict | None, task: Task) -> list[str]:
+    """Scored ideas that did not beat the baseline: worth knowing so they are not proposed again."""
+    out = ["## Null or worse ideas", ""]
+    if baseline is None:
+        return out + ["No baseline to compare with.", ""]
+    metric = task.metric["name"]
+    null = [r for r in rows if r["status"] == "discard" and not task.better(float(r["score"]), baseline["score"])]
+    return out + [
+        _table(
+            ["candidate", metric, "vs baseline", "family", "description"],
+            [
+                [
+                    r["candidate"],
+                    r["score"],
+                    f"{float(r['score']) - baseline['score']:+.4f}",
+                    r["family"],
+                    r["description"],
+                ]
+                for r in null
+            ],
+        )
+        if null
+        else "None: every discarded candidate still beat the baseline.",
+        "",
+    ]
+
+
 def build_markdown(
     task: Task,
     rows: list[dict],
@@ -251,6 +335,8 @@ def build_markdown(
         else "None.",
         "",
     ]
+    out += literature_markdown(rows, state, Path(results).parent, metric)
+    out += null_markdown(rows, baseline, task)
     duplicates = [r for r in rows if r["duplicate_of"]]
     if duplicates:
         out += [

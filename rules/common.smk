@@ -19,6 +19,7 @@ if SEARCH_SEED in REPEAT_SEEDS:
         f"repeat seeds {REPEAT_SEEDS} contain the search seed {SEARCH_SEED}: repeats need fresh seeds"
     )
 CANDIDATES = discover("candidates")
+LITERATURE = sorted(str(p) for p in Path("literature").glob("lit-*.yaml"))
 LIB_DIR = Path(workflow.basedir) / "flcampaign"
 
 

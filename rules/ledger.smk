@@ -5,7 +5,8 @@ rule ledger:
         ),
         runs=search_records("run.json"),
         scores=search_records("score.json"),
-        lib=lib("ledger"),
+        literature=LITERATURE,
+        lib=lib("ledger", "guard", "literature", "candidate", "schemas"),
     output:
         tsv=report(
             "results/results.tsv",
@@ -22,6 +23,6 @@ rule ledger:
         candidates=CANDIDATES,
         seed=SEARCH_SEED,
         min_delta=config["ledger"]["min_delta"],
-        plateau=config["guard"]["plateau"],
+        guard=config["guard"],
     script:
         "../scripts/ledger.py"

@@ -1,16 +1,31 @@
+rule progress:
+    input:
+        tsv="results/results.tsv",
+        lib=lib("plot", "ledger"),
+    output:
+        plot=report(
+            "reports/progress.png", category="Report", caption="captions/progress.rst"
+        ),
+    log:
+        "results/logs/progress.log",
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
+    script:
+        "../scripts/progress.py"
+
+
 rule report:
     input:
         tsv="results/results.tsv",
         state="results/campaign_state.json",
         winners="results/winners.json",
+        plot="reports/progress.png",
         lib=lib("report", "plot", "ledger", "stats", "winners"),
     output:
         markdown="reports/report.md",
         pdf=report(
             "reports/report.pdf", category="Report", caption="captions/report.rst"
-        ),
-        plot=report(
-            "reports/progress.png", category="Report", caption="captions/progress.rst"
         ),
         repeats=report(
             "reports/repeats.png", category="Winners", caption="captions/repeats.rst"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from flcampaign.files import read_json
 from flcampaign.ledger import read_tsv
-from flcampaign.plot import progress_plot, repeats_plot
+from flcampaign.plot import repeats_plot
 from flcampaign.report import write_report
 from flcampaign.workflow import log_to, task_of
 
@@ -10,7 +10,6 @@ log_to(snakemake.log[0])
 task = task_of(snakemake.config)
 rows = read_tsv(snakemake.input.tsv)
 evidence = read_json(snakemake.input.winners)
-progress_plot(rows, task.metric["name"], task.metric["direction"], Path(snakemake.output.plot))
 repeats_plot(evidence, Path(snakemake.output.repeats))
 write_report(
     task=task,
@@ -19,7 +18,7 @@ write_report(
     results=Path("results"),
     markdown=Path(snakemake.output.markdown),
     pdf=Path(snakemake.output.pdf),
-    plot=Path(snakemake.output.plot),
+    plot=Path(snakemake.input.plot),
     command=snakemake.params.command,
     evidence=evidence,
     repeats_plot=Path(snakemake.output.repeats),

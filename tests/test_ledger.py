@@ -10,6 +10,7 @@ import pytest
 
 from flcampaign import ledger
 from flcampaign.files import read_json, write_json
+from flcampaign.guard import GuardConfig
 from flcampaign.ledger import COLUMNS, STATUSES, build_rows, campaign_state, read_tsv, to_tsv, write_ledger
 from flcampaign.task import Task
 
@@ -224,7 +225,7 @@ def test_candidate_scored_before_the_baseline_is_kept(task, tmp_path):
     assert rows["early"]["status"] == "keep"
     assert rows["early"]["best_so_far"] == "0.720000"
     assert rows["later"]["status"] == "discard"
-    state = campaign_state(task, list(rows.values()), plateau=8, min_delta=0.0)
+    state = campaign_state(task, list(rows.values()), GuardConfig(plateau=8, min_delta=0.0))
     assert state["baseline"] is None
     assert state["best"] == {"candidate": "early", "score": 0.72}
     assert state["next_action"] == "run_baseline"
@@ -235,7 +236,7 @@ def test_baseline_scored_after_another_candidate_is_still_the_baseline(task, tmp
     add_candidate(results, "early", t(0), 0.72)
     add_candidate(results, "base", t(1), 0.70, baseline=True)
     rows = build_rows(task, results, ["early", "base"], 0, 0.0)
-    state = campaign_state(task, rows, plateau=8, min_delta=0.0)
+    state = campaign_state(task, rows, GuardConfig(plateau=8, min_delta=0.0))
     assert state["baseline"] == {"candidate": "base", "score": 0.70}
     assert state["next_action"] != "run_baseline"
     assert [row["status"] for row in rows] == ["keep", "baseline"]
@@ -258,7 +259,7 @@ def test_direction_min_flips_keep_and_discard(task, tmp_path):
     assert [row["best_so_far"] for row in rows] == ["0.700000", "0.700000", "0.650000", "0.650000", "0.600000"]
     high = build_rows(task, results, ids, 0, 0.01)
     assert [row["status"] for row in high] == ["baseline", "keep", "discard", "discard", "discard"]
-    state = campaign_state(low, rows, plateau=8, min_delta=0.01)
+    state = campaign_state(low, rows, GuardConfig(plateau=8, min_delta=0.01))
     assert state["best"] == {"candidate": "e", "score": 0.60}
 
 
@@ -310,15 +311,15 @@ def test_tsv_round_trip_and_columns(task, campaign, tmp_path):
 def test_campaign_state_counts_best_and_baseline(task, campaign):
     results, order = campaign
     rows = build_rows(task, results, order, 0, 0.01)
-    state = campaign_state(task, rows, plateau=8, min_delta=0.01)
+    state = campaign_state(task, rows, GuardConfig(plateau=8, min_delta=0.01))
     assert state["counts"] == {
         "baseline": 1, "keep": 2, "discard": 3, "crash": 2, "timeout": 1, "invalid": 1, "literature": 0, "total": 10,
     }  # fmt: skip
     assert state["baseline"] == {"candidate": "z-base", "score": 0.70}
     assert state["best"] == {"candidate": "r-best", "score": 0.80}
-    assert state["scored_since_last_gain"] == 1  # q-dup after r-best; failures do not count
+    assert state["facts"]["scored_since_reset"] == 1  # q-dup after r-best; failures do not count
     assert state["next_action"] == "propose_candidate"
-    assert state["task"] == "heart_disease" and state["min_delta"] == 0.01 and state["plateau_threshold"] == 8
+    assert state["task"] == "heart_disease" and state["guard"]["min_delta"] == 0.01 and state["guard"]["plateau"] == 8
 
 
 def test_plateau_triggers_the_literature_loop(task, tmp_path):
@@ -330,26 +331,26 @@ def test_plateau_triggers_the_literature_loop(task, tmp_path):
         ids.append(f"c{k}")
     add_candidate(results, "c9", t(9), run_state="crash", reason="boom")
     rows = build_rows(task, results, ids, 0, 0.0)
-    assert campaign_state(task, rows[:3], plateau=3, min_delta=0.0)["next_action"] == "propose_candidate"
-    state = campaign_state(task, rows, plateau=3, min_delta=0.0)
-    assert state["scored_since_last_gain"] == 3
+    assert campaign_state(task, rows[:3], GuardConfig(plateau=3, min_delta=0.0))["next_action"] == "propose_candidate"
+    state = campaign_state(task, rows, GuardConfig(plateau=3, min_delta=0.0))
+    assert state["facts"]["scored_since_reset"] == 3
     assert state["next_action"] == "run_literature_loop"
     # Crashes are not scored: they neither reset nor advance the plateau counter.
     with_crash = build_rows(task, results, [*ids, "c9"], 0, 0.0)
-    assert campaign_state(task, with_crash, plateau=4, min_delta=0.0)["next_action"] == "propose_candidate"
+    assert campaign_state(task, with_crash, GuardConfig(plateau=4, min_delta=0.0))["next_action"] == "propose_candidate"
     # A gain resets the counter.
     add_candidate(results, "c5", t(5), 0.80)
     rows = build_rows(task, results, [*ids, "c5"], 0, 0.0)
-    state = campaign_state(task, rows, plateau=3, min_delta=0.0)
-    assert (state["scored_since_last_gain"], state["next_action"]) == (0, "propose_candidate")
+    state = campaign_state(task, rows, GuardConfig(plateau=3, min_delta=0.0))
+    assert (state["facts"]["scored_since_reset"], state["next_action"]) == (0, "propose_candidate")
 
 
 def test_no_baseline_means_run_baseline(task, tmp_path):
-    assert campaign_state(task, [], plateau=3, min_delta=0.0)["next_action"] == "run_baseline"
+    assert campaign_state(task, [], GuardConfig(plateau=3, min_delta=0.0))["next_action"] == "run_baseline"
     results = tmp_path / "results"
     add_candidate(results, "base", t(0), baseline=True, run_state="crash", reason="boom")
     rows = build_rows(task, results, ["base"], 0, 0.0)
-    state = campaign_state(task, rows, plateau=3, min_delta=0.0)
+    state = campaign_state(task, rows, GuardConfig(plateau=3, min_delta=0.0))
     assert state["baseline"] is None and state["best"] is None
     assert state["counts"]["crash"] == 1
     assert state["next_action"] == "run_baseline"
@@ -359,10 +360,11 @@ def test_write_ledger_writes_both_files_and_no_temporaries(task, campaign, tmp_p
     results, order = campaign
     out = tmp_path / "out"
     tsv, state_path = out / "results.tsv", out / "campaign_state.json"
-    rows = write_ledger(task, results, list(reversed(order)), 0, 0.01, 8, tsv, state_path)
+    guard = GuardConfig(plateau=8)
+    rows = write_ledger(task, results, list(reversed(order)), 0, 0.01, guard, [], tsv, state_path, tmp_path)
     assert sorted(p.name for p in out.iterdir()) == ["campaign_state.json", "results.tsv"]
     assert read_tsv(tsv) == [{k: str(v) for k, v in row.items()} for row in rows]
-    assert read_json(state_path) == campaign_state(task, rows, 8, 0.01)
+    assert read_json(state_path) == campaign_state(task, rows, guard)
 
 
 def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch):
@@ -377,7 +379,7 @@ def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch)
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
-        write_ledger(task, results, order, 0, 0.01, 8, tsv, state_path)
+        write_ledger(task, results, order, 0, 0.01, GuardConfig(), [], tsv, state_path, tmp_path)
     monkeypatch.undo()
     assert tsv.read_text() == "old ledger\n"
     assert sorted(p.name for p in out.iterdir()) == ["results.tsv"]
@@ -390,7 +392,18 @@ def test_write_ledger_rejects_non_finite_scores(task, tmp_path):
     out.mkdir()
     (out / "results.tsv").write_text("old ledger\n")
     with pytest.raises(ValueError, match="non-finite"):
-        write_ledger(task, results, ["base"], 0, 0.0, 8, out / "results.tsv", out / "campaign_state.json")
+        write_ledger(
+            task,
+            results,
+            ["base"],
+            0,
+            0.0,
+            GuardConfig(),
+            [],
+            out / "results.tsv",
+            out / "campaign_state.json",
+            tmp_path,
+        )
     assert (out / "results.tsv").read_text() == "old ledger\n"
     assert sorted(p.name for p in out.iterdir()) == ["results.tsv"]
 

@@ -1,11 +1,13 @@
 """The campaign report and progress plot, built from a scripted ledger (no simulation)."""
 
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from flcampaign.files import atomic_write_text, write_json
+from flcampaign.guard import GuardConfig
 from flcampaign.ledger import build_rows, campaign_state, read_tsv, to_tsv
 from flcampaign.plot import progress_plot
 from flcampaign.report import build_markdown, write_report
@@ -28,6 +30,8 @@ SECTIONS = (
     "## Runtime",
     "## Progress",
     "## Crash and invalid notes",
+    "## Literature events and outcomes",
+    "## Null or worse ideas",
     "## Kept chain",
     "## Ledger",
     "## Environment and reproduction",
@@ -48,12 +52,14 @@ def add_candidate(
     args: dict | None = None,
     diff: str = "",
     hypothesis: str = "",
+    literature_event: str = "",
 ) -> None:
     meta = {
         "title": f"title of {cid}",
         "hypothesis": hypothesis or f"hypothesis of {cid}",
         "family": "fedprox",
         "created": f"2026-11-24T00:{minute:02d}:00+00:00",
+        "literature_event": literature_event,
     }
     validation = {
         "candidate": cid,
@@ -86,7 +92,7 @@ def add_candidate(
 def ledger_of(task: Task, results: Path, ids: list[str], tmp: Path) -> tuple[list[dict], dict]:
     """Rows as the report script reads them (through the TSV), and the campaign state."""
     rows = build_rows(task, results, ids, 0, 0.0)
-    state = campaign_state(task, rows, plateau=8, min_delta=0.0)
+    state = campaign_state(task, rows, GuardConfig(plateau=8, min_delta=0.0))
     tsv = tmp / "results.tsv"
     tsv.write_text(to_tsv(rows), encoding="utf-8")
     return read_tsv(tsv), state
@@ -247,3 +253,75 @@ def test_progress_plot_without_scored_rows(task, tmp_path):
     empty = tmp_path / "empty.png"
     progress_plot([], task.metric["name"], "max", empty)
     assert png_size(empty) == (2400, 1200)
+
+
+def test_literature_events_and_null_ideas(task, tmp_path):
+    from test_literature import review, write
+
+    from flcampaign.literature import add, load_events
+
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, 0.70, baseline=True)
+    moment = datetime(2026, 11, 24, 0, 1, tzinfo=UTC)
+    event_id, _ = add(write(tmp_path, review(title="Momentum review")), tmp_path / "literature", now=moment)
+    linked = {"c2-faithful": 0.74, "c3-tuned": 0.69, "c4-ablation": 0.65}
+    for minute, (cid, score) in enumerate(linked.items(), start=2):
+        add_candidate(results, cid, minute, score, diff=KEEP_DIFF, literature_event=event_id)
+    add_candidate(results, "c6-crash", 6, run_state="crash", reason="boom", literature_event=event_id)
+    ids = ["c0-base", *linked, "c6-crash"]
+    rows = build_rows(task, results, ids, 0, 0.0, load_events(tmp_path / "literature"))
+    state = campaign_state(task, rows, GuardConfig())
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    lit = section(text, "## Literature events and outcomes")
+    assert "### lit-0001: Momentum review" in lit and "Trigger: 8 scored candidates" in lit
+    assert "hsu2019 (Measuring the effects" in lit and "other2021" not in lit  # rejected sources are not listed
+    assert lit.index("| P3 | 23 |") < lit.index("| P2 | 21 |") < lit.index("| P1 | 19 |")
+    for cid in [*linked, "c6-crash"]:
+        assert f"| {cid} |" in lit
+    assert "Outcome: **helped** (3 of 3 scored source-edited" in lit
+    null = section(text, "## Null or worse ideas")
+    assert "| c3-tuned | 0.690000 | -0.0100 |" in null and "| c4-ablation | 0.650000 | -0.0500 |" in null
+    assert "c2-faithful" not in null
+
+
+def test_literature_outcome_without_a_gain(task, tmp_path):
+    from test_literature import review, write
+
+    from flcampaign.literature import add, load_events
+
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, 0.70, baseline=True)
+    add(write(tmp_path, review()), tmp_path / "literature", now=datetime(2026, 11, 24, 0, 1, tzinfo=UTC))
+    add_candidate(results, "c2", 2, 0.60, diff=KEEP_DIFF, literature_event="lit-0001")
+    rows = build_rows(task, results, ["c0-base", "c2"], 0, 0.0, load_events(tmp_path / "literature"))
+    text = build_markdown(task, rows, campaign_state(task, rows, GuardConfig()), results, "p.png", COMMAND)
+    assert "Outcome: **incomplete** (1 of 3" in text
+    add_candidate(results, "c3", 3, 0.60, diff=KEEP_DIFF, literature_event="lit-0001")
+    add_candidate(results, "c4", 4, 0.60, diff=KEEP_DIFF)
+    rows = build_rows(task, results, ["c0-base", "c2", "c3", "c4"], 0, 0.0, load_events(tmp_path / "literature"))
+    text = build_markdown(task, rows, campaign_state(task, rows, GuardConfig()), results, "p.png", COMMAND)
+    assert "Outcome: **no gain** (3 of 3" in text
+
+
+def test_progress_plot_draws_literature_events_in_purple(task, tmp_path):
+    import matplotlib.image
+
+    rows = [
+        {"order": 1, "candidate": "b", "status": "baseline", "score": "0.7", "best_so_far": "0.7"},
+        {"order": 2, "candidate": "c", "status": "discard", "score": "0.6", "best_so_far": "0.7"},
+        {"order": 3, "candidate": "d", "status": "keep", "score": "0.8", "best_so_far": "0.8"},
+    ]
+    rows = [r | {"literature_event": "", "description": r["candidate"]} for r in rows]
+    event = {"order": 2, "candidate": "lit-0001", "status": "literature", "score": "", "best_so_far": "0.7"}
+    with_event = [rows[0], event | {"literature_event": "lit-0001", "description": "review"}]
+    with_event += [dict(r, order=r["order"] + 1) for r in rows[1:]]
+
+    def purple_pixels(plot_rows: list[dict]) -> int:
+        out = tmp_path / "plot.png"
+        progress_plot(plot_rows, "accuracy", "max", out)
+        image = matplotlib.image.imread(out)[..., :3]
+        target = [0x8E / 255, 0x44 / 255, 0xAD / 255]
+        return int((abs(image - target).max(axis=-1) < 0.08).sum())
+
+    assert purple_pixels(rows) == 0
+    assert purple_pixels(with_event) > 200  # the dotted line and its label
