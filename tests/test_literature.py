@@ -155,3 +155,15 @@ def test_events_become_unscored_ledger_rows_in_campaign_order(tmp_path):
     state = campaign_state(task, rows, GuardConfig())
     assert state["counts"]["literature"] == 1 and state["counts"]["invalid"] == 1
     assert state["next_action"] == "develop_literature_batch"
+
+
+def test_bundled_events_are_valid_and_linked():
+    events = load_events(REPO / "literature")
+    assert events and all("error" not in event for event in events)
+    known = {event["id"] for event in events}
+    links = {
+        folder.name: yaml.safe_load((folder / "candidate.yaml").read_text()).get("literature_event")
+        for folder in (REPO / "candidates").iterdir()
+    }
+    linked = {cid: event for cid, event in links.items() if event}
+    assert linked and set(linked.values()) <= known
