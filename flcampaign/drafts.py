@@ -168,7 +168,7 @@ def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = 
     with tempfile.TemporaryDirectory(prefix="flc-draft-") as scratch:
         scratch = Path(scratch)
         staged = scratch / "candidates"
-        created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
         build(campaign_dir, draft_id, task, staged / draft_id, created, scratch / "parent")
         for ancestor in _ancestor_folders(candidates_dir, staged / draft_id):
             shutil.copytree(candidates_dir / ancestor, staged / ancestor)
@@ -194,7 +194,7 @@ def finish(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None =
     record = check(campaign_dir, draft_id, task, now)
     if record["state"] != "ok":
         raise ContractViolation(draft_id, record["file"], record["rule"], record["detail"])
-    created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     staging = target.with_name(f".{draft_id}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="flc-finish-") as scratch:

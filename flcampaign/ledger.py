@@ -90,7 +90,8 @@ def build_rows(
         score = read_json(paths["score"]) if paths["score"].is_file() else None
         created = str((validation.get("meta") or {}).get("created", ""))
         entries.append((created, cid, validation, run, score, paths["dir"]))
-    entries.sort(key=lambda entry: (_created_key(entry[0]), entry[1]))
+    # Campaign order; at the same instant a literature event precedes the candidates it may have prompted.
+    entries.sort(key=lambda entry: (_created_key(entry[0]), entry[5] is not None, entry[1]))
     rows, incumbent, seen_effects, have_baseline = [], None, {}, False
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         if run_dir is None:

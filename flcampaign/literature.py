@@ -94,7 +94,7 @@ def add(source: Path, literature_dir: Path, now: datetime | None = None) -> tupl
     if isinstance(event, dict) and set(ASSIGNED) & set(event):
         raise LiteratureError(name, "literature-assigned", f"{'/'.join(ASSIGNED)} are assigned by the tool")
     check(event, name)
-    created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     for proposal in event["proposals"]:
         proposal["total"] = proposal_total(proposal["scores"])
     folder = Path(literature_dir)

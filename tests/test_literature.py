@@ -77,7 +77,7 @@ def test_add_numbers_stamps_and_scores(tmp_path):
     event_id, path = add(write(tmp_path, review()), folder, now=moment)
     assert (event_id, path) == ("lit-0001", folder / "lit-0001.yaml")
     event = yaml.safe_load(path.read_text())
-    assert event["id"] == "lit-0001" and event["created"] == "2026-11-24T12:00:00+00:00"
+    assert event["id"] == "lit-0001" and event["created"] == "2026-11-24T12:00:00.000+00:00"
     assert [p["total"] for p in event["proposals"]] == [19, 21, 23]  # 2*gain + 2*5 + 3 + 3 + 2 - 1
     assert add(write(tmp_path, review()), folder)[0] == "lit-0002"
     assert [p["id"] for p in literature.ranked_proposals(event)] == ["P3", "P2", "P1"]
@@ -137,16 +137,19 @@ def test_events_become_unscored_ledger_rows_in_campaign_order(tmp_path):
     results = tmp_path / "results"
     add_candidate(results, "base", t(0), 0.70, baseline=True)
     add_candidate(results, "after", t(5), 0.75)
+    add_candidate(results, "0-same-instant", t(2), 0.60)
     folder = tmp_path / "literature"
     add(write(tmp_path, review()), folder, now=datetime.fromisoformat(t(2)).replace(tzinfo=UTC))
     (folder / "lit-0002.yaml").write_text("id: lit-0002\ntitle: hand-written\n")
-    rows = build_rows(task, results, ["base", "after"], 0, 0.0, load_events(folder))
+    rows = build_rows(task, results, ["base", "after", "0-same-instant"], 0, 0.0, load_events(folder))
     assert [(r["candidate"], r["status"]) for r in rows] == [
         ("base", "baseline"),
-        ("lit-0001", "literature"),
+        ("lit-0001", "literature"),  # at the same instant, the review comes first
+        ("0-same-instant", "discard"),
         ("after", "keep"),
         ("lit-0002", "invalid"),  # no created stamp: ordered last, with its reason
     ]
+    rows = [row for row in rows if row["candidate"] != "0-same-instant"]
     lit = rows[1]
     assert lit["score"] == "" and lit["kind"] == "literature" and lit["order"] == 2
     assert lit["sources"] == "hsu2019 li2020" and lit["best_so_far"] == "0.700000"
