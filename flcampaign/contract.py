@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from flcampaign import candidate as candidates
-from flcampaign import patches
+from flcampaign import forbidden, patches
 from flcampaign.candidate import BASE_PARENT, PATCH_DIR, Candidate
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, sha256_file, sha256_tree, write_json
@@ -237,6 +237,16 @@ def check_tree(cid: str, tree_root: Path, task: Task) -> None:
         )
         for path in sorted(tree_root.rglob("*.py"))
     }
+    for rel, source_tree in parsed.items():
+        found = forbidden.violations(source_tree) if rel not in task.surface["fixed"] else []
+        if found:
+            raise ContractViolation(
+                cid,
+                rel,
+                "forbidden-api",
+                "; ".join(found[:5]) + " (candidate code gets data only through the data bridge and may not use "
+                "files, processes, the network, the environment or dynamic code)",
+            )
     if CLIENT_FILE not in parsed or JOB_FILE not in parsed:
         raise ContractViolation(cid, CLIENT_FILE, "client-contract", "client.py and job.py must exist")
     check_client(cid, parsed[CLIENT_FILE])

@@ -7,6 +7,7 @@ and on exit or timeout all processes holding that token are killed too.
 
 import contextlib
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import psutil
 
 TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
 POLL_S = 0.5
+EXIT_GRACE_S = 3.0  # after a normal exit, stragglers get this long to finish on their own
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 
 
@@ -28,7 +30,8 @@ class Outcome:
     elapsed_s: float
     timed_out: bool
     stalled: bool  # killed because the progress measure stopped moving
-    reaped: int  # processes still alive at the end and killed by us
+    reaped: int  # processes still alive at the end (after a short grace) and killed by us
+    flooded: bool = False  # killed because the output passed its cap
 
 
 def filtered_env(extra: dict[str, str]) -> dict[str, str]:
@@ -63,6 +66,19 @@ def kill_tree(token: str, group: int | None) -> int:
     return len(victims)
 
 
+def _wait_for_exit(token: str, grace_s: float) -> None:
+    deadline = time.monotonic() + grace_s
+    while _holders(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _file_size_limit(max_bytes: int | None) -> Callable[[], None] | None:
+    """Child set-up: no single file may grow past ``max_bytes`` (the writer gets SIGXFSZ)."""
+    if max_bytes is None:
+        return None
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+
 def run_contained(
     cmd: list[str],
     cwd: Path,
@@ -72,18 +88,22 @@ def run_contained(
     stall_s: float | None = None,
     progress: Callable[[], int] | None = None,
     pass_fds: tuple[int, ...] = (),
+    max_output_bytes: int | None = None,
+    max_file_bytes: int | None = None,
 ) -> Outcome:
     """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
 
-    With ``stall_s``, the run is also killed when ``progress()`` (by default the log size) has not
-    changed for that long: a hung run is stopped long before the wall-clock budget runs out.
+    ``progress()`` (by default the log size) measures output: with ``stall_s`` the run is killed
+    when it has not changed for that long (a hung run stops long before the wall-clock budget), with
+    ``max_output_bytes`` when it passes the cap (an output flood cannot fill the disk). A run whose
+    main process exits normally gives its other processes a short grace before they are killed.
     """
     token = secrets.token_hex(16)
     env = {**env, TOKEN_VARIABLE: token}
     measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
     start = time.monotonic()
     returncode: int | None = None
-    timed_out = stalled = False
+    timed_out = stalled = flooded = False
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -94,6 +114,7 @@ def run_contained(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             pass_fds=pass_fds,
+            preexec_fn=_file_size_limit(max_file_bytes),
         )
         last_seen, last_change = measure(), start
         try:
@@ -108,12 +129,19 @@ def run_contained(
                     timed_out = True
                     break
                 seen = measure()
+                if max_output_bytes is not None and seen > max_output_bytes:
+                    flooded = True
+                    break
                 if seen != last_seen:
                     last_seen, last_change = seen, now
                 elif stall_s is not None and now - last_change >= stall_s:
                     stalled = True
                     break
         finally:
+            if returncode is not None:
+                _wait_for_exit(token, EXIT_GRACE_S)
             reaped = kill_tree(token, proc.pid)
             proc.wait()
-    return Outcome(returncode, time.monotonic() - start, timed_out, stalled, reaped)
+    if returncode is not None and max_output_bytes is not None and measure() > max_output_bytes:
+        flooded = True
+    return Outcome(returncode, time.monotonic() - start, timed_out, stalled, reaped, flooded)

@@ -19,10 +19,13 @@ from pathlib import Path
 
 from flcampaign.files import read_json, sha256_file, write_json
 from flcampaign.process import filtered_env, run_contained
+from flcampaign.sandbox import Sandbox
 from flcampaign.slots import Slot, lease
 from flcampaign.task import Task
 
 EXPORT_TIMEOUT_S = 300
+DEFAULT_LOG_MB, DEFAULT_FILE_MB = 64, 2048
+MB = 1 << 20
 DROPPED_UPDATE_PATTERNS = (r"vars excluded as they were non-tensor type", r"Empty result from client")
 FINAL_MODEL = "server/simulate_job/app_server/FL_global_model.pt"
 SCHEDULER_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
@@ -118,19 +121,20 @@ def simulate(
     work_dir: Path,
     slots: list[Slot],
     lock_dir: Path,
+    sandbox: Sandbox,
 ) -> dict:
     """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success)."""
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"candidate": validation["candidate"], "phase": phase, "seed": seed, "budget": task.budget}
-    record.update(host=socket.gethostname(), scheduler=scheduler_env())
+    record.update(host=socket.gethostname(), scheduler=scheduler_env(), sandbox=sandbox.record())
     if validation["state"] != "ok":
         record.update(state="skipped", reason=f"validation: {validation['state']}")
         write_json(out_dir / "run.json", record)
         return record
     with lease(lock_dir, slots) as slot:
         record.update(slot=slot.label, device=slot.device, started_at=time.time())
-        return _run(task, validation, tree, train_dir, out_dir, work_dir, record, slot.env())
+        return _run(task, validation, tree, train_dir, out_dir, work_dir, record, slot.env(), sandbox)
 
 
 def _run(
@@ -142,6 +146,7 @@ def _run(
     work_dir: Path,
     record: dict,
     device_env: dict[str, str],
+    sandbox: Sandbox,
 ) -> dict:
     """Export, check and simulate inside a leased slot; ``record`` already names run, phase and seed."""
     cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
@@ -149,11 +154,17 @@ def _run(
         shutil.rmtree(work_dir)
     code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
     shutil.copytree(tree, code)
+    train_dir = Path(train_dir).resolve()
+
+    def contained(cmd: list[str]) -> list[str]:
+        """Candidate code sees its run folder, with its code read-only, and the training split."""
+        return sandbox.wrap(cmd, code, readonly=[code, train_dir], writable=[work_dir])
+
     job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
     env = filtered_env(
         {
-            "FLCAMPAIGN_TRAIN_DIR": str(Path(train_dir).resolve()),
+            "FLCAMPAIGN_TRAIN_DIR": str(train_dir),
             "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace),
             **device_env,
         }
@@ -164,7 +175,7 @@ def _run(
     log_path.unlink(missing_ok=True)
     export_cmd = [sys.executable, "job.py", "--export", "--export-dir", str(job_root), *job_args]
     record.update(job_name=job_name, command=export_cmd[1:], work_dir=str(work_dir))
-    export = run_contained(export_cmd, code, env, EXPORT_TIMEOUT_S, log_path)
+    export = run_contained(contained(export_cmd), code, env, EXPORT_TIMEOUT_S, log_path)
     elapsed = export.elapsed_s
     job_dir = job_root / job_name
     if export.returncode != 0 or not job_dir.is_dir():
@@ -179,13 +190,15 @@ def _run(
     sim_cmd = [sys.executable, "-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
     sim_cmd += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
     sim = run_contained(
-        sim_cmd,
+        contained(sim_cmd),
         code,
         env,
         max(1, task.budget["timeout_seconds"] - elapsed),
         log_path,
         stall_s=task.budget["stall_seconds"],
         progress=lambda: workspace_activity(workspace, log_path),
+        max_output_bytes=task.budget.get("max_log_mb", DEFAULT_LOG_MB) * MB,
+        max_file_bytes=task.budget.get("max_file_mb", DEFAULT_FILE_MB) * MB,
     )
     elapsed += sim.elapsed_s
     record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
@@ -194,6 +207,11 @@ def _run(
         changed = sorted(rel for rel in fixed if before[rel] != after[rel])
         return _finish(
             record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file"
+        )
+    if sim.flooded:
+        cap = task.budget.get("max_log_mb", DEFAULT_LOG_MB)
+        return _finish(
+            record, out_dir, "crash", f"logs passed {cap} MB; process tree killed", elapsed, rule="output-cap"
         )
     if sim.timed_out:
         reason = f"no result within {task.budget['timeout_seconds']} s; process tree killed"
@@ -205,6 +223,9 @@ def _run(
         return _finish(
             record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code"
         )
+    if sim.reaped:
+        reason = f"{sim.reaped} process(es) still running after the simulator exited; killed"
+        return _finish(record, out_dir, "crash", reason, elapsed, rule="stray-process")
     problem = judge_workspace(workspace)
     if problem:
         return _finish(record, out_dir, "crash", problem, elapsed, rule="run-health")

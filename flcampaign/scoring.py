@@ -18,6 +18,7 @@ import numpy as np
 
 from flcampaign.files import sha256_bytes, sha256_file, write_json
 from flcampaign.process import filtered_env, run_contained
+from flcampaign.sandbox import Sandbox
 from flcampaign.splits import load_split
 from flcampaign.task import Task
 
@@ -55,9 +56,12 @@ def score_predictions(task: Task, predictions: dict[str, np.ndarray], data: dict
     return {"score": score, "per_site": per_site, "pooled": pooled, "mean_over_sites": mean}
 
 
-def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path, split: str, out_path: Path) -> dict:
+def score_run(
+    task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path, split: str, out_path: Path, sandbox: Sandbox
+) -> dict:
     """Score one run on ``split``; writes ``out_path`` (score.json) in every case."""
     record = {"candidate": run["candidate"], "phase": run["phase"], "seed": run["seed"], "split": split}
+    record["sandbox"] = sandbox.record()
     record.update(metric=task.metric["name"], direction=task.metric["direction"], evaluator_sha256=evaluator_sha256())
     if run["state"] != "ok":
         return _finish(record, out_path, "skipped", f"run: {run['state']}")
@@ -90,8 +94,9 @@ def score_run(task: Task, run: dict, run_dir: Path, tree: Path, split_dir: Path,
         report_read, report_write = os.pipe()
         cmd.append(str(report_write))
         try:
+            readonly = [PREDICT_DRIVER, tmp / "code", model_path, write_spec, tmp / "features"]
             outcome = run_contained(
-                cmd,
+                sandbox.wrap(cmd, tmp / "code", readonly=readonly, writable=[tmp / "predictions"]),
                 tmp / "code",
                 filtered_env({}),
                 task.budget["predict_timeout_seconds"],

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from flcampaign.files import read_json
+from flcampaign.sandbox import choose
 from flcampaign.scoring import score_run
 from flcampaign.workflow import log_to, task_of
 
@@ -13,4 +14,5 @@ score_run(
     split_dir=Path(snakemake.input.split).parent,
     split=Path(snakemake.input.split).name,
     out_path=Path(snakemake.output.score),
+    sandbox=choose(snakemake.config["execution"]["sandbox"]),
 )

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from flcampaign.files import read_json
 from flcampaign.runner import simulate
+from flcampaign.sandbox import choose
 from flcampaign.slots import lock_dir, machine_slots
 from flcampaign.workflow import log_to, task_of
 
@@ -18,4 +19,5 @@ simulate(
     work_dir=Path(snakemake.params.work),
     slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"]),
     lock_dir=lock_dir(Path("results")),
+    sandbox=choose(execution["sandbox"]),
 )

@@ -3,6 +3,7 @@
 import copy
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import psutil
@@ -11,6 +12,7 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.contract import validate_candidate
 from flcampaign.runner import check_exported_budget, judge_workspace, simulate
+from flcampaign.sandbox import choose
 from flcampaign.slots import Slot
 from flcampaign.task import Task
 
@@ -54,6 +56,7 @@ def run_candidate(tmp_path: Path, task: Task, cid: str, splits: Path) -> dict:
         tmp_path / "work" / cid,
         slots=[Slot(0, "cpu", "cpu0")],
         lock_dir=tmp_path / "locks",
+        sandbox=choose("auto"),
     )
 
 
@@ -145,3 +148,84 @@ def test_hung_client_is_stopped_by_the_stall_watchdog(tmp_path, heart_task, hear
     assert run["state"] == "timeout" and run["rule"] == "stall"
     assert run["runtime_seconds"] < 120
     assert token_holders(tmp_path) == []
+
+
+PROBE = '''
+import os as _os
+import socket as _socket
+
+
+def _sandbox_leaks() -> list:
+    """What this client can reach that candidate code must not: run by the sandbox tests only."""
+    leaks = [path for path in FORBIDDEN_PATHS if _os.path.exists(path)]
+    try:
+        _socket.create_connection(("127.0.0.1", LISTENER_PORT), timeout=2).close()
+        leaks.append("network")
+    except OSError:
+        pass
+    try:
+        with open(_os.path.join(CODE_DIR, "planted.txt"), "w") as handle:
+            handle.write("x")
+        leaks.append("code tree writable")
+    except OSError:
+        pass
+    return leaks
+'''
+
+
+def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tuple[dict, str]:
+    """A client that raises when it can see held-out data, results, the network or a writable code tree.
+
+    It skips validation on purpose (its probe uses the file and socket APIs the static check refuses):
+    this is what the sandbox stops when a static check is bypassed.
+    """
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO / "tasks/heart_disease/src", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    forbidden = [str(splits / "heldout"), str(splits / "search_val"), str(REPO / "tasks"), str(tmp_path / "results")]
+    client = (tree / "client.py").read_text()
+    client = client.replace(
+        "def main() -> None:\n", "def main() -> None:\n    assert not _sandbox_leaks(), _sandbox_leaks()\n"
+    )
+    code_dir = tmp_path / "work" / "probe" / "code"  # where the runner puts its copy of the tree
+    header = (
+        f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\nCODE_DIR = {str(code_dir)!r}\n"
+    )
+    (tree / "client.py").write_text(header + PROBE + client)
+    (tmp_path / "results").mkdir()
+    try:
+        run = simulate(
+            short_task(task, num_rounds=1),
+            {"candidate": "probe", "state": "ok", "args": {}},
+            tree,
+            splits / "train",
+            "search",
+            0,
+            tmp_path / "results" / "runs" / "probe",
+            tmp_path / "work" / "probe",
+            slots=[Slot(0, "cpu", "cpu0")],
+            lock_dir=tmp_path / "locks",
+            sandbox=choose(sandbox_mode),
+        )
+    finally:
+        listener.close()
+    return run, (tmp_path / "results/runs/probe/sim.log").read_text()
+
+
+SANDBOX = choose("auto")
+
+
+@pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
+def test_sandboxed_simulation_sees_only_its_code_and_the_training_split(tmp_path, heart_task, heart_splits):
+    run, log = probe_run(tmp_path, heart_task, heart_splits, "required")
+    assert run["state"] == "ok", log[-3000:]
+    assert run["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
+    assert not (tmp_path / "work" / "probe" / "code" / "planted.txt").exists()
+
+
+def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_splits):
+    run, log = probe_run(tmp_path, heart_task, heart_splits, "off")
+    assert run["sandbox"] == {"kind": "none", "detail": "disabled by execution.sandbox: off"}
+    assert run["state"] == "crash"  # the same probe, unsandboxed, reaches what the sandbox hides
+    for leak in ("heldout", "search_val", "network", "code tree writable"):
+        assert leak in log

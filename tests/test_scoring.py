@@ -12,6 +12,7 @@ import torch
 
 from flcampaign.files import read_json, sha256_file
 from flcampaign.predict_driver import count_parameters
+from flcampaign.sandbox import choose
 from flcampaign.scoring import binary_accuracy, evaluator_sha256, score_predictions, score_run
 from flcampaign.splits import load_split, prepare
 from flcampaign.task import Task
@@ -19,6 +20,7 @@ from flcampaign.task import Task
 REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
 SRC = TASK_ROOT / "src"
+SANDBOX = choose("auto")  # bubblewrap where it works, as the workflow does
 MODEL_SPEC = {"path": "model.HeartLogReg", "args": {}}
 
 
@@ -160,7 +162,7 @@ def test_score_run_matches_accuracy_of_saved_weights(task, splits, weights, tmp_
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
     out = run_dir / "score.json"
-    record = score_run(task, _run(path), run_dir, SRC, splits, "search_val", out)
+    record = score_run(task, _run(path), run_dir, SRC, splits, "search_val", out, SANDBOX)
     assert record["state"] == "ok", record
     expected, per_site = _expected_accuracy(splits, weights)
     assert 0.0 < expected < 1.0
@@ -177,7 +179,7 @@ def test_score_run_matches_accuracy_of_saved_weights(task, splits, weights, tmp_
 def test_score_run_skips_failed_runs(task, splits, weights, tmp_path):
     path = _save_model(tmp_path / "run", weights)
     out = tmp_path / "run" / "score.json"
-    record = score_run(task, _run(path, state="crash"), tmp_path / "run", SRC, splits, "search_val", out)
+    record = score_run(task, _run(path, state="crash"), tmp_path / "run", SRC, splits, "search_val", out, SANDBOX)
     assert record["state"] == "skipped"
     assert "crash" in record["reason"]
     assert "score" not in record
@@ -191,7 +193,7 @@ def test_score_run_detects_model_changed_after_the_run(task, splits, weights, tm
     w, b = weights
     _save_model(run_dir, (w * 2, b))  # tampered after hashing
     assert sha256_file(path) != run["model_sha256"]
-    record = score_run(task, run, run_dir, SRC, splits, "search_val", run_dir / "score.json")
+    record = score_run(task, run, run_dir, SRC, splits, "search_val", run_dir / "score.json", SANDBOX)
     assert (record["state"], record["rule"]) == ("invalid", "integrity")
     assert "score" not in record
 
@@ -201,7 +203,7 @@ def test_score_run_enforces_parameter_cap(task, splits, weights, tmp_path):
     path = _save_model(run_dir, weights)
     capped = _variant(task, "budget", max_model_params=5)
     assert task.budget["max_model_params"] == 2000  # the original is untouched
-    record = score_run(capped, _run(path), run_dir, SRC, splits, "search_val", run_dir / "score.json")
+    record = score_run(capped, _run(path), run_dir, SRC, splits, "search_val", run_dir / "score.json", SANDBOX)
     assert (record["state"], record["rule"]) == ("invalid", "max-model-params")
     assert record["n_params"] == 14
     assert "score" not in record
@@ -222,7 +224,7 @@ def test_score_run_records_a_crashing_model_as_predict_crash(task, splits, weigh
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
     out = run_dir / "score.json"
-    record = score_run(task, _run(path), run_dir, tree, splits, "search_val", out)
+    record = score_run(task, _run(path), run_dir, tree, splits, "search_val", out, SANDBOX)
     assert (record["state"], record["rule"]) == ("crash", "predict")
     assert "score" not in record
     assert "candidate model blew up" in out.with_suffix(".log").read_text()
@@ -273,8 +275,12 @@ def test_prediction_step_sees_features_only(task, splits, weights, tmp_path, mon
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
     spec = {"path": "spy.Spy", "args": {"report": str(report)}}
-    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", run_dir / "score.json")
+    unsandboxed = choose("off")  # the spy reports to a file outside; the process-level view is what is tested
+    record = score_run(
+        task, _run(path, spec=spec), run_dir, tree, splits, "search_val", run_dir / "score.json", unsandboxed
+    )
     assert record["state"] == "ok", record
+    assert record["sandbox"]["kind"] == "none"
     seen = json.loads(report.read_text())
     sizes = {site: len(y) for site, (_, y) in load_split(splits, "search_val").items()}
     assert seen["files"] == {
@@ -302,6 +308,41 @@ def test_candidate_code_cannot_forge_the_parameter_count(task, splits, weights, 
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
     capped = _variant(task, "budget", max_model_params=5)
-    record = score_run(capped, _run(path), run_dir, tree, splits, "search_val", run_dir / "score.json")
+    record = score_run(capped, _run(path), run_dir, tree, splits, "search_val", run_dir / "score.json", SANDBOX)
     assert record["n_params"] == 14
     assert (record["state"], record["rule"]) == ("invalid", "max-model-params")
+
+
+PROBE_MODEL = """
+import os
+
+from model import HeartLogReg
+
+
+class Probe(HeartLogReg):
+    \"\"\"Refuses to predict when it can see anything of the campaign beyond its features.\"\"\"
+
+    def __init__(self, forbidden: list, **kwargs):
+        super().__init__(**kwargs)
+        visible = [path for path in forbidden if os.path.exists(path)]
+        if visible:
+            raise RuntimeError(f"visible from candidate code: {visible}")
+"""
+
+
+@pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
+def test_sandboxed_prediction_sees_no_labels_results_or_task_data(task, splits, weights, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "probe.py").write_text(PROBE_MODEL)
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    forbidden = [str(splits), str(splits / "heldout"), str(TASK_ROOT / "data"), str(tmp_path / "tree")]
+    spec = {"path": "probe.Probe", "args": {"forbidden": forbidden, **_run(path)["model_spec"]["args"]}}
+    out = run_dir / "score.json"
+    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
+    assert record["state"] == "ok", out.with_suffix(".log").read_text()
+    assert record["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
+    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, choose("off"))
+    assert (record["state"], record["rule"]) == ("crash", "predict")  # the same probe, unsandboxed, sees them
+    assert "visible from candidate code" in out.with_suffix(".log").read_text()

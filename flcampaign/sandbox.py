@@ -1,0 +1,89 @@
+"""Bubblewrap sandbox for candidate code: no network, read-only code, only the files a step needs.
+
+Inside, a process sees the system's read-only directories, the Python installation, its code tree
+(read-only), the paths granted to it (the training split, its own workspace), a private /tmp and
+nothing else: no campaign results, no held-out or validation split, no raw task data, no home.
+Where bubblewrap is missing (or ``execution.sandbox`` is ``off``) the run says it was unsandboxed.
+"""
+
+import glob
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
+MODES = ("auto", "required", "off")
+
+
+class SandboxUnavailable(RuntimeError):
+    """``execution.sandbox: required`` on a machine where bubblewrap does not work."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    kind: str  # "bubblewrap" or "none"
+    detail: str  # bubblewrap's path, or why the run is unsandboxed
+
+    def record(self) -> dict[str, str]:
+        return {"kind": self.kind, "detail": self.detail}
+
+    def wrap(self, cmd: list[str], cwd: Path, readonly: list[Path], writable: list[Path]) -> list[str]:
+        """``cmd`` as run inside the sandbox (unchanged without one); ``readonly`` may lie inside ``writable``."""
+        if self.kind == "none":
+            return cmd
+        args = [self.detail, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp"]
+        for device in sorted(glob.glob("/dev/nvidia*")):
+            args += ["--dev-bind", device, device]
+        for system_dir in SYSTEM_DIRS:
+            path = Path(system_dir)
+            if path.is_symlink():
+                args += ["--symlink", str(path.readlink()), system_dir]
+            elif path.is_dir():
+                args += ["--ro-bind", system_dir, system_dir]
+        args += ["--ro-bind-try", "/sys", "/sys"]
+        for path in _python_paths():
+            args += ["--ro-bind", path, path]
+        for path in writable:
+            args += ["--bind", str(Path(path).resolve()), str(Path(path).resolve())]
+        for path in readonly:  # after the writable binds, so a read-only path inside one stays read-only
+            args += ["--ro-bind", str(Path(path).resolve()), str(Path(path).resolve())]
+        return [*args, "--chdir", str(Path(cwd).resolve()), *cmd]
+
+
+def _python_paths() -> list[str]:
+    """The interpreter, its standard library and the environment's packages (resolved, deduplicated)."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    paths |= {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}
+    kept = sorted(p for p in paths if Path(p).is_dir() and not any(p.startswith(d + "/") for d in SYSTEM_DIRS))
+    return [p for p in kept if not any(p != other and p.startswith(other + "/") for other in kept)]
+
+
+@cache
+def _bubblewrap() -> tuple[str | None, str]:
+    """Bubblewrap's path when it can really start a sandbox here, else why not."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bubblewrap (bwrap) is not installed"
+    probe = Sandbox("bubblewrap", path).wrap(["true"], Path("/"), [], [])
+    result = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+    if result.returncode != 0:
+        return None, f"bubblewrap cannot start a sandbox here: {result.stderr.strip()[:200]}"
+    return path, path
+
+
+def choose(mode: str = "auto") -> Sandbox:
+    """The sandbox for ``execution.sandbox``: auto (bubblewrap when it works), required, or off."""
+    if mode not in MODES:
+        raise ValueError(f"execution.sandbox must be one of {MODES}, not {mode!r}")
+    if mode == "off":
+        return Sandbox("none", "disabled by execution.sandbox: off")
+    path, detail = _bubblewrap()
+    if path is None:
+        if mode == "required":
+            raise SandboxUnavailable(f"execution.sandbox is required but {detail}")
+        return Sandbox("none", detail)
+    return Sandbox("bubblewrap", path)
