@@ -26,7 +26,7 @@ FILE_METHODS = {"read_text", "read_bytes", "write_text", "write_bytes", "tofile"
 
 def _module_aliases(tree: ast.AST) -> dict[str, str]:
     """Local name -> imported module (``np`` -> ``numpy``), so ``np.load`` is recognised."""
-    aliases = {}
+    aliases = {"np": "numpy", "numpy": "numpy", "pd": "pandas", "pandas": "pandas", "os": "os", "torch": "torch"}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:

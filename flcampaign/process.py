@@ -6,6 +6,7 @@ and on exit or timeout all processes holding that token are killed too.
 """
 
 import contextlib
+import ctypes
 import os
 import resource
 import secrets
@@ -20,7 +21,9 @@ import psutil
 
 TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
 POLL_S = 0.5
-EXIT_GRACE_S = 3.0  # after a normal exit, stragglers get this long to finish on their own
+EXIT_GRACE_S = 3.0
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)  # after a normal exit, stragglers get this long to finish on their own
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 
 
@@ -72,11 +75,24 @@ def _wait_for_exit(token: str, grace_s: float) -> None:
         time.sleep(0.1)
 
 
-def _file_size_limit(max_bytes: int | None) -> Callable[[], None] | None:
-    """Child set-up: no single file may grow past ``max_bytes`` (the writer gets SIGXFSZ)."""
-    if max_bytes is None:
-        return None
-    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+def _child_setup(max_file_bytes: int | None) -> Callable[[], None]:
+    """In the child before exec: die with the supervisor; no single file past ``max_file_bytes``."""
+
+    def setup() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if max_file_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return setup
+
+
+def reap_stale(token_file: Path) -> int:
+    """Kill what an earlier, killed supervisor left running (its token is in ``token_file``)."""
+    if not Path(token_file).is_file():
+        return 0
+    token = Path(token_file).read_text().strip()
+    Path(token_file).unlink()
+    return kill_tree(token, None) if token else 0
 
 
 def run_contained(
@@ -90,6 +106,7 @@ def run_contained(
     pass_fds: tuple[int, ...] = (),
     max_output_bytes: int | None = None,
     max_file_bytes: int | None = None,
+    token_file: Path | None = None,
 ) -> Outcome:
     """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
 
@@ -97,8 +114,12 @@ def run_contained(
     when it has not changed for that long (a hung run stops long before the wall-clock budget), with
     ``max_output_bytes`` when it passes the cap (an output flood cannot fill the disk). A run whose
     main process exits normally gives its other processes a short grace before they are killed.
+    The direct child dies with this process; ``token_file`` keeps the run's token so that a later
+    attempt can reap (``reap_stale``) what survives a supervisor killed without warning.
     """
     token = secrets.token_hex(16)
+    if token_file is not None:
+        Path(token_file).write_text(token)
     env = {**env, TOKEN_VARIABLE: token}
     measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
     start = time.monotonic()
@@ -114,7 +135,7 @@ def run_contained(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             pass_fds=pass_fds,
-            preexec_fn=_file_size_limit(max_file_bytes),
+            preexec_fn=_child_setup(max_file_bytes),
         )
         last_seen, last_change = measure(), start
         try:
@@ -142,6 +163,8 @@ def run_contained(
                 _wait_for_exit(token, EXIT_GRACE_S)
             reaped = kill_tree(token, proc.pid)
             proc.wait()
+            if token_file is not None:
+                Path(token_file).unlink(missing_ok=True)
     if returncode is not None and max_output_bytes is not None and measure() > max_output_bytes:
         flooded = True
     return Outcome(returncode, time.monotonic() - start, timed_out, stalled, reaped, flooded)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from flcampaign.files import read_json, sha256_file, write_json
-from flcampaign.process import filtered_env, run_contained
+from flcampaign.process import filtered_env, reap_stale, run_contained
 from flcampaign.sandbox import Sandbox
 from flcampaign.slots import Slot, lease
 from flcampaign.task import Task
@@ -94,17 +94,25 @@ def workspace_activity(workspace: Path, log_path: Path) -> int:
     return sum(p.stat().st_size for p in logs if p.exists())
 
 
+def dropped_updates(workspace: Path) -> str | None:
+    """NVFlare's sign that client updates were thrown away (numpy params, empty results), or None."""
+    for log in sorted(workspace.glob("*/log.txt")):
+        text = log.read_text(errors="replace")
+        for pattern in DROPPED_UPDATE_PATTERNS:
+            if re.search(pattern, text):
+                return f"{log.parent.name}/log.txt: '{pattern}': client updates were dropped (send torch tensors)"
+    return None
+
+
 def judge_workspace(workspace: Path) -> str | None:
     """Why a finished simulation is not a success, or None."""
     for error_log in sorted(workspace.glob("*/error_log.txt")):
         if error_log.stat().st_size:
             first = error_log.read_text(errors="replace").strip().splitlines()[:3]
             return f"{error_log.parent.name}/error_log.txt is not empty: {' | '.join(first)[:500]}"
-    for log in sorted(workspace.glob("*/log.txt")):
-        text = log.read_text(errors="replace")
-        for pattern in DROPPED_UPDATE_PATTERNS:
-            if re.search(pattern, text):
-                return f"{log.parent.name}/log.txt: '{pattern}': client updates were dropped (send torch tensors)"
+    dropped = dropped_updates(workspace)
+    if dropped:
+        return dropped
     if not (workspace / FINAL_MODEL).is_file():
         return "no final global model (FL_global_model.pt) was written"
     return None
@@ -150,6 +158,8 @@ def _run(
 ) -> dict:
     """Export, check and simulate inside a leased slot; ``record`` already names run, phase and seed."""
     cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
+    token_file = work_dir.with_name(f".{work_dir.name}.token")
+    record["stale_reaped"] = reap_stale(token_file)  # left by an attempt whose supervisor was killed
     if work_dir.exists():
         shutil.rmtree(work_dir)
     code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
@@ -175,7 +185,7 @@ def _run(
     log_path.unlink(missing_ok=True)
     export_cmd = [sys.executable, "job.py", "--export", "--export-dir", str(job_root), *job_args]
     record.update(job_name=job_name, command=export_cmd[1:], work_dir=str(work_dir))
-    export = run_contained(contained(export_cmd), code, env, EXPORT_TIMEOUT_S, log_path)
+    export = run_contained(contained(export_cmd), code, env, EXPORT_TIMEOUT_S, log_path, token_file=token_file)
     elapsed = export.elapsed_s
     job_dir = job_root / job_name
     if export.returncode != 0 or not job_dir.is_dir():
@@ -199,6 +209,7 @@ def _run(
         progress=lambda: workspace_activity(workspace, log_path),
         max_output_bytes=task.budget.get("max_log_mb", DEFAULT_LOG_MB) * MB,
         max_file_bytes=task.budget.get("max_file_mb", DEFAULT_FILE_MB) * MB,
+        token_file=token_file,
     )
     elapsed += sim.elapsed_s
     record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
@@ -219,6 +230,8 @@ def _run(
     if sim.stalled:
         reason = f"no progress in the simulation logs for {task.budget['stall_seconds']} s; process tree killed"
         return _finish(record, out_dir, "timeout", reason, elapsed, rule="stall")
+    if sim.returncode != 0 and dropped_updates(workspace):
+        return _finish(record, out_dir, "crash", dropped_updates(workspace), elapsed, rule="dropped-updates")
     if sim.returncode != 0:
         return _finish(
             record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code"

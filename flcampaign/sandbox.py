@@ -34,7 +34,8 @@ class Sandbox:
         """``cmd`` as run inside the sandbox (unchanged without one); ``readonly`` may lie inside ``writable``."""
         if self.kind == "none":
             return cmd
-        args = [self.detail, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        # --unshare-pid: when the sandbox's first process dies, the kernel kills every process inside
+        args = [self.detail, "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp"]
         for device in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", device, device]

@@ -58,8 +58,14 @@ def campaign_lock(campaign_dir: Path) -> Iterator[None]:
 
 
 def snakemake_command(profile: str, config: Path, targets: tuple[str, ...], extra: list[str]) -> list[str]:
+    """``--configfile=`` keeps Snakemake from reading targets in ``extra`` as more config files."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), *targets, "--profile", profile]
-    return cmd + ["--configfile", str(Path(config).resolve()), *extra]
+    return cmd + [f"--configfile={Path(config).resolve()}", *extra]
+
+
+def release_stale_locks(profile: str, config: Path, cwd: Path) -> None:
+    """Snakemake's own locks outlive a killed run; under the campaign lock no other workflow holds them."""
+    subprocess.run(snakemake_command(profile, config, (), ["--unlock", "--quiet"]), cwd=cwd, capture_output=True)
 
 
 def run_workflow(cmd: list[str], cwd: Path) -> int:

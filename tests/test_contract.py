@@ -255,8 +255,7 @@ def test_creatable_glob_does_not_cross_directories(task, cands, results):
 
 
 def test_validation_never_imports_candidate_code(task, cands, results, tmp_path):
-    marker = tmp_path / "imported.marker"
-    payload = f"from pathlib import Path as _P\n\n_P({str(marker)!r}).write_text('ran')\nraise SystemExit(3)\n"
+    payload = "import sys as _sys\n\n_sys.flc_candidate_code_ran = True\nraise SystemExit(3)\n"
     loaded_before = set(sys.modules)
 
     ok_edits = {
@@ -274,7 +273,7 @@ def test_validation_never_imports_candidate_code(task, cands, results, tmp_path)
     assert ok["state"] == "ok", ok["reason"]
     assert ok["changed_files"] == ["client.py", "fl_extra_side_effect.py", "job.py"]
     assert_invalid(bad, results, "side-effects-bad", "client-contract", "client.py")
-    assert not marker.exists()
+    assert not hasattr(sys, "flc_candidate_code_ran")
     assert {"client", "job", "fl_extra_side_effect"}.isdisjoint(set(sys.modules) - loaded_before)
 
 

@@ -173,43 +173,57 @@ def _sandbox_leaks() -> list:
 '''
 
 
-def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tuple[dict, str]:
-    """A client that raises when it can see held-out data, results, the network or a writable code tree.
+def run_injected(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str, header: str, first_line: str) -> dict:
+    """Simulate the base client with ``header`` prepended and ``first_line`` run first in ``main()``.
 
-    It skips validation on purpose (its probe uses the file and socket APIs the static check refuses):
-    this is what the sandbox stops when a static check is bypassed.
+    It skips validation on purpose (the injected code uses APIs the static check refuses): this is
+    what the sandbox and the containment stop when a static check is bypassed.
     """
     tree = tmp_path / "tree"
     shutil.copytree(REPO / "tasks/heart_disease/src", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    client = (tree / "client.py").read_text()
+    client = client.replace("def main() -> None:\n", f"def main() -> None:\n    {first_line}\n")
+    (tree / "client.py").write_text(header + client)
+    (tmp_path / "results").mkdir(exist_ok=True)
+    return simulate(
+        short_task(task, num_rounds=1),
+        {"candidate": "probe", "state": "ok", "args": {}},
+        tree,
+        splits / "train",
+        "search",
+        0,
+        tmp_path / "results" / "runs" / "probe",
+        tmp_path / "work" / "probe",
+        slots=[Slot(0, "cpu", "cpu0")],
+        lock_dir=tmp_path / "locks",
+        sandbox=choose(sandbox_mode),
+    )
+
+
+def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tuple[dict, str]:
+    """A client that raises when it can see held-out data, results, the network or a writable code tree."""
     listener = socket.create_server(("127.0.0.1", 0))
     forbidden = [str(splits / "heldout"), str(splits / "search_val"), str(REPO / "tasks"), str(tmp_path / "results")]
-    client = (tree / "client.py").read_text()
-    client = client.replace(
-        "def main() -> None:\n", "def main() -> None:\n    assert not _sandbox_leaks(), _sandbox_leaks()\n"
-    )
     code_dir = tmp_path / "work" / "probe" / "code"  # where the runner puts its copy of the tree
-    header = (
-        f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\nCODE_DIR = {str(code_dir)!r}\n"
-    )
-    (tree / "client.py").write_text(header + PROBE + client)
-    (tmp_path / "results").mkdir()
+    header = f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\n"
+    header += f"CODE_DIR = {str(code_dir)!r}\n" + PROBE
     try:
-        run = simulate(
-            short_task(task, num_rounds=1),
-            {"candidate": "probe", "state": "ok", "args": {}},
-            tree,
-            splits / "train",
-            "search",
-            0,
-            tmp_path / "results" / "runs" / "probe",
-            tmp_path / "work" / "probe",
-            slots=[Slot(0, "cpu", "cpu0")],
-            lock_dir=tmp_path / "locks",
-            sandbox=choose(sandbox_mode),
+        run = run_injected(
+            tmp_path, task, splits, sandbox_mode, header, "assert not _sandbox_leaks(), _sandbox_leaks()"
         )
     finally:
         listener.close()
     return run, (tmp_path / "results/runs/probe/sim.log").read_text()
+
+
+def test_detached_child_is_a_stray_process(tmp_path, heart_task, heart_splits):
+    """Unsandboxed, a child started in its own session outlives the simulator: killed and recorded."""
+    header = "import subprocess as _subprocess\n"
+    spawn = '_subprocess.Popen(["sleep", "600"], start_new_session=True)'
+    run = run_injected(tmp_path, heart_task, heart_splits, "off", header, spawn)
+    assert (run["state"], run["rule"]) == ("crash", "stray-process"), run["reason"]
+    assert run["reaped_processes"] >= 1
+    assert token_holders(tmp_path) == []
 
 
 SANDBOX = choose("auto")
