@@ -88,6 +88,14 @@ def model_spec(job_dir: Path) -> dict:
     raise ValueError("no persistor model in the exported server config")
 
 
+def fixed_inputs(code: Path, fixed: list[str], train_dir: Path) -> dict[str, str]:
+    """Hashes of what a run may read but never change: the fixed sources and the training split."""
+    hashes = {rel: sha256_file(code / rel) if (code / rel).exists() else "" for rel in fixed}
+    for path in sorted(Path(train_dir).iterdir()):
+        hashes[f"train/{path.name}"] = sha256_file(path) if path.is_file() else ""
+    return hashes
+
+
 def workspace_activity(workspace: Path, log_path: Path) -> int:
     """Bytes logged so far by the simulator and its sites: grows while rounds complete."""
     logs = [log_path, *workspace.glob("*/log.txt")]
@@ -180,7 +188,8 @@ def _run(
         }
     )
     fixed = list(task.surface["fixed"])
-    before = {rel: sha256_file(code / rel) for rel in fixed}
+    before = fixed_inputs(code, fixed, train_dir)
+    record["fixed_sha256"] = before
     log_path = out_dir / "sim.log"
     log_path.unlink(missing_ok=True)
     export_cmd = [sys.executable, "job.py", "--export", "--export-dir", str(job_root), *job_args]
@@ -213,9 +222,9 @@ def _run(
     )
     elapsed += sim.elapsed_s
     record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
-    after = {rel: sha256_file(code / rel) if (code / rel).exists() else "" for rel in fixed}
+    after = fixed_inputs(code, fixed, train_dir)
     if before != after:
-        changed = sorted(rel for rel in fixed if before[rel] != after[rel])
+        changed = sorted(rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
         return _finish(
             record, out_dir, "invalid", f"fixed files changed during the run: {changed}", elapsed, rule="fixed-file"
         )

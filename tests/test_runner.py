@@ -243,3 +243,14 @@ def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_
     assert run["state"] == "crash"  # the same probe, unsandboxed, reaches what the sandbox hides
     for leak in ("heldout", "search_val", "network", "code tree writable"):
         assert leak in log
+
+
+def test_training_split_changed_during_a_run_is_a_fixed_file_violation(tmp_path, heart_task, heart_splits):
+    splits = tmp_path / "splits"
+    shutil.copytree(heart_splits / "train", splits / "train")
+    header = "import os as _os\n"
+    tamper = 'open(_os.environ["FLCAMPAIGN_TRAIN_DIR"] + "/site-1.npz", "ab").write(b"tampered")'
+    run = run_injected(tmp_path, heart_task, splits, "off", header, tamper)
+    assert (run["state"], run["rule"]) == ("invalid", "fixed-file")
+    assert "train/site-1.npz" in run["reason"]
+    assert set(run["fixed_sha256"]) == {"fl_data.py", *(f"train/{p.name}" for p in (splits / "train").iterdir())}
