@@ -30,12 +30,46 @@ def evaluator_sha256() -> str:
     return sha256_bytes(Path(__file__).read_bytes() + PREDICT_DRIVER.read_bytes())
 
 
+def _check_rows(predictions: np.ndarray, labels: np.ndarray, shape: tuple) -> None:
+    if predictions.shape != shape or not np.all(np.isfinite(predictions)):
+        raise ValueError(
+            f"predictions of shape {predictions.shape} for {labels.shape} labels (want {shape}), or not finite"
+        )
+
+
 def binary_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """FLamby's accuracy: ((p > 0.5) == y).mean()."""
+    """FLamby's accuracy: ((p > 0.5) == y).mean(); one probability per row."""
+    _check_rows(probabilities, labels, labels.shape)
     return float(((probabilities > 0.5) == (labels > 0.5)).mean())
 
 
-METRICS = {"binary_accuracy": binary_accuracy}
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Multi-class accuracy: the arg-max of each row's class scores against the integer label."""
+    if scores.ndim != 2:
+        raise ValueError(f"predictions of shape {scores.shape}: want one row of class scores per sample")
+    _check_rows(scores, labels, (len(labels), scores.shape[1]))
+    return float((scores.argmax(axis=1) == labels.astype(int)).mean())
+
+
+def c_index(risk: np.ndarray, labels: np.ndarray) -> float:
+    """Harrell's concordance of risk scores with survival (labels: time, event), as lifelines computes it.
+
+    A pair is comparable when the earlier time is an event; it is concordant when that subject has
+    the higher risk, and a tie in risk counts one half. Tied times count only when one is an event
+    and the other censored (the event comes first). Without a comparable pair the index is 0.5.
+    """
+    risk = risk.reshape(-1) if risk.ndim == 2 and risk.shape[1] == 1 else risk
+    _check_rows(risk, labels, (len(labels),))
+    time, event = labels[:, 0], labels[:, 1] > 0.5
+    concordant = comparable = 0.0
+    for i in np.flatnonzero(event):
+        later = (time > time[i]) | ((time == time[i]) & ~event)
+        comparable += later.sum()
+        concordant += (risk[i] > risk[later]).sum() + 0.5 * (risk[i] == risk[later]).sum()
+    return float(concordant / comparable) if comparable else 0.5
+
+
+METRICS = {"binary_accuracy": binary_accuracy, "accuracy": accuracy, "c_index": c_index}
 
 
 def score_predictions(task: Task, predictions: dict[str, np.ndarray], data: dict[str, tuple]) -> dict:
@@ -44,10 +78,12 @@ def score_predictions(task: Task, predictions: dict[str, np.ndarray], data: dict
     per_site, pooled_pred, pooled_true = {}, [], []
     for site, (_, labels) in data.items():
         pred = predictions.get(site)
-        if pred is None or pred.shape != labels.shape or not np.all(np.isfinite(pred)):
-            shape = None if pred is None else pred.shape
-            raise ValueError(f"{site}: predictions of shape {shape} for {labels.shape} labels, or not finite")
-        per_site[site] = metric(pred, labels)
+        if pred is None:
+            raise ValueError(f"{site}: no predictions")
+        try:
+            per_site[site] = metric(pred, labels)
+        except ValueError as error:
+            raise ValueError(f"{site}: {error}") from None
         pooled_pred.append(pred)
         pooled_true.append(labels)
     pooled = metric(np.concatenate(pooled_pred), np.concatenate(pooled_true))

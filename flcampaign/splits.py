@@ -30,19 +30,32 @@ def carve_search_val(labels: np.ndarray, fraction: float, seed: int) -> np.ndarr
     return mask
 
 
+def strata(labels: np.ndarray, stratify: str) -> np.ndarray:
+    """What the search-validation carve keeps in proportion: the label, a survival event flag, or nothing."""
+    if stratify == "none":
+        return np.zeros(len(labels))
+    if stratify == "event":
+        return labels[:, 1]
+    return labels
+
+
 def prepare(task: Task, out_dir: Path) -> dict:
     """Write ``<out_dir>/<split>/site-<k>.npz`` and ``splits.json`` with their hashes."""
-    loader = importlib.import_module(f"flcampaign.datasets.{task.profile['data']['loader']}")
-    centers = loader.load_centers(task.root / task.profile["data"]["raw"])
+    data = task.profile["data"]
+    loader = importlib.import_module(f"flcampaign.datasets.{data['loader']}")
+    centers = loader.load_centers(task.root / data["raw"], task.budget["n_clients"], data.get("options") or {})
     if len(centers) != task.budget["n_clients"]:
         raise ValueError(f"{task.name}: loader gives {len(centers)} sites, budget says {task.budget['n_clients']}")
-    data = task.profile["data"]
     summary: dict = {"task": task.name, "sites": {}, "files": {}}
     for index, (x_train, y_train, x_test, y_test) in enumerate(centers):
         site = f"site-{index + 1}"
-        val = carve_search_val(y_train, data["search_val_fraction"], data["split_seed"] + index)
+        key = strata(y_train, data.get("stratify", "label"))
+        val = carve_search_val(key, data["search_val_fraction"], data["split_seed"] + index)
         fit = x_train[~val]
-        mean, std = fit.mean(axis=0), fit.std(axis=0, ddof=1)
+        if data.get("normalize", "site_standard") == "site_standard":
+            mean, std = fit.mean(axis=0), fit.std(axis=0, ddof=1) + 1e-9
+        else:
+            mean, std = 0.0, 1.0
         arrays = {
             "train": (x_train[~val], y_train[~val]),
             "search_val": (x_train[val], y_train[val]),
@@ -52,7 +65,7 @@ def prepare(task: Task, out_dir: Path) -> dict:
         for split, (x, y) in arrays.items():
             path = Path(out_dir) / split / f"{site}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, x=((x - mean) / (std + 1e-9)).astype(np.float32), y=y.astype(np.float32))
+            np.savez(path, x=((x - mean) / std).astype(np.float32), y=y.astype(np.float32))
             summary["files"][f"{split}/{site}.npz"] = sha256_file(path)
     write_json(Path(out_dir) / "splits.json", summary)
     return summary

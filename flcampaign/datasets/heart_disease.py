@@ -18,8 +18,10 @@ FEATURES = (
 )  # fmt: skip
 
 
-def load_centers(raw_dir: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def load_centers(raw_dir: Path, n_sites: int = 4, options: dict | None = None) -> list[tuple]:
     """Per center: (train features, train labels, test features, test labels), unnormalised."""
+    if n_sites != len(CENTERS):
+        raise ValueError(f"Fed-Heart-Disease has {len(CENTERS)} centers, not {n_sites}")
     frames, train_flags = [], []
     for center, name in enumerate(CENTERS):
         frame = pd.read_csv(raw_dir / f"processed.{name}.data", header=None, na_values="?")
