@@ -9,14 +9,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flcampaign import drafts, literature, program
+from flcampaign import drafts, literature, program, verify
 from flcampaign.config import load_config
 from flcampaign.contract import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.guard import GuardConfig
 from flcampaign.ledger import DRAFTS_DIR, live_state
 from flcampaign.task import Task
-from flcampaign.watch import CampaignBusy, campaign_lock, run_workflow, snakemake_command, watch
+from flcampaign.watch import (
+    CampaignBusy,
+    campaign_lock,
+    release_stale_locks,
+    run_workflow,
+    snakemake_command,
+    watch,
+)
 from flcampaign.workflow import REPO_ROOT, task_of
 
 
@@ -29,6 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the whole campaign once through Snakemake."""
     cmd = snakemake_command(args.profile, Path(args.config), (), args.snakemake_args)
     with campaign_lock(Path.cwd()):
+        release_stale_locks(args.profile, Path(args.config), Path.cwd())
         return run_workflow(cmd, Path.cwd())
 
 
@@ -36,6 +44,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Keep the campaign running while candidates are dropped; stop on the stop file or the guard's stop."""
     config, task = _campaign(args)
     with campaign_lock(Path.cwd()):
+        release_stale_locks(args.profile, Path(args.config), Path.cwd())
         return watch(
             Path.cwd(),
             task,
@@ -166,6 +175,22 @@ def cmd_program(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-hash a finished campaign's artifacts and rebuild its ledger (exit 1 on tampering), without running
+    candidate code: the ledger and report are only as trustworthy as the files they were built from."""
+    config, task = _campaign(args)
+    outcome = verify.audit(Path.cwd(), task, config)
+    if args.json:
+        print(json.dumps([finding.as_dict() for finding in outcome.findings], indent=2))
+    elif outcome.clean:
+        print(f"verified: {len(outcome.checked)} artifacts checked, no tampering found")
+    else:
+        for finding in outcome.findings:
+            print(f"TAMPERED {finding.artifact}: {finding.check}: {finding.detail}")
+        print(f"{len(outcome.findings)} finding(s) in {len(outcome.checked)} artifacts checked", file=sys.stderr)
+    return 0 if outcome.clean else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flcampaign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     prog = command("program", cmd_program)
     prog.add_argument("--out", default="program.md")
     prog.add_argument("--check", action="store_true", help="only report whether the file is current")
+    command("verify", cmd_verify).add_argument("--json", action="store_true", help="findings as a JSON list")
     return parser
 
 

@@ -22,10 +22,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+SNAKEMAKE_STAMP = ".snakemake_timestamp"  # Snakemake marks a directory output with it after the rule ran
+
+
 def sha256_tree(root: Path) -> str:
-    """Content hash of a directory: relative paths and file contents, order-independent of the disk."""
+    """Content hash of a directory: relative paths and file contents, order-independent of the disk.
+
+    Byte-code caches and the stamp Snakemake adds to a directory output are not content.
+    """
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        if path.parent == Path(root) and path.name == SNAKEMAKE_STAMP:
+            continue
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(sha256_file(path).encode() + b"\n")
     return digest.hexdigest()

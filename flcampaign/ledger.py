@@ -6,20 +6,22 @@ records each time, in campaign order (created, id), and replaced atomically.
 
 import csv
 import io
+import json
 import math
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flcampaign.candidate import discover
-from flcampaign.files import atomic_write_text, read_json, write_json
+from flcampaign.files import atomic_write_text, read_json, sha256_bytes, write_json
 from flcampaign.guard import GuardConfig, decide
 from flcampaign.task import Task
 
 COLUMNS = (
     "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "kind",
-    "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "seed", "description",
-    "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of", "artifacts",
+    "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "fixed_sha256", "model_sha256",
+    "sandbox", "seed", "description", "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of",
+    "artifacts",
 )  # fmt: skip
 DRAFTS_DIR = "drafts"
 STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
@@ -33,6 +35,20 @@ def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]
         "score": run_dir / "score.json",
         "dir": run_dir,
     }
+
+
+def fixed_digest(fixed: dict[str, str] | None) -> str:
+    """One sha256 over a validation record's ``fixed_sha256`` map (canonical JSON); '' when there is none."""
+    if not fixed:
+        return ""
+    return sha256_bytes(json.dumps(fixed, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _sandbox(run: dict | None) -> str:
+    """The sandbox kind the candidate's code ran in; '' when it did not run (skipped) or none was recorded."""
+    if not run or run.get("state") == "skipped" or not isinstance(run.get("sandbox"), dict):
+        return ""
+    return str(run["sandbox"].get("kind", ""))
 
 
 def _kind(validation: dict) -> str:
@@ -128,6 +144,9 @@ def build_rows(
                 "patch_sha256": validation.get("patch_sha256", ""),
                 "tree_sha256": validation.get("tree_sha256", ""),
                 "budget_sha256": validation.get("budget_sha256", ""),
+                "fixed_sha256": fixed_digest(validation.get("fixed_sha256")),
+                "model_sha256": (run or {}).get("model_sha256", ""),
+                "sandbox": _sandbox(run),
                 "seed": seed,
                 "description": meta.get("title", ""),
                 "literature_event": meta.get("literature_event", ""),

@@ -14,7 +14,7 @@ from flcampaign.cli import main
 from flcampaign.ledger import COLUMNS, to_tsv
 from flcampaign.watch import campaign_lock
 
-SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program")
+SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program", "verify")
 
 
 @pytest.fixture

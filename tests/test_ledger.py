@@ -1,6 +1,7 @@
 """The ledger, rebuilt from scripted validation / run / score records of a fake campaign."""
 
 import copy
+import errno
 import os
 import random
 import time
@@ -11,11 +12,22 @@ import pytest
 from flcampaign import ledger
 from flcampaign.files import read_json, write_json
 from flcampaign.guard import GuardConfig
-from flcampaign.ledger import COLUMNS, STATUSES, build_rows, campaign_state, read_tsv, to_tsv, write_ledger
+from flcampaign.ledger import (
+    COLUMNS,
+    STATUSES,
+    build_rows,
+    campaign_state,
+    fixed_digest,
+    read_tsv,
+    to_tsv,
+    write_ledger,
+)
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
+FIXED = {"profile.yaml": "hash-of-profile", "src/fl_data.py": "hash-of-fl-data"}
+SANDBOX = {"kind": "bubblewrap", "detail": "/usr/bin/bwrap"}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +75,7 @@ def add_candidate(
         "patch_sha256": f"patch-{cid}",
         "tree_sha256": tree or f"tree-{cid}",
         "budget_sha256": "budget",
+        "fixed_sha256": FIXED,
         "effective_args": {"lr": 0.001, **(args or {})},
     }
     write_json(results / "candidates" / cid / "validation.json", validation)
@@ -70,8 +83,10 @@ def add_candidate(
     if validation_state != "ok":
         run_state, score_state = "skipped", "skipped"
     if write_run:
-        run = {"candidate": cid, "phase": "search", "seed": 0, "state": run_state, "device": "cpu"}
+        run = {"candidate": cid, "phase": "search", "seed": 0, "state": run_state, "device": "cpu", "sandbox": SANDBOX}
         run["reason"] = reason if run_state not in ("ok", "skipped") else ""
+        if run_state == "ok":
+            run["model_sha256"] = f"model-{cid}"
         if run_state != "skipped":
             run["runtime_seconds"] = runtime
         write_json(run_dir / "run.json", run)
@@ -215,6 +230,36 @@ def test_row_fields(task, campaign):
     assert rows["w-tie"]["changed_files"] == "client.py"
     assert better["tree_sha256"] == "tree-y-better" and better["patch_sha256"] == "patch-y-better"
     assert Path(better["artifacts"]) == results / "runs" / "search" / "y-better" / "seed0"
+
+
+def test_rows_carry_fixed_model_and_sandbox_hashes(task, campaign):
+    results, order = campaign
+    rows = by_id(build_rows(task, results, order, 0, 0.01))
+    digest = fixed_digest(FIXED)
+    assert len(digest) == 64 and digest == fixed_digest(dict(reversed(FIXED.items())))  # key order does not matter
+    assert digest != fixed_digest(FIXED | {"profile.yaml": "changed"})
+    assert all(rows[cid]["fixed_sha256"] == digest for cid in order)
+    assert (
+        rows["y-better"]["model_sha256"] == "model-y-better" and rows["p-predict"]["model_sha256"] == "model-p-predict"
+    )
+    for cid in ("v-crash", "u-timeout", "s-invalid"):  # no final model
+        assert rows[cid]["model_sha256"] == ""
+    assert rows["y-better"]["sandbox"] == "bubblewrap" and rows["v-crash"]["sandbox"] == "bubblewrap"
+    assert rows["s-invalid"]["sandbox"] == ""  # skipped: its code never ran
+
+
+def test_rows_without_recorded_hashes_leave_them_blank(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "base", t(0), 0.7, baseline=True)
+    validation = read_json(results / "candidates" / "base" / "validation.json")
+    del validation["fixed_sha256"]
+    write_json(results / "candidates" / "base" / "validation.json", validation)
+    run_path = results / "runs" / "search" / "base" / "seed0" / "run.json"
+    write_json(run_path, {key: value for key, value in read_json(run_path).items() if key != "sandbox"})
+    event = {"id": "lit-0001", "created": t(1), "title": "review", "sources": []}
+    rows = build_rows(task, results, ["base"], 0, 0.0, [event])
+    assert [(row["fixed_sha256"], row["sandbox"]) for row in rows] == [("", ""), ("", "")]
+    assert [row["model_sha256"] for row in rows] == ["model-base", ""]
 
 
 def test_candidate_scored_before_the_baseline_is_kept(task, tmp_path):
@@ -375,7 +420,7 @@ def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch)
     tsv.write_text("old ledger\n")
 
     def refuse(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "disk full")
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):

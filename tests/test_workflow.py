@@ -176,6 +176,25 @@ def test_new_candidate_runs_alone_plus_downstream(campaign):
     assert rows[-1]["status"] in ("keep", "discard")
 
 
+def test_verify_finds_the_finished_campaign_clean_and_a_tampered_model(campaign):
+    exe = Path(sys.executable).with_name("flcampaign")
+    clean = subprocess.run([str(exe), "verify"], cwd=campaign, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert re.fullmatch(r"verified: \d+ artifacts checked, no tampering found\n", clean.stdout)
+    model = campaign / "results" / "runs" / "search" / "0002-fedavgm" / "seed0" / "global_model.pt"
+    original, stamp = model.read_bytes(), model.stat()
+    try:
+        model.write_bytes(bytes([original[0] ^ 0xFF]) + original[1:])
+        tampered = subprocess.run([str(exe), "verify"], cwd=campaign, capture_output=True, text=True, timeout=300)
+    finally:  # the campaign fixture is shared: put the model back as it was
+        model.write_bytes(original)
+        os.utime(model, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    [line] = tampered.stdout.splitlines()
+    assert line.startswith(f"TAMPERED {model.relative_to(campaign).as_posix()}: model: hashes to ")
+    assert "run.json recorded" in line
+
+
 def test_no_simulator_left_running(campaign):
     leftovers = []
     for pid in os.listdir("/proc"):

@@ -1,0 +1,428 @@
+"""`flcampaign verify`: a finished campaign checks clean, and each kind of tampering is named."""
+
+import contextlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, copy_candidates
+
+from flcampaign import winners
+from flcampaign.cli import main
+from flcampaign.config import load_config
+from flcampaign.contract import validate_candidate
+from flcampaign.controls import draw_controls, write_control
+from flcampaign.files import SNAKEMAKE_STAMP, read_json, sha256_file, sha256_tree, write_json
+from flcampaign.guard import GuardConfig
+from flcampaign.ledger import fixed_digest, read_tsv, write_ledger
+from flcampaign.literature import load_events
+from flcampaign.task import Task
+from flcampaign.verify import CHECKS, Finding, audit, verify
+from flcampaign.workflow import task_of
+
+IDS = ("0000-baseline", "0001-fedprox-mu001", "0002-fedavgm", "0008-thirty-rounds")
+SITES = ("site-1", "site-2")
+SEARCH = {"0000-baseline": 0.70, "0001-fedprox-mu001": 0.74, "0002-fedavgm": 0.72, "_ctl-001": 0.71}
+REPEAT = {"0000-baseline": (0.69, 0.71), "0001-fedprox-mu001": (0.73, 0.76)}
+SANDBOX = {"kind": "none", "detail": "bubblewrap not found"}
+
+
+def fake_run(results: Path, phase: str, cid: str, seed: int, score: float | None) -> None:
+    """The records simulate and score would write; the model is a few bytes (verify only hashes it)."""
+    run_dir = results / "runs" / phase / cid / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    run = {"candidate": cid, "phase": phase, "seed": seed, "sandbox": SANDBOX}
+    if score is None:
+        write_json(run_dir / "run.json", run | {"state": "skipped", "reason": "validation: invalid"})
+        write_json(run_dir / "score.json", {"candidate": cid, "state": "skipped", "reason": "run: skipped"})
+        return
+    (run_dir / "global_model.pt").write_bytes(f"weights of {cid} {phase} {seed}".encode())
+    model = sha256_file(run_dir / "global_model.pt")
+    write_json(run_dir / "run.json", run | {"state": "ok", "model_sha256": model, "runtime_seconds": 3.25})
+    records = [("score.json", "search_val", score)]
+    if phase == "repeat":
+        records.append(("heldout.json", "heldout", score - 0.01))
+    for name, split, value in records:
+        hashes = {site: sha256_file(results / "task" / split / f"{site}.npz") for site in SITES}
+        record = {"candidate": cid, "phase": phase, "seed": seed, "split": split, "state": "ok", "score": value}
+        write_json(run_dir / name, record | {"model_sha256": model, "split_sha256": hashes})
+
+
+def build(root: Path) -> None:
+    """A finished campaign from real validation records and scripted run, score and winner records."""
+    copy_candidates(root, *IDS)
+    (root / "config.yaml").write_text("task: heart_disease\n")
+    (root / "literature").mkdir()
+    shutil.copy(REPO / "literature" / "lit-0001.yaml", root / "literature")
+    config = load_config(root / "config.yaml")
+    task, results = task_of(config), root / "results"
+    for split in ("train", "search_val", "heldout"):
+        for index, site in enumerate(SITES):
+            (results / "task" / split).mkdir(parents=True, exist_ok=True)
+            (results / "task" / split / f"{site}.npz").write_bytes(f"{split} rows of {site} {index}".encode())
+    for cid in IDS:
+        validate_candidate(root / "candidates", cid, task, results)
+        (results / "candidates" / cid / "src" / SNAKEMAKE_STAMP).touch()  # Snakemake stamps directory outputs
+    write_control(task, draw_controls(task, 1, 0)[0], results)
+    for cid in (*IDS, "_ctl-001"):
+        fake_run(results, "control" if cid.startswith("_") else "search", cid, 0, SEARCH.get(cid))
+    for cid, scores in REPEAT.items():
+        for seed, score in zip((42, 43), scores, strict=True):
+            fake_run(results, "repeat", cid, seed, score)
+    selection = {
+        "baseline": "0000-baseline",
+        "winners": [{"candidate": "0001-fedprox-mu001", "reasons": ["top-1 by search score"]}],
+        "controls": [],
+    }
+    write_json(results / "winners.json", winners.build(task, selection, results, [42, 43], 0))
+    with contextlib.chdir(root):  # as the ledger rule runs: relative artifact paths
+        write_ledger(
+            task,
+            Path("results"),
+            list(IDS),
+            task.profile["seeds"]["search"],
+            config["ledger"]["min_delta"],
+            GuardConfig(),
+            load_events(Path("literature")),
+            Path("results/results.tsv"),
+            Path("results/campaign_state.json"),
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("verified") / "campaign"
+    root.mkdir()
+    build(root)
+    return root
+
+
+@pytest.fixture
+def campaign(built, tmp_path) -> Path:
+    copy = tmp_path / "campaign"
+    shutil.copytree(built, copy)
+    return copy
+
+
+def check(campaign: Path, task: Task | None = None) -> list[Finding]:
+    config = load_config(campaign / "config.yaml")
+    return verify(campaign, task or task_of(config), config)
+
+
+def test_a_finished_campaign_is_clean(campaign):
+    config = load_config(campaign / "config.yaml")
+    outcome = audit(campaign, task_of(config), config)
+    assert outcome.findings == [] and outcome.clean
+    checked = set(outcome.checked)
+    for artifact in (
+        "candidates/0001-fedprox-mu001/patches/001-change.patch",
+        "candidates/0001-fedprox-mu001/candidate.yaml",
+        "results/controls/ctl-001/candidate.yaml",
+        "results/candidates/0001-fedprox-mu001/src",
+        "results/candidates/_ctl-001/validation.json",
+        "results/runs/search/0002-fedavgm/seed0/global_model.pt",
+        "results/runs/repeat/0000-baseline/seed43/heldout.json",
+        "results/task/heldout/site-2.npz",
+        "results/results.tsv",
+        "results/winners.json",
+        "literature/lit-0001.yaml",
+    ):
+        assert artifact in checked
+    assert "results/task/train/site-1.npz" not in checked  # no score record names the training split
+    assert not any(Path(name).is_absolute() for name in checked)
+
+
+def test_tree_hash_ignores_the_snakemake_stamp_only_at_the_top(tmp_path):
+    src = REPO / "tasks" / "heart_disease" / "src"
+    tree = tmp_path / "src"
+    shutil.copytree(src, tree)
+    (tree / SNAKEMAKE_STAMP).write_text("")
+    assert sha256_tree(tree) == sha256_tree(src)
+    (tree / "sub").mkdir()
+    (tree / "sub" / SNAKEMAKE_STAMP).write_text("")  # only the top-level stamp is Snakemake's
+    assert sha256_tree(tree) != sha256_tree(src)
+
+
+def test_ledger_rows_carry_the_hashes_verify_checks(campaign):
+    task = task_of(load_config(campaign / "config.yaml"))
+    rows = {row["candidate"]: row for row in read_tsv(campaign / "results" / "results.tsv")}
+    assert [row["kind"] for row in rows.values()].count("literature") == 1
+    run = read_json(campaign / "results/runs/search/0002-fedavgm/seed0/run.json")
+    assert rows["0002-fedavgm"]["model_sha256"] == run["model_sha256"]
+    assert rows["0002-fedavgm"]["fixed_sha256"] == fixed_digest(task.fixed_hashes)
+    assert rows["0002-fedavgm"]["sandbox"] == "none"
+    assert rows["0008-thirty-rounds"]["status"] == "invalid"
+    assert (rows["0008-thirty-rounds"]["model_sha256"], rows["0008-thirty-rounds"]["sandbox"]) == ("", "")
+    assert (rows["lit-0001"]["fixed_sha256"], rows["lit-0001"]["model_sha256"], rows["lit-0001"]["sandbox"]) == (
+        "",
+        "",
+        "",
+    )
+    assert rows["0001-fedprox-mu001"]["artifacts"] == "results/runs/search/0001-fedprox-mu001/seed0"
+
+
+def append(path: Path, data: bytes) -> None:
+    path.write_bytes(path.read_bytes() + data)
+
+
+def flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def edit_json(path: Path, **changes) -> None:
+    write_json(path, read_json(path) | changes)
+
+
+def edit_yaml_title(path: Path) -> None:
+    text = path.read_text()
+    path.write_text(text.replace("title: ", "title: Better ", 1))
+
+
+def edit_ledger(campaign: Path, edit) -> None:
+    path = campaign / "results" / "results.tsv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(edit(lines)))
+
+
+def set_ledger_score(lines: list[str], cid: str, score: str) -> list[str]:
+    header = lines[0].rstrip("\n").split("\t")
+    out = []
+    for line in lines:
+        cells = line.rstrip("\n").split("\t")
+        if cells[header.index("candidate")] == cid:
+            cells[header.index("score")] = score
+            line = "\t".join(cells) + "\n"
+        out.append(line)
+    return out
+
+
+def edit_winner_score(path: Path) -> None:
+    evidence = read_json(path)
+    evidence["entries"][0]["scores"]["43"] = 0.99
+    write_json(path, evidence)
+
+
+SEARCH_RUN = "results/runs/search/0002-fedavgm/seed0"
+FEDPROX = "candidates/0001-fedprox-mu001"
+LEDGER, WINNERS = "results/results.tsv", "results/winners.json"
+
+# (case, tampering, expected {(artifact, check)}, text every finding's detail of the first pair contains)
+TAMPERING = [
+    (
+        "patch edited after validation",
+        lambda c: append(c / FEDPROX / "patches/001-change.patch", b"\n"),
+        {(f"{FEDPROX}/patches", "patch")},
+        "edited after validation",
+    ),
+    (
+        "candidate.yaml edited after validation",
+        lambda c: edit_yaml_title(c / FEDPROX / "candidate.yaml"),
+        {(f"{FEDPROX}/candidate.yaml", "patch")},
+        "metadata recorded at validation",
+    ),
+    (
+        "control folder edited",
+        lambda c: edit_yaml_title(c / "results/controls/ctl-001/candidate.yaml"),
+        {("results/controls/ctl-001/candidate.yaml", "patch")},
+        "differs",
+    ),
+    (
+        "candidate folder removed",
+        lambda c: shutil.rmtree(c / FEDPROX),
+        {("results/candidates/0001-fedprox-mu001/validation.json", "patch")},
+        "is gone",
+    ),
+    (
+        "materialised source edited",
+        lambda c: append(c / "results/candidates/0001-fedprox-mu001/src/client.py", b"# sneaky\n"),
+        {("results/candidates/0001-fedprox-mu001/src", "tree")},
+        "validation recorded",
+    ),
+    (
+        "file added to a materialised tree",
+        lambda c: (c / "results/candidates/0000-baseline/src/fl_extra_cheat.py").write_text("x = 1\n"),
+        {("results/candidates/0000-baseline/src", "tree")},
+        "hashes to",
+    ),
+    (
+        "model replaced",
+        lambda c: flip_byte(c / SEARCH_RUN / "global_model.pt"),
+        {(f"{SEARCH_RUN}/global_model.pt", "model")},
+        "run.json recorded",
+    ),
+    (
+        "model deleted",
+        lambda c: (c / "results/runs/repeat/0000-baseline/seed42/global_model.pt").unlink(),
+        {("results/runs/repeat/0000-baseline/seed42/global_model.pt", "model")},
+        "missing",
+    ),
+    (
+        "score value in the ledger",
+        lambda c: edit_ledger(c, lambda lines: set_ledger_score(lines, "0002-fedavgm", "0.900000")),
+        {(LEDGER, "ledger")},
+        "results.tsv row 3 (candidate 0002-fedavgm): column score is 0.900000 in the ledger, 0.720000 in the records",
+    ),
+    (
+        "score.json names another model",
+        lambda c: edit_json(c / SEARCH_RUN / "score.json", model_sha256="0" * 64),
+        {(f"{SEARCH_RUN}/score.json", "score")},
+        "judged model 000000000000",
+    ),
+    (
+        "score.json value edited after the ledger",
+        lambda c: edit_json(c / SEARCH_RUN / "score.json", score=0.95),
+        {(LEDGER, "ledger")},
+        "column score is 0.720000 in the ledger, 0.950000 in the records",
+    ),
+    (
+        "search split edited",
+        lambda c: append(c / "results/task/search_val/site-1.npz", b"x"),
+        {("results/task/search_val/site-1.npz", "score")},
+        "recorded",
+    ),
+    (
+        "held-out split deleted",
+        lambda c: (c / "results/task/heldout/site-2.npz").unlink(),
+        {("results/task/heldout/site-2.npz", "score")},
+        "is missing",
+    ),
+    (
+        "ledger rows reordered",
+        lambda c: edit_ledger(c, lambda lines: [lines[0], lines[2], lines[1], *lines[3:]]),
+        {(LEDGER, "ledger")},
+        "results.tsv row 1 (candidate 0001-fedprox-mu001) is out of campaign order: the records put it at row 2",
+    ),
+    (
+        "ledger row added",
+        lambda c: edit_ledger(c, lambda lines: [*lines, lines[-1]]),
+        {(LEDGER, "ledger")},
+        "results.tsv row 6 (candidate 0008-thirty-rounds) is not in the records (again; first at row 5)",
+    ),
+    (
+        "ledger row dropped",
+        lambda c: edit_ledger(c, lambda lines: lines[:-1]),
+        {(LEDGER, "ledger")},
+        "results.tsv row 5 (candidate 0008-thirty-rounds) is missing",
+    ),
+    (
+        "ledger deleted",
+        lambda c: (c / LEDGER).unlink(),
+        {(LEDGER, "ledger")},
+        "missing",
+    ),
+    (
+        "validation record rewritten",
+        lambda c: edit_json(c / "results/candidates/0002-fedavgm/validation.json", tree_sha256="f" * 64),
+        {("results/candidates/0002-fedavgm/src", "tree"), (LEDGER, "ledger")},
+        "validation recorded ffffffffffff",
+    ),
+    (
+        "winners.json score edited",
+        lambda c: edit_winner_score(c / WINNERS),
+        {(WINNERS, "winners")},
+        "0001-fedprox-mu001 seed 43: 0.99 in winners.json, 0.76 in results/runs/repeat/0001-fedprox-mu001/seed43",
+    ),
+    (
+        "repeat score edited after the winners stage",
+        lambda c: edit_json(c / "results/runs/repeat/0000-baseline/seed42/heldout.json", score=0.5),
+        {(WINNERS, "winners")},
+        "0000-baseline held-out seed 42",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected", "text"), [case[1:] for case in TAMPERING], ids=[c[0] for c in TAMPERING]
+)
+def test_each_kind_of_tampering_is_named(campaign, tamper, expected, text):
+    tamper(campaign)
+    findings = check(campaign)
+    assert {(f.artifact, f.check) for f in findings} == expected, findings
+    first = sorted(expected)[0] if len(expected) == 1 else next(iter(e for e in expected if e[1] != "ledger"))
+    assert any(text in f.detail for f in findings if (f.artifact, f.check) == first), findings
+    keys = [(f.artifact, f.check) for f in findings]
+    assert keys == sorted(keys) and {f.check for f in findings} <= set(CHECKS)
+
+
+def test_ledger_findings_are_one_per_row_problem(campaign):
+    edit_ledger(campaign, lambda lines: [lines[0], lines[2], lines[1], *lines[3:]])
+    assert [f.detail for f in check(campaign)] == [
+        "results.tsv row 1 (candidate 0001-fedprox-mu001) is out of campaign order: the records put it at row 2",
+        "results.tsv row 2 (candidate 0000-baseline) is out of campaign order: the records put it at row 1",
+    ]
+    edit_ledger(campaign, lambda lines: [lines[0], lines[2], lines[1], *lines[3:]])  # back in order
+    assert check(campaign) == []
+    edit_ledger(campaign, lambda lines: [*lines[:2], *lines[3:]])  # a row dropped in the middle
+    assert [f.detail for f in check(campaign)] == ["results.tsv row 2 (candidate 0001-fedprox-mu001) is missing"]
+
+
+def test_a_forged_row_is_named(campaign):
+    edit_ledger(campaign, lambda lines: [*lines[:-1], lines[-1].replace("0008-thirty-rounds", "0099-forged", 1)])
+    assert [f.detail for f in check(campaign)] == [
+        "results.tsv row 5 (candidate 0099-forged) is not in the records",
+        "results.tsv row 5 (candidate 0008-thirty-rounds) is missing",
+    ]
+
+
+def test_a_changed_task_is_named_for_every_validation(campaign, tmp_path):
+    copy = tmp_path / "tasks" / "heart_disease"
+    shutil.copytree(REPO / "tasks" / "heart_disease", copy)
+    assert check(campaign, Task.load(copy)) == []  # same content elsewhere: same hashes
+    append(copy / "src" / "fl_data.py", b"# the data bridge changed\n")
+    findings = check(campaign, Task.load(copy))
+    validations = sorted(
+        p.relative_to(campaign).as_posix() for p in campaign.glob("results/candidates/*/validation.json")
+    )
+    assert [f.artifact for f in findings] == validations and len(validations) == len(IDS) + 1
+    assert all(f.check == "fixed" and "src/fl_data.py" in f.detail for f in findings)
+    budget = check(campaign, Task.load(REPO / "tasks" / "heart_disease", num_rounds=3))
+    assert {f.check for f in budget} == {"fixed"} and all("budget_sha256" in f.detail for f in budget)
+
+
+def test_verify_never_imports_candidate_code(campaign):
+    append(campaign / "results/candidates/0000-baseline/src/client.py", b"raise SystemExit('imported')\n")
+    before = set(sys.modules)
+    findings = check(campaign)
+    assert [f.check for f in findings] == ["tree"]
+    loaded = [sys.modules[name] for name in set(sys.modules) - before]
+    assert not [m for m in loaded if str(campaign) in str(getattr(m, "__file__", "") or "")]
+
+
+def test_cli_verify_exit_codes_and_output(campaign, monkeypatch, capsys):
+    monkeypatch.chdir(campaign)
+    config = load_config(campaign / "config.yaml")
+    n_checked = len(audit(campaign, task_of(config), config).checked)
+    assert main(["verify"]) == 0
+    assert capsys.readouterr().out == f"verified: {n_checked} artifacts checked, no tampering found\n"
+    assert main(["verify", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    flip_byte(campaign / SEARCH_RUN / "global_model.pt")
+    edit_ledger(campaign, lambda lines: lines[:-1])
+    assert main(["verify"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert (
+        lines[0] == "TAMPERED results/results.tsv: ledger: results.tsv row 5 (candidate 0008-thirty-rounds) is missing"
+    )
+    assert lines[1].startswith(f"TAMPERED {SEARCH_RUN}/global_model.pt: model: hashes to ")
+    assert len(lines) == 2 and f"2 finding(s) in {n_checked} artifacts checked" in captured.err
+    assert main(["verify", "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)
+    assert [(f["artifact"], f["check"]) for f in findings] == [
+        (LEDGER, "ledger"),
+        (f"{SEARCH_RUN}/global_model.pt", "model"),
+    ]
+    assert all(set(f) == {"artifact", "check", "detail"} for f in findings)
+
+
+def test_cli_verify_outside_a_campaign(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify"]) == 2
+    assert "no campaign configuration here" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verify", "--help"])
+    assert exit_info.value.code == 0 and "--json" in capsys.readouterr().out
