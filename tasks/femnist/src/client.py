@@ -1,0 +1,117 @@
+"""NVFlare client of the FEMNIST task (Client API, DIFF updates).
+
+FedAvg with client SGD: a fixed number of mini-batch steps per round from a shuffled loader and an
+optimizer that persist across rounds, so an epoch can span rounds (as in the Fed-Heart-Disease task).
+Cross-entropy on the 62 class logits; the device is chosen at run time (CUDA when available).
+"""
+
+import argparse
+from collections.abc import Iterator
+
+import nvflare.client as flare
+import torch
+from fl_data import load_train
+from model import FemnistCNN
+from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
+
+NUM_CLASSES = 62
+EVAL_CHUNK = 512
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--batch_size", type=int, required=True)
+    parser.add_argument("--local_steps", type=int, required=True)
+    parser.add_argument("--lr", type=float, required=True)
+    return parser.parse_args()
+
+
+def batches(features: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator:
+    """Endless stream of shuffled mini-batches; reshuffles at every epoch boundary."""
+    while True:
+        order = torch.randperm(len(labels), generator=generator)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            yield features[index], labels[index]
+
+
+def as_tensors(params: dict) -> dict:
+    return {name: torch.as_tensor(value) for name, value in params.items()}
+
+
+def cpu_state(model: torch.nn.Module) -> dict:
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+
+
+def compute_model_diff(model: torch.nn.Module, global_state: dict) -> dict:
+    """Torch tensors, never numpy: NVFlare's PT path drops non-tensor params silently."""
+    return {name: value.detach().cpu() - global_state[name] for name, value in model.state_dict().items()}
+
+
+def evaluate(model: torch.nn.Module, features: torch.Tensor, labels: torch.Tensor, device: torch.device) -> dict:
+    """Training-split diagnostics only; the campaign's score comes from the trusted evaluator."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(labels), EVAL_CHUNK):
+            x = features[start : start + EVAL_CHUNK].to(device)
+            y = labels[start : start + EVAL_CHUNK].to(device)
+            logits = model(x)
+            loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == y).sum().item()
+    return {"train_loss": loss_sum / len(labels), "train_accuracy": correct / len(labels)}
+
+
+def local_train(model, stream, optimizer, steps: int, device: torch.device) -> int:
+    model.train()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(steps):
+        x, y = next(stream)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x.to(device)), y.to(device))
+        loss.backward()
+        optimizer.step()
+    return steps
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    flare.init()
+    site = flare.get_site_name()
+    site_index = int(site.rsplit("-", 1)[-1])
+    features, labels = load_train(site)
+    generator = torch.Generator().manual_seed(args.seed * 1000 + site_index * 100)
+    stream = batches(features, labels, args.batch_size, generator)
+    model = FemnistCNN(num_classes=NUM_CLASSES, seed=args.seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    while flare.is_running():
+        input_model = flare.receive()
+        if input_model is None:
+            break
+        if flare.is_submit_model():
+            flare.send(FLModel(params=cpu_state(model), params_type=ParamsType.FULL))
+            continue
+        if flare.is_evaluate():
+            eval_model = FemnistCNN(num_classes=NUM_CLASSES, seed=args.seed).to(device)
+            eval_model.load_state_dict(as_tensors(input_model.params), strict=True)
+            flare.send(FLModel(metrics=evaluate(eval_model, features, labels, device)))
+            continue
+        model.load_state_dict(as_tensors(input_model.params), strict=True)
+        global_state = cpu_state(model)
+        steps = local_train(model, stream, optimizer, args.local_steps, device)
+        metrics = evaluate(model, features, labels, device)
+        flare.send(
+            FLModel(
+                params=compute_model_diff(model, global_state),
+                params_type=ParamsType.DIFF,
+                metrics=metrics,
+                meta={"NUM_STEPS_CURRENT_ROUND": steps, "NUM_TRAIN_SAMPLES": len(labels)},
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
