@@ -1,0 +1,109 @@
+"""NVFlare client of the LEAF synthetic task (Client API, DIFF updates).
+
+LEAF's recipe for ``synthetic.log_reg``: plain mini-batch SGD on softmax cross-entropy of the model's
+class scores. Each client (a group of LEAF users) takes a fixed number of mini-batch steps per round
+from a shuffled loader and an optimizer that persist across rounds, so an epoch can span rounds (as
+in the Fed-Heart-Disease task). The device is chosen at run time (CUDA when available).
+"""
+
+import argparse
+from collections.abc import Iterator
+
+import nvflare.client as flare
+import torch
+from fl_data import load_train
+from model import LeafLogReg
+from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
+
+NUM_CLASSES = 5
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--batch_size", type=int, required=True)
+    parser.add_argument("--local_steps", type=int, required=True)
+    parser.add_argument("--lr", type=float, required=True)
+    return parser.parse_args()
+
+
+def batches(features: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator) -> Iterator:
+    """Endless stream of shuffled mini-batches; reshuffles at every epoch boundary."""
+    while True:
+        order = torch.randperm(len(labels), generator=generator)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            yield features[index], labels[index]
+
+
+def as_tensors(params: dict) -> dict:
+    return {name: torch.as_tensor(value) for name, value in params.items()}
+
+
+def compute_model_diff(model: torch.nn.Module, global_state: dict) -> dict:
+    """Torch tensors, never numpy: NVFlare's PT path drops non-tensor params silently."""
+    return {name: value.detach().cpu() - global_state[name] for name, value in model.state_dict().items()}
+
+
+def evaluate(model: torch.nn.Module, features: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Training-split diagnostics only; the campaign's score comes from the trusted evaluator."""
+    with torch.no_grad():
+        scores = model(features)
+        loss = torch.nn.functional.cross_entropy(scores, labels).item()
+        accuracy = (scores.argmax(dim=1) == labels).float().mean().item()
+    return {"train_loss": loss, "train_accuracy": accuracy}
+
+
+def local_train(model, stream, optimizer, steps: int, device: torch.device) -> int:
+    model.train()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(steps):
+        x, y = next(stream)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x.to(device)), y.to(device))
+        loss.backward()
+        optimizer.step()
+    return steps
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    flare.init()
+    site = flare.get_site_name()
+    site_index = int(site.rsplit("-", 1)[-1])
+    features, labels = load_train(site)
+    generator = torch.Generator().manual_seed(args.seed * 1000 + site_index * 100)
+    stream = batches(features, labels, args.batch_size, generator)
+    model = LeafLogReg(in_features=features.shape[1], num_classes=NUM_CLASSES, seed=args.seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    while flare.is_running():
+        input_model = flare.receive()
+        if input_model is None:
+            break
+        if flare.is_submit_model():
+            flare.send(FLModel(params=model.cpu().state_dict(), params_type=ParamsType.FULL))
+            continue
+        if flare.is_evaluate():
+            eval_model = LeafLogReg(in_features=features.shape[1], num_classes=NUM_CLASSES, seed=args.seed)
+            eval_model.load_state_dict(as_tensors(input_model.params), strict=True)
+            flare.send(FLModel(metrics=evaluate(eval_model, features, labels)))
+            continue
+        model.load_state_dict(as_tensors(input_model.params), strict=True)
+        global_state = {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+        steps = local_train(model, stream, optimizer, args.local_steps, device)
+        metrics = evaluate(model.cpu(), features, labels)
+        model.to(device)
+        flare.send(
+            FLModel(
+                params=compute_model_diff(model, global_state),
+                params_type=ParamsType.DIFF,
+                metrics=metrics,
+                meta={"NUM_STEPS_CURRENT_ROUND": steps, "NUM_TRAIN_SAMPLES": len(labels)},
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
