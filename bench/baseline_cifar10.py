@@ -33,18 +33,14 @@ import argparse
 import math
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from flcampaign.contract import validate_candidate
+from flcampaign.baseline import prepare_splits, run_seed, set_up
 from flcampaign.datasets import cifar10
-from flcampaign.runner import simulate
 from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
 from flcampaign.slots import all_slots, visible_gpus
-from flcampaign.splits import prepare
 from flcampaign.stats import describe
 from flcampaign.task import Task
 
@@ -53,6 +49,8 @@ TASK_DIR = REPO / "tasks" / "cifar10"
 REFERENCE = 0.8472
 REFERENCE_SOURCE = "Auto-FL research campaign baseline row (NVFlare research/auto-fl-research; nvflare.md 10)"
 TOLERANCE = 0.03
+TITLE = "Baseline, the reference Auto-FL CIFAR-10 recipe unchanged"
+HYPOTHESIS = "reproduces the reference campaign's baseline accuracy"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,17 +59,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, help="folder for splits, runs and scores (default: a new temp folder)")
     parser.add_argument("--allow-cpu", action="store_true", help="run the full budget without a GPU (many hours)")
     return parser.parse_args(argv)
-
-
-def write_baseline(candidates: Path) -> str:
-    folder = candidates / "0000-baseline"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "candidate.yaml").write_text(
-        "title: Baseline, the reference Auto-FL CIFAR-10 recipe unchanged\n"
-        "hypothesis: reproduces the reference campaign's baseline accuracy\n"
-        "parent: baseline\nfamily: fedavg\ncreated: '2026-11-24T00:00:00+00:00'\n"
-    )
-    return "0000-baseline"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,27 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     seeds = args.seeds or task.profile["seeds"]["repeat"]
     work = (args.work or Path(tempfile.mkdtemp(prefix="flc-cifar10-baseline-"))).resolve()
     print(f"budget {task.budget}, seeds {seeds}, device {'GPU ' + ','.join(gpus) if gpus else 'CPU'}, work {work}")
-    splits = work / "splits"
-    if not (splits / "splits.json").is_file():
-        prepare(task, splits)
-    cid = write_baseline(work / "candidates")
-    validation = validate_candidate(work / "candidates", cid, task, work / "results")
-    if validation["state"] != "ok":
-        print(f"FAILED: the baseline does not validate: {validation['reason']}")
+    prepare_splits(task, work, reuse=True)
+    try:
+        validation = set_up(task, work, "0000-baseline", TITLE, HYPOTHESIS)
+    except ValueError as error:
+        print(f"FAILED: the baseline does not validate ({error})")
         return 1
-    tree = work / "results" / "candidates" / cid / "src"
     sandbox, slots = choose("auto"), all_slots(gpus, 1, 1)
     heldout, failures = [], []
     print(f"{'seed':>5} {'held-out (pooled = test set)':>30} {'search-val (pooled)':>20} {'run s':>8}")
     for seed in seeds:
-        run_dir = work / "runs" / f"seed{seed}"
-        start = time.monotonic()
-        run = simulate(task, validation, tree, splits / "train", "repeat", seed, run_dir, work / "work" / f"seed{seed}",
-                       slots=slots, lock_dir=work / "locks", sandbox=sandbox)  # fmt: skip
-        scores = {
-            split: score_run(task, run, run_dir, tree, splits, split, run_dir / f"score_{split}.json", sandbox)
-            for split in ("heldout", "search_val")
-        }
+        result = run_seed(task, work, validation, seed, sandbox, slots=slots)
+        run, scores = result["run"], {split: result[split] for split in ("heldout", "search_val")}
         if run["state"] != "ok" or any(s["state"] != "ok" for s in scores.values()):
             reasons = [run["reason"], *(s["reason"] for s in scores.values())]
             failures.append(seed)
@@ -123,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         heldout.append(scores["heldout"]["score"])
         print(f"{seed:>5} {scores['heldout']['score']:>30.4f} {scores['search_val']['score']:>20.4f} "
-              f"{time.monotonic() - start:>8.0f}")  # fmt: skip
+              f"{result['seconds']:>8.0f}")  # fmt: skip
     if failures:
         print(f"FAILED: seeds {failures} did not finish with a score; see {work / 'runs'}")
         return 1

@@ -9,16 +9,11 @@ Usage: python bench/baseline_heart_disease.py [--seeds 42 43 44 45 46] [--rounds
 """
 
 import argparse
-import statistics
 import tempfile
 from pathlib import Path
 
-from flcampaign.contract import validate_candidate
-from flcampaign.runner import simulate
+from flcampaign.baseline import failure, prepare_splits, run_seed, set_up, summary
 from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import prepare
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,30 +30,26 @@ TOLERANCE = 0.05
 def main(seeds: list[int], rounds: int | None) -> None:
     task = Task.load(REPO / "tasks" / "heart_disease", num_rounds=rounds)
     sandbox = choose("auto")
-    pooled, client_means = [], []
+    results = []
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        prepare(task, root / "splits")
-        validation = validate_candidate(REPO / "candidates", "0000-baseline", task, root / "results")
-        tree = root / "results" / "candidates" / "0000-baseline" / "src"
+        prepare_splits(task, root)
+        try:
+            validation = set_up(task, root, "0000-baseline")
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
         for seed in seeds:
-            out = root / "runs" / f"seed{seed}"
-            slots = [Slot(0, "cpu", "cpu0")]
-            train = root / "splits" / "train"
-            run = simulate(
-                task, validation, tree, train, "repeat", seed, out, root / "work", slots, root / "locks", sandbox
-            )
-            score = score_run(task, run, out, tree, root / "splits", "heldout", out / "heldout.json", sandbox)
-            if score["state"] != "ok":
-                raise SystemExit(f"seed {seed}: {run.get('reason') or score.get('reason')}")
-            pooled.append(score["pooled"])
-            client_means.append(score["mean_over_sites"])
+            result = run_seed(task, root, validation, seed, sandbox, splits=("heldout",))
+            if failure(result):
+                raise SystemExit(f"seed {seed}: {failure(result)}")
+            results.append(result)
+            score = result["heldout"]
             sites = " ".join(f"{v:.3f}" for v in score["per_site"].values())
             print(
                 f"seed {seed}: pooled {score['pooled']:.4f}, mean over clients {score['mean_over_sites']:.4f} ({sites})"
             )
     budget = f"{task.budget['num_rounds']} rounds" + (" (shortened)" if rounds else "")
-    ours_pooled, ours_clients = statistics.mean(pooled), statistics.mean(client_means)
+    ours_pooled, ours_clients = summary(results, "pooled")["mean"], summary(results, "mean_over_sites")["mean"]
     print(f"held-out accuracy over seeds {seeds}, {budget}:")
     print(
         f"  pooled           ours {ours_pooled:.4f}   FLamby FedAvg {FLAMBY_POOLED:.3f}"

@@ -17,9 +17,6 @@ Usage: python bench/baseline_leaf_synthetic.py [--seeds 42 43 44 45 46] [--round
 """
 
 import argparse
-import statistics
-import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -29,42 +26,21 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from flcampaign.contract import validate_candidate
-from flcampaign.runner import simulate
+from flcampaign.baseline import (
+    finished,
+    header,
+    prepare_splits,
+    scratch,
+    seed_table,
+    set_up,
+    spread_text,
+    summary,
+)
 from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import load_split, prepare
-from flcampaign.stats import describe
+from flcampaign.splits import load_split
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
-BASELINE = (
-    "title: baseline\nhypothesis: reference\nparent: baseline\nfamily: fedavg\ncreated: '2026-11-24T00:00:00+00:00'\n"
-)
-
-
-def run_seed(task: Task, root: Path, validation: dict, seed: int, sandbox) -> dict:
-    out = root / "runs" / f"seed{seed}"
-    tree = root / "results" / "candidates" / "baseline" / "src"
-    start = time.perf_counter()
-    run = simulate(
-        task,
-        validation,
-        tree,
-        root / "splits" / "train",
-        "repeat",
-        seed,
-        out,
-        root / "work" / f"seed{seed}",
-        slots=[Slot(0, "cpu", "cpu0")],
-        lock_dir=root / "locks",
-        sandbox=sandbox,
-    )
-    scores = {}
-    for split in ("heldout", "search_val"):
-        scores[split] = score_run(task, run, out, tree, root / "splits", split, out / f"score_{split}.json", sandbox)
-    return {"seed": seed, "seconds": time.perf_counter() - start, "run": run, **scores}
 
 
 def context(splits: Path) -> tuple[float, float]:
@@ -85,43 +61,20 @@ def main(seeds: list[int] | None, rounds: int | None, keep: Path | None) -> None
     task = Task.load(REPO / "tasks" / "leaf_synthetic", num_rounds=rounds)
     seeds = seeds or task.profile["seeds"]["repeat"]
     sandbox = choose("auto")
-    with tempfile.TemporaryDirectory(prefix="flc-leaf-synthetic-bench-") as scratch:
-        root = Path(keep) if keep else Path(scratch)
-        (root / "candidates" / "baseline").mkdir(parents=True, exist_ok=True)
-        (root / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE)
-        start = time.perf_counter()
-        summary = prepare(task, root / "splits")
-        prepare_s = time.perf_counter() - start
-        validation = validate_candidate(root / "candidates", "baseline", task, root / "results")
-        if validation["state"] != "ok":
-            raise SystemExit(f"baseline is {validation['state']}: {validation['reason']}")
-        budget = task.budget
-        print(f"LEAF synthetic baseline: {budget['n_clients']} clients, {budget['num_rounds']} rounds, batch "
-              f"{budget['batch_size']}, knobs {task.knob_values({})}, sandbox {sandbox.kind}")  # fmt: skip
-        if task.profile.get("budget_note"):
-            print(f"  NOTE: {task.profile['budget_note']} (--rounds): below LEAF's demo budget of 20 rounds")
-        rows = {split: sum(s[split] for s in summary["sites"].values()) for split in ("train", "search_val", "heldout")}
+    with scratch(keep, "flc-leaf-synthetic-bench-") as root:
+        rows, prepare_s = prepare_splits(task, root)
+        try:
+            validation = set_up(task, root)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        print(header(task, sandbox, "LEAF synthetic", "below LEAF's demo budget of 20 rounds"))
         print(f"data generated and split in {prepare_s:.1f} s: {rows}")
         majority, centralised = context(root / "splits")
-        print("seed  state  wall s   held-out pooled  held-out site mean  search-val pooled")
-        results = []
-        for seed in seeds:
-            result = run_seed(task, root, validation, seed, sandbox)
-            results.append(result)
-            held, val = result["heldout"], result["search_val"]
-            if held["state"] != "ok":
-                print(f"{seed:4d}  {held['state']}: {held['reason'] or result['run'].get('reason')}")
-                continue
-            print(f"{seed:4d}  ok     {result['seconds']:6.1f}   {held['score']:.4f}           "
-                  f"{held['mean_over_sites']:.4f}              {val['score']:.4f}", flush=True)  # fmt: skip
-        ok = [r for r in results if r["heldout"]["state"] == "ok"]
-        if not ok:
-            raise SystemExit("no seed finished")
-        pooled = describe([r["heldout"]["score"] for r in ok])
-        site_mean = describe([r["heldout"]["mean_over_sites"] for r in ok])
-        seconds = statistics.median(r["seconds"] for r in ok)
-    print(f"held-out accuracy, pooled: {pooled['mean']:.4f} +- {pooled['sd']:.4f} (sd over {pooled['n']} seeds)")
-    print(f"  mean over sites: {site_mean['mean']:.4f} +- {site_mean['sd']:.4f}; median {seconds:.0f} s per seed")
+        ok = finished(seed_table(task, root, validation, seeds, sandbox))
+    if not ok:
+        raise SystemExit("no seed finished")
+    pooled = summary(ok, "score")
+    print(spread_text(ok))
     print("published figure for this setting: none. datasets.md section 7 gives the data's reference statistics")
     print("  but no accuracy, and LEAF publishes no synthetic.log_reg result for these settings (its protocol")
     print("  trains 2 single-user clients a round; here 10 clients of 100 users each train every round).")

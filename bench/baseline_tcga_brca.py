@@ -17,27 +17,29 @@ Usage: python bench/baseline_tcga_brca.py [--seeds 42 43 44 45 46] [--rounds N] 
 
 import argparse
 import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from flcampaign.contract import validate_candidate
+from flcampaign.baseline import (
+    finished,
+    header,
+    median_seconds,
+    prepare_splits,
+    scratch,
+    seed_table,
+    set_up,
+    summary,
+)
 from flcampaign.datasets import tcga_brca
-from flcampaign.runner import simulate
 from flcampaign.sandbox import choose
-from flcampaign.scoring import c_index, score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import carve_search_val, prepare
+from flcampaign.scoring import c_index
+from flcampaign.splits import carve_search_val
 from flcampaign.stats import describe
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
-BASELINE = (
-    "title: baseline\nhypothesis: reference\nparent: baseline\nfamily: fedavg\ncreated: '2026-11-24T00:00:00+00:00'\n"
-)
 # FLamby's FedAvg row for Fed-TCGA-BRCA (seeds 42-46; shared/reference/datasets.md section 4):
 # per-client test C-index means over seeds, the pooled test C-index, and mean +- sd over clients x seeds.
 FLAMBY_CLIENTS = (0.745, 0.627, 0.691, 0.675, 0.787, 0.867)
@@ -56,28 +58,15 @@ POOLED_TOLERANCE = 0.13
 CLIENT_MEAN_TOLERANCE = 0.13
 
 
-def run_seed(task: Task, root: Path, validation: dict, seed: int, sandbox) -> dict:
-    out = root / "runs" / f"seed{seed}"
-    tree = root / "results" / "candidates" / "baseline" / "src"
-    start = time.perf_counter()
-    run = simulate(
-        task,
-        validation,
-        tree,
-        root / "splits" / "train",
-        "repeat",
-        seed,
-        out,
-        root / "work" / f"seed{seed}",
-        slots=[Slot(0, "cpu", "cpu0")],
-        lock_dir=root / "locks",
-        sandbox=sandbox,
-    )
-    scores = {
-        split: score_run(task, run, out, tree, root / "splits", split, out / f"score_{split}.json", sandbox)
-        for split in ("heldout", "search_val")
-    }
-    return {"seed": seed, "seconds": time.perf_counter() - start, "run": run, **scores}
+TABLE_HEADER = "seed  wall s  held-out pooled  held-out client mean  per client (site-1..6)                 search-val"
+
+
+def table_row(result: dict) -> str:
+    """A finished seed's row: the pooled C-index, the mean over clients and each client's, as FLamby reports them."""
+    held, val = result["heldout"], result["search_val"]
+    clients = " ".join(f"{held['per_site'][f'site-{k}']:.3f}" for k in range(1, 7))
+    return (f"{result['seed']:4d}  {result['seconds']:6.1f}  {held['score']:.4f}           "
+            f"{held['mean_over_sites']:.4f}                {clients}  {val['score']:.4f}")  # fmt: skip
 
 
 def cox_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -161,40 +150,21 @@ def main(
 def simulated(task: Task, seeds: list[int] | None, keep: Path | None) -> None:
     seeds = seeds or task.profile["seeds"]["repeat"]
     sandbox = choose("auto")
-    with tempfile.TemporaryDirectory(prefix="flc-tcga-bench-") as scratch:
-        root = Path(keep) if keep else Path(scratch)
-        (root / "candidates" / "baseline").mkdir(parents=True, exist_ok=True)
-        (root / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE)
-        summary = prepare(task, root / "splits")
-        validation = validate_candidate(root / "candidates", "baseline", task, root / "results")
-        if validation["state"] != "ok":
-            raise SystemExit(f"baseline is {validation['state']}: {validation['reason']}")
-        budget = task.budget
-        print(f"Fed-TCGA-BRCA baseline: {budget['n_clients']} clients, {budget['num_rounds']} rounds, batch "
-              f"{budget['batch_size']}, knobs {task.knob_values({})}, sandbox {sandbox.kind}")  # fmt: skip
-        if task.profile.get("budget_note"):
-            print(f"  NOTE: {task.profile['budget_note']} (--rounds): below FLamby's budget, not comparable")
-        rows = {split: sum(s[split] for s in summary["sites"].values()) for split in ("train", "search_val", "heldout")}
+    with scratch(keep, "flc-tcga-bench-") as root:
+        rows, _ = prepare_splits(task, root)
+        try:
+            validation = set_up(task, root)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        print(header(task, sandbox, "Fed-TCGA-BRCA", "below FLamby's budget, not comparable"))
         print(f"rows: {rows} (FLamby trains on train + search_val = 866 and tests on the 222 held-out rows)")
-        print("seed  wall s  held-out pooled  held-out client mean  per client (site-1..6)                 search-val")
-        results = []
-        for seed in seeds:
-            result = run_seed(task, root, validation, seed, sandbox)
-            held, val = result["heldout"], result["search_val"]
-            if held["state"] != "ok":
-                print(f"{seed:4d}  {held['state']}: {held['reason'] or result['run'].get('reason')}", flush=True)
-                continue
-            results.append(result)
-            clients = " ".join(f"{held['per_site'][f'site-{k}']:.3f}" for k in range(1, 7))
-            print(f"{seed:4d}  {result['seconds']:6.1f}  {held['score']:.4f}           {held['mean_over_sites']:.4f}"
-                  f"                {clients}  {val['score']:.4f}", flush=True)  # fmt: skip
+        results = finished(seed_table(task, root, validation, seeds, sandbox, TABLE_HEADER, table_row))
     if not results:
         raise SystemExit("no seed finished")
-    pooled = describe([r["heldout"]["score"] for r in results])
-    site_mean = describe([r["heldout"]["mean_over_sites"] for r in results])
+    pooled, site_mean = summary(results, "score"), summary(results, "mean_over_sites")
     cells = describe([v for r in results for v in r["heldout"]["per_site"].values()])
     per_client = [statistics.fmean(r["heldout"]["per_site"][f"site-{k}"] for r in results) for k in range(1, 7)]
-    print(f"\nmedian {statistics.median(r['seconds'] for r in results):.0f} s per seed (simulation + two scorings)")
+    print(f"\nmedian {median_seconds(results):.0f} s per seed (simulation + two scorings)")
     ours_pooled = f"{pooled['mean']:.4f} +- {pooled['sd']:.4f} (sd, {pooled['n']} seeds)"
     ours_cells = f"{cells['mean']:.4f} +- {cells['sd']:.4f} (sd, {cells['n']} values)"
     print(f"{'':26s}{'ours':35s}{'FLamby FedAvg':16s}difference")
