@@ -56,9 +56,10 @@ class Sandbox:
 
 
 def _python_paths() -> list[str]:
-    """The interpreter, its standard library and the environment's packages (resolved, deduplicated)."""
+    """The interpreter, its standard library and every package folder on its path (layered venvs too)."""
     paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
     paths |= {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}
+    paths |= {str(Path(p).resolve()) for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
     kept = sorted(p for p in paths if Path(p).is_dir() and not any(p.startswith(d + "/") for d in SYSTEM_DIRS))
     return [p for p in kept if not any(p != other and p.startswith(other + "/") for other in kept)]
 
