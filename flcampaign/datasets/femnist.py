@@ -20,27 +20,22 @@ is read. Features are float32 ``(n, 784)`` exactly as LEAF stores them (``v / 25
 import gzip
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
+
+from flcampaign.datasets import sources_sha256
 
 N_WRITERS = 105
 N_CLASSES = 62
 IMAGE_PIXELS = 28 * 28
 OPTIONS = {"grouping_seed"}
-SHARD_ROW = re.compile(
-    r"^\|\s*(all_data_\d+_niid_05_keep_0_(?:train|test)_9\.json\.gz)\s*\|.*\|\s*([0-9a-f]{64})\s*\|$"
-)
+SHARD_NAME = r"all_data_\d+_niid_05_keep_0_(?:train|test)_9\.json\.gz"
 
 
 def listed_shards(raw_dir: Path) -> dict[str, str]:
     """File name -> sha256 of its uncompressed JSON, from the table in ``SOURCES.md``."""
-    hashes = {}
-    for line in (Path(raw_dir) / "SOURCES.md").read_text(encoding="utf-8").splitlines():
-        match = SHARD_ROW.match(line.strip())
-        if match:
-            hashes[match.group(1)] = match.group(2)
+    hashes = sources_sha256(raw_dir, SHARD_NAME)
     if not hashes:
         raise ValueError(f"{raw_dir}/SOURCES.md lists no FEMNIST shard with its sha256")
     return hashes

@@ -16,25 +16,21 @@ Every CSV is checked against the sha256 listed in ``SOURCES.md`` before it is re
 """
 
 import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from flcampaign.datasets import sources_sha256
+
 REGIONS = ("Northeast", "South", "West", "Midwest", "Europe", "Canada")
 FILES = ("brca.csv", "centers.csv", "train_test_split.csv")
 N_FEATURES = 39
-SOURCE_ROW = re.compile(r"^\|\s*([\w.]+\.csv)\s*\|.*\|\s*([0-9a-f]{64})\s*\|$")
 
 
 def listed_sha256(raw_dir: Path) -> dict[str, str]:
     """File name -> sha256, from the table in ``SOURCES.md``; every file of ``FILES`` must be listed."""
-    hashes = {}
-    for line in (Path(raw_dir) / "SOURCES.md").read_text(encoding="utf-8").splitlines():
-        match = SOURCE_ROW.match(line.strip())
-        if match:
-            hashes[match.group(1)] = match.group(2)
+    hashes = sources_sha256(raw_dir, r"[\w.]+\.csv")
     missing = [name for name in FILES if name not in hashes]
     if missing:
         raise ValueError(f"{raw_dir}/SOURCES.md lists no sha256 for {missing}")
