@@ -26,6 +26,14 @@ from flcampaign.task import Task
 EXPORT_TIMEOUT_S = 300
 DEFAULT_LOG_MB, DEFAULT_FILE_MB = 64, 2048
 MB = 1 << 20
+# NVFlare's simulator sometimes loses a client process before it trains (connection reset, or no
+# connection to the child within 60 s); the run then stalls with one client missing. Infrastructure
+# failures are retried, once.
+INFRASTRUCTURE_PATTERN = (
+    r"Communication error with client site-\d+: \[Errno 104\] Connection reset by peer"
+    r"|Failed to create connection to the child process in SimulatorClientRunner"
+)
+INFRASTRUCTURE_RETRIES = 1
 DROPPED_UPDATE_PATTERNS = (r"vars excluded as they were non-tensor type", r"Empty result from client")
 FINAL_MODEL = "server/simulate_job/app_server/FL_global_model.pt"
 SCHEDULER_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
@@ -149,8 +157,20 @@ def simulate(
         write_json(out_dir / "run.json", record)
         return record
     with lease(lock_dir, slots) as slot:
-        record.update(slot=slot.label, device=slot.device, started_at=time.time())
-        return _run(task, validation, tree, train_dir, out_dir, work_dir, record, slot.env(), sandbox)
+        for attempt in range(1 + INFRASTRUCTURE_RETRIES):
+            tried = dict(record, slot=slot.label, device=slot.device, started_at=time.time(), attempts=attempt + 1)
+            result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox)
+            if result["state"] == "ok" or not infrastructure_failure(work_dir / "workspace"):
+                break
+        return result
+
+
+def infrastructure_failure(workspace: Path) -> str | None:
+    """NVFlare's own failure to reach a simulated client: not the candidate's doing, so the run is retried."""
+    log = workspace / "server" / "log.txt"
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    match = re.search(INFRASTRUCTURE_PATTERN, text)
+    return match.group(0) if match else None
 
 
 def _run(

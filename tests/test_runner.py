@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, copy_candidates
 
 from flcampaign.contract import validate_candidate
-from flcampaign.runner import check_exported_budget, judge_workspace, simulate
+from flcampaign.runner import check_exported_budget, infrastructure_failure, judge_workspace, simulate
 from flcampaign.sandbox import choose
 from flcampaign.slots import Slot
 from flcampaign.task import Task
@@ -254,3 +254,19 @@ def test_training_split_changed_during_a_run_is_a_fixed_file_violation(tmp_path,
     assert (run["state"], run["rule"]) == ("invalid", "fixed-file")
     assert "train/site-1.npz" in run["reason"]
     assert set(run["fixed_sha256"]) == {"fl_data.py", *(f"train/{p.name}" for p in (splits / "train").iterdir())}
+
+
+def test_nvflare_connection_reset_is_an_infrastructure_failure(tmp_path):
+    (tmp_path / "server").mkdir()
+    log = tmp_path / "server" / "log.txt"
+    log.write_text("2026-11-24 06:33:43,477 - SimulatorClientRunner - INFO - Simulate Run client: site-2\n")
+    assert infrastructure_failure(tmp_path) is None
+    log.write_text(
+        log.read_text() + "2026-11-24 06:33:43,541 - SimulatorClientRunner - ERROR - "
+        "Communication error with client site-2: [Errno 104] Connection reset by peer\n"
+    )
+    assert infrastructure_failure(tmp_path).startswith("Communication error with client site-2")
+    log.write_text("ERROR - run_client_thread error: RuntimeError: Failed to create connection to the child process in "
+                   "SimulatorClientRunner, timeout: 60.0\n")  # fmt: skip
+    assert infrastructure_failure(tmp_path).startswith("Failed to create connection")
+    assert infrastructure_failure(tmp_path / "missing") is None
