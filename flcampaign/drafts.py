@@ -20,7 +20,7 @@ from flcampaign.candidate import BASE_PARENT, ID_PATTERN, METADATA, PATCH_DIR, p
 from flcampaign.contract import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_yaml
-from flcampaign.ledger import DRAFTS_DIR, read_tsv
+from flcampaign.ledger import DRAFTS_DIR, best_row, read_tsv
 from flcampaign.task import Task
 
 TREE = "tree"
@@ -46,12 +46,7 @@ def next_id(campaign_dir: Path, slug: str) -> str:
 def current_best(campaign_dir: Path, task: Task) -> str:
     """The incumbent of the ledger (``baseline`` when it is the baseline or nothing is scored yet)."""
     ledger = Path(campaign_dir) / "results" / "results.tsv"
-    best = None
-    for row in read_tsv(ledger) if ledger.is_file() else []:
-        if row["status"] in ("baseline", "keep") and (
-            best is None or task.better(float(row["score"]), float(best["score"]))
-        ):
-            best = row
+    best = best_row(task, read_tsv(ledger) if ledger.is_file() else [])
     return BASE_PARENT if best is None or best["status"] == "baseline" else best["candidate"]
 
 

@@ -173,17 +173,23 @@ def read_tsv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def campaign_state(
-    task: Task, rows: list[dict], guard: GuardConfig, stop_requested: bool = False, pending: tuple[str, ...] = ()
-) -> dict:
-    """What an agent reads: counts, baseline, best, and the guard's decision with its next action."""
-    counts = Counter(row["status"] for row in rows)
+def best_row(task: Task, rows: list[dict]) -> dict | None:
+    """The incumbent: the best baseline or kept row (the first of equals)."""
     best = None
     for row in rows:
         if row["status"] in ("baseline", "keep") and (
             best is None or task.better(float(row["score"]), float(best["score"]))
         ):
             best = row
+    return best
+
+
+def campaign_state(
+    task: Task, rows: list[dict], guard: GuardConfig, stop_requested: bool = False, pending: tuple[str, ...] = ()
+) -> dict:
+    """What an agent reads: counts, baseline, best, and the guard's decision with its next action."""
+    counts = Counter(row["status"] for row in rows)
+    best = best_row(task, rows)
     baseline = next((row for row in rows if row["status"] == "baseline"), None)
     verdict = decide(task, rows, guard, stop_requested, pending)
     return {
