@@ -17,6 +17,7 @@ include: "rules/score.smk"
 include: "rules/ledger.smk"
 include: "rules/select.smk"
 include: "rules/controls.smk"
+include: "rules/compute.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
 

@@ -9,12 +9,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flcampaign import drafts, literature, program, verify
+from flcampaign import agent_shell, drafts, literature, program, verify
 from flcampaign.config import load_config
 from flcampaign.contract import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.guard import GuardConfig
 from flcampaign.ledger import DRAFTS_DIR, live_state
+from flcampaign.sandbox import choose
 from flcampaign.task import Task
 from flcampaign.watch import (
     CampaignBusy,
@@ -191,6 +192,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if outcome.clean else 1
 
 
+def cmd_agent_shell(args: argparse.Namespace) -> int:
+    """Run an agent's command where it sees candidates, drafts, literature, program.md and the status, but
+    not the split files or the raw data (bubblewrap): an agent that can read the labels can copy them."""
+    command = args.agent_command[1:] if args.agent_command[:1] == ["--"] else args.agent_command
+    if not command:
+        raise ValueError("agent-shell: give the agent's command after --, e.g. flcampaign agent-shell -- claude")
+    _, task = _campaign(args)
+    sandbox = choose("auto")
+    try:
+        return agent_shell.run(Path.cwd(), task, command, sandbox, network=not args.no_network, home=not args.no_home)
+    except agent_shell.AgentShellUnavailable as error:
+        raise ValueError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flcampaign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     prog.add_argument("--out", default="program.md")
     prog.add_argument("--check", action="store_true", help="only report whether the file is current")
     command("verify", cmd_verify).add_argument("--json", action="store_true", help="findings as a JSON list")
+    shell = command("agent-shell", cmd_agent_shell)
+    shell.add_argument("--no-network", action="store_true", help="no network either (an agent served locally)")
+    shell.add_argument("--no-home", action="store_true", help="do not mount the user's home (agent settings)")
+    shell.add_argument("agent_command", nargs=argparse.REMAINDER, help="-- and the agent's command")
     return parser
 
 

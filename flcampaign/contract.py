@@ -5,6 +5,7 @@ Nothing here imports or runs candidate code: sources are read as text and parsed
 
 import ast
 import fnmatch
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -120,6 +121,44 @@ def parse_source(cid: str, rel: str, source: str) -> ast.Module:
         return ast.parse(source, filename=rel)
     except (SyntaxError, ValueError) as error:
         raise ContractViolation(cid, rel, "py-compile", str(error)) from None
+
+
+MAX_LITERAL_NUMBERS, MAX_LITERAL_CHARACTERS = 128, 8192  # the profile schema's defaults
+SHORT_INTEGER_DIGITS = 8  # digits beyond these count as characters: a long integer literal is a string of data
+
+
+def literal_load(tree: ast.Module) -> tuple[int, int]:
+    """(numeric literals, characters of string and bytes literals) in a parsed source."""
+    numbers = characters = 0
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or isinstance(node.value, bool) or node.value is None:
+            continue
+        if isinstance(node.value, int | float | complex):
+            numbers += 1
+            if isinstance(node.value, int):  # decimal digits from the bit length: str() refuses huge integers
+                digits = math.ceil(abs(node.value).bit_length() * math.log10(2))
+                characters += max(0, digits - SHORT_INTEGER_DIGITS)
+        elif isinstance(node.value, str | bytes):
+            characters += len(node.value)
+    return numbers, characters
+
+
+def check_literals(cid: str, rel: str, tree: ast.Module, task: Task) -> None:
+    """Candidate code may not carry data: a table of evaluation rows or labels is refused by its size."""
+    numbers, characters = literal_load(tree)
+    max_numbers = task.surface.get("max_literal_numbers", MAX_LITERAL_NUMBERS)
+    max_characters = task.surface.get("max_literal_bytes", MAX_LITERAL_CHARACTERS)
+    if numbers > max_numbers:
+        raise ContractViolation(
+            cid, rel, "literal-limit", f"{numbers} numeric literals (at most {max_numbers}): code may not carry data"
+        )
+    if characters > max_characters:
+        raise ContractViolation(
+            cid,
+            rel,
+            "literal-limit",
+            f"{characters} characters of string and bytes literals (at most {max_characters}): code may not carry data",
+        )
 
 
 def check_client(cid: str, tree: ast.Module) -> None:
@@ -238,6 +277,8 @@ def check_tree(cid: str, tree_root: Path, task: Task) -> None:
         for path in sorted(tree_root.rglob("*.py"))
     }
     for rel, source_tree in parsed.items():
+        if rel not in task.surface["fixed"]:
+            check_literals(cid, rel, source_tree, task)
         found = forbidden.violations(source_tree) if rel not in task.surface["fixed"] else []
         if found:
             raise ContractViolation(

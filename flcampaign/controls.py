@@ -47,20 +47,24 @@ def draw_controls(task: Task, n: int, seed: int) -> list[dict]:
     return controls
 
 
+def write_scalar_candidate(task: Task, record_id: str, meta: dict, results: Path) -> dict:
+    """A knob-only candidate of the unchanged baseline (a control, the compute reference), validated like any other."""
+    folder = Path(results) / "controls" / record_id.removeprefix("_")
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, "parent": "baseline", "created": CONTROL_CREATED}
+    atomic_write_text(folder / "candidate.yaml", yaml.safe_dump(meta, sort_keys=False))
+    return validate_candidate(folder.parent, folder.name, task, results, record_id=record_id)
+
+
 def write_control(task: Task, control: dict, results: Path) -> dict:
     """Materialise one control as a scalar-only candidate of the baseline and validate it like any other."""
-    folder = Path(results) / "controls" / control["id"].removeprefix("_")
-    folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "title": f"Scalar control {control['id']}: " + ", ".join(f"{k}={v}" for k, v in control["args"].items()),
         "hypothesis": "Same-budget tuning of the declared knobs of the unchanged baseline recipe.",
-        "parent": "baseline",
         "family": "scalar-control",
-        "created": CONTROL_CREATED,
         "args": control["args"],
     }
-    atomic_write_text(folder / "candidate.yaml", yaml.safe_dump(meta, sort_keys=False))
-    return validate_candidate(folder.parent, folder.name, task, results, record_id=control["id"])
+    return write_scalar_candidate(task, control["id"], meta, results)
 
 
 def pick_best_control(task: Task, score_paths: list[Path], results: Path) -> dict:

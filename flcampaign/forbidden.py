@@ -9,9 +9,9 @@ the process containment of the runner are the defence against what a static chec
 import ast
 
 FORBIDDEN_MODULES = {
-    "asyncio", "builtins", "concurrent", "ctypes", "cffi", "ftplib", "glob", "http", "importlib", "marshal",
-    "mmap", "multiprocessing", "pathlib", "pickle", "pty", "requests", "shelve", "shutil", "signal", "smtplib",
-    "socket", "ssl", "subprocess", "tempfile", "urllib", "webbrowser", "zipfile", "tarfile",
+    "asyncio", "builtins", "concurrent", "ctypes", "cffi", "flcampaign", "ftplib", "glob", "http", "importlib",
+    "marshal", "mmap", "multiprocessing", "pathlib", "pickle", "pty", "requests", "shelve", "shutil", "signal",
+    "smtplib", "socket", "ssl", "subprocess", "tempfile", "urllib", "webbrowser", "zipfile", "tarfile",
 }  # fmt: skip
 FORBIDDEN_BUILTINS = {"open", "eval", "exec", "compile", "__import__", "globals", "vars", "breakpoint", "input"}
 FORBIDDEN_NAMES = {"__builtins__", "__globals__", "__subclasses__", "__code__", "__loader__", "__spec__"}

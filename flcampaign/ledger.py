@@ -18,7 +18,8 @@ from flcampaign.guard import GuardConfig, decide
 from flcampaign.task import Task
 
 COLUMNS = (
-    "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "kind",
+    "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "cpu_seconds",
+    "gpu_seconds", "compute_ratio", "kind",
     "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "fixed_sha256", "model_sha256",
     "sandbox", "seed", "description", "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of",
     "artifacts",
@@ -49,6 +50,21 @@ def _sandbox(run: dict | None) -> str:
     if not run or run.get("state") == "skipped" or not isinstance(run.get("sandbox"), dict):
         return ""
     return str(run["sandbox"].get("kind", ""))
+
+
+def _compute_columns(run: dict | None, score: dict | None) -> dict[str, str]:
+    """What the run used (CPU and GPU seconds) and its share of the compute budget's reference, as measured."""
+    used = (score or {}).get("compute") or (run or {}).get("compute") or {}
+
+    def number(key: str, digits: int) -> str:
+        value = used.get(key)
+        return "" if value is None else f"{float(value):.{digits}f}"
+
+    return {
+        "cpu_seconds": number("cpu_seconds", 3),
+        "gpu_seconds": number("gpu_seconds", 3),
+        "compute_ratio": number("ratio", 4),
+    }
 
 
 def _kind(validation: dict) -> str:
@@ -138,6 +154,7 @@ def build_rows(
                 "metric": task.metric["name"],
                 "split": "search_val",
                 "runtime_seconds": f"{run['runtime_seconds']:.3f}" if run and "runtime_seconds" in run else "",
+                **_compute_columns(run, score),
                 "kind": _kind(validation),
                 "family": meta.get("family", ""),
                 "changed_files": ",".join(validation.get("changed_files") or []),

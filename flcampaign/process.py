@@ -23,6 +23,7 @@ TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
 POLL_S = 0.5
 EXIT_GRACE_S = 3.0
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36  # orphans of a run come back to us, so their CPU time is counted when reaped
 _LIBC = ctypes.CDLL(None, use_errno=True)  # after a normal exit, stragglers get this long to finish on their own
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 
@@ -35,6 +36,8 @@ class Outcome:
     stalled: bool  # killed because the progress measure stopped moving
     reaped: int  # processes still alive at the end (after a short grace) and killed by us
     flooded: bool = False  # killed because the output passed its cap
+    aborted: bool = False  # killed because ``abort()`` said so (a containment violation was reported)
+    cpu_seconds: float = 0.0  # user + system CPU of the command and of every process it waited for
 
 
 def filtered_env(extra: dict[str, str]) -> dict[str, str]:
@@ -107,6 +110,8 @@ def run_contained(
     max_output_bytes: int | None = None,
     max_file_bytes: int | None = None,
     token_file: Path | None = None,
+    on_poll: Callable[[], None] | None = None,
+    abort: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
 
@@ -116,15 +121,21 @@ def run_contained(
     main process exits normally gives its other processes a short grace before they are killed.
     The direct child dies with this process; ``token_file`` keeps the run's token so that a later
     attempt can reap (``reap_stale``) what survives a supervisor killed without warning.
+    The CPU time is the kernel's account of the child and its waited-for descendants (``wait4``);
+    ``on_poll`` is called at every poll while the command runs (a GPU meter samples there), and
+    ``abort()``, when it returns True, ends the run at once.
     """
     token = secrets.token_hex(16)
     if token_file is not None:
         Path(token_file).write_text(token)
     env = {**env, TOKEN_VARIABLE: token}
+    become_subreaper()
     measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
+    helpers: set[int] = set()  # the command's own children (a sandbox's init), reaped by us once orphaned
     start = time.monotonic()
     returncode: int | None = None
-    timed_out = stalled = flooded = False
+    cpu_seconds = 0.0
+    timed_out = stalled = flooded = aborted = False
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -140,11 +151,16 @@ def run_contained(
         last_seen, last_change = measure(), start
         try:
             while True:
-                try:
-                    returncode = proc.wait(timeout=POLL_S)
+                finished = _wait(proc, POLL_S)
+                if finished is not None:
+                    returncode, cpu_seconds = finished
                     break
-                except subprocess.TimeoutExpired:
-                    pass
+                helpers |= children_of(proc.pid)
+                if on_poll is not None:
+                    on_poll()
+                if abort is not None and abort():
+                    aborted = True
+                    break
                 now = time.monotonic()
                 if now - start >= timeout_s:
                     timed_out = True
@@ -162,9 +178,60 @@ def run_contained(
             if returncode is not None:
                 _wait_for_exit(token, EXIT_GRACE_S)
             reaped = kill_tree(token, proc.pid)
-            proc.wait()
+            if returncode is None:
+                finished = _wait(proc, None)
+                cpu_seconds = finished[1] if finished else 0.0
+            cpu_seconds += reap_orphans(helpers)
             if token_file is not None:
                 Path(token_file).unlink(missing_ok=True)
     if returncode is not None and max_output_bytes is not None and measure() > max_output_bytes:
         flooded = True
-    return Outcome(returncode, time.monotonic() - start, timed_out, stalled, reaped, flooded)
+    elapsed = time.monotonic() - start
+    return Outcome(returncode, elapsed, timed_out, stalled, reaped, flooded, aborted, cpu_seconds)
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants come back to this process (not to init), so reaping them counts their CPU."""
+    _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def children_of(pid: int) -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process(pid).children()}
+    except psutil.Error:
+        return set()
+
+
+def reap_orphans(pids: set[int], timeout_s: float = 5.0) -> float:
+    """CPU seconds of the given processes once they are ours (orphaned to this subreaper) and have ended."""
+    total, pending = 0.0, set(pids)
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:  # not (or no longer) our child: its parent accounts for it
+                pending.discard(pid)
+                continue
+            if done == pid:
+                total += usage.ru_utime + usage.ru_stime
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.05)
+    return total
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, float] | None:
+    """(exit code, CPU seconds) once ``proc`` has ended (reaped with its resource usage), else None."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:  # already reaped by the kill of the whole tree: its CPU time is not known
+            return (proc.returncode if proc.returncode is not None else -signal.SIGKILL), 0.0
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)

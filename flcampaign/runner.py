@@ -14,12 +14,20 @@ import secrets
 import shutil
 import socket
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
+from flcampaign import aggregation_audit
+from flcampaign.box_init import last_report
+from flcampaign.compute import GpuMeter
+from flcampaign.containment import ViolationWatch, violations_in
 from flcampaign.files import read_json, sha256_file, write_json
+from flcampaign.isolation import RunLayout, contained
 from flcampaign.process import filtered_env, reap_stale, run_contained
 from flcampaign.sandbox import Sandbox
+from flcampaign.site_data import SiteDataBroker
 from flcampaign.slots import Slot, lease
 from flcampaign.task import Task
 
@@ -185,37 +193,82 @@ def _run(
     sandbox: Sandbox,
 ) -> dict:
     """Export, check and simulate inside a leased slot; ``record`` already names run, phase and seed."""
-    cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
     token_file = work_dir.with_name(f".{work_dir.name}.token")
     record["stale_reaped"] = reap_stale(token_file)  # left by an attempt whose supervisor was killed
     if work_dir.exists():
         shutil.rmtree(work_dir)
-    code, job_root, workspace = work_dir / "code", work_dir / "job", work_dir / "workspace"
-    shutil.copytree(tree, code)
     train_dir = Path(train_dir).resolve()
+    # short paths: Unix socket paths (the site-data socket, multiprocessing's in the server) are limited
+    with tempfile.TemporaryDirectory(prefix="flc-") as short:
+        layout = _layout(task, work_dir, tree, train_dir, Path(short), sandbox)
+        return _export_and_simulate(task, validation, layout, out_dir, work_dir, record, device_env, token_file)
 
-    def contained(cmd: list[str]) -> list[str]:
-        """Candidate code sees its run folder, with its code read-only, and the training split."""
-        return sandbox.wrap(cmd, code, readonly=[code, train_dir], writable=[work_dir])
+
+def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path, sandbox: Sandbox) -> RunLayout:
+    """The run's folders (code copy, job, workspace, launch; under ``short`` the site-data socket and the
+    private temporary folders), written out."""
+    code = work_dir / "code"
+    shutil.copytree(tree, code)
+    layout = RunLayout(
+        python=sys.executable,
+        code=str(code),
+        job_root=str(work_dir / "job"),
+        workspace=str(work_dir / "workspace"),
+        launch=str(work_dir / "launch"),
+        tmp=str(short / "tmp"),
+        train_dir=str(train_dir),
+        split_root=str(train_dir.parent),
+        sites=tuple(f"site-{k}" for k in range(1, task.budget["n_clients"] + 1)),
+        data_socket=str(short / "data" / "data.sock"),
+        sandbox_kind=sandbox.kind,
+        sandbox_detail=sandbox.detail,
+    )
+    layout.write()
+    for role in ("export", "server"):
+        (short / "tmp" / role).mkdir(parents=True)
+    (short / "data").mkdir()
+    return layout
+
+
+def _export_and_simulate(
+    task: Task,
+    validation: dict,
+    layout: RunLayout,
+    out_dir: Path,
+    work_dir: Path,
+    record: dict,
+    device_env: dict[str, str],
+    token_file: Path,
+) -> dict:
+    cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
+    code, job_root, workspace = Path(layout.code), Path(layout.job_root), Path(layout.workspace)
+    launch, sandbox = Path(layout.launch), layout.sandbox
+    socket_dir = Path(layout.data_socket).parent
+
+    def boxed(cmd: list[str]) -> list[str]:
+        """The run's sandbox: its folder writable, code and launch folder read-only, no training split."""
+        return sandbox.wrap(cmd, code, readonly=[code, launch, socket_dir], writable=[work_dir, Path(layout.tmp)])
 
     job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
-    env = filtered_env(
-        {
-            "FLCAMPAIGN_TRAIN_DIR": str(train_dir),
-            "NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace),
-            **device_env,
-        }
-    )
+    env = filtered_env({"NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace), **device_env})
     fixed = list(task.surface["fixed"])
-    before = fixed_inputs(code, fixed, train_dir)
+    before = fixed_inputs(code, fixed, Path(layout.train_dir))
     record["fixed_sha256"] = before
     log_path = out_dir / "sim.log"
     log_path.unlink(missing_ok=True)
-    export_cmd = [sys.executable, "job.py", "--export", "--export-dir", str(job_root), *job_args]
-    record.update(job_name=job_name, command=export_cmd[1:], work_dir=str(work_dir))
-    export = run_contained(contained(export_cmd), code, env, EXPORT_TIMEOUT_S, log_path, token_file=token_file)
-    elapsed = export.elapsed_s
+    export_target = ["job.py", "--export", "--export-dir", str(job_root), *job_args]
+    export_env = {**env, "TMPDIR": str(Path(layout.tmp) / "export")}
+    record.update(job_name=job_name, command=export_target, work_dir=str(work_dir))
+    export_cmd = boxed(contained(layout.export_policy(), export_target))
+    export = run_contained(
+        export_cmd, code, export_env, EXPORT_TIMEOUT_S, log_path, token_file=token_file, abort=ViolationWatch(log_path)
+    )
+    elapsed, cpu = export.elapsed_s, export.cpu_seconds
+    record["compute"] = {"cpu_seconds": round(cpu, 3), "gpu_seconds": None}
+    violation = _violation(log_path)
+    if violation:
+        return _finish(record, out_dir, "invalid", violation[1], elapsed, rule=violation[0])
     job_dir = job_root / job_name
     if export.returncode != 0 or not job_dir.is_dir():
         reason = "timed out" if export.timed_out else f"exit code {export.returncode}"
@@ -226,23 +279,57 @@ def _run(
     if problems:
         return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
     record["model_spec"] = model_spec(job_dir)
-    sim_cmd = [sys.executable, "-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
-    sim_cmd += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
-    sim = run_contained(
-        contained(sim_cmd),
-        code,
-        env,
-        max(1, task.budget["timeout_seconds"] - elapsed),
-        log_path,
-        stall_s=task.budget["stall_seconds"],
-        progress=lambda: workspace_activity(workspace, log_path),
-        max_output_bytes=task.budget.get("max_log_mb", DEFAULT_LOG_MB) * MB,
-        max_file_bytes=task.budget.get("max_file_mb", DEFAULT_FILE_MB) * MB,
-        token_file=token_file,
-    )
+    problems = check_fixed_model(task, record["model_spec"])
+    if problems:
+        return _finish(record, out_dir, "invalid", problems, elapsed, rule="fixed-architecture", file="job.py")
+    audit_read, audit_write = os.pipe()
+    server_config_path = job_dir / "app" / "config" / "config_fed_server.json"
+    server_config = read_json(server_config_path)
+    problems, audited = aggregation_audit.wrap(server_config, audit_write)
+    if problems:
+        os.close(audit_read), os.close(audit_write)
+        reason = "; ".join(problems)
+        return _finish(record, out_dir, "invalid", reason, elapsed, rule="server-components", file="job.py")
+    write_json(server_config_path, server_config)
+    target = ["-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
+    target += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
+    sim_cmd = boxed(contained(layout.server_policy(), target, interpreter=layout.launcher))
+    meter = GpuMeter(device_env.get("CUDA_VISIBLE_DEVICES", ""))
+    audit_lines: list[str] = []
+    reader = threading.Thread(target=_read_lines, args=(audit_read, audit_lines), daemon=True)
+    reader.start()
+    try:
+        with SiteDataBroker(Path(layout.train_dir), list(layout.sites), Path(layout.data_socket)) as broker:
+            sim = run_contained(
+                sim_cmd,
+                code,
+                {**env, "TMPDIR": str(Path(layout.tmp) / "server")},
+                max(1, task.budget["timeout_seconds"] - elapsed),
+                log_path,
+                stall_s=task.budget["stall_seconds"],
+                progress=lambda: workspace_activity(workspace, log_path),
+                max_output_bytes=task.budget.get("max_log_mb", DEFAULT_LOG_MB) * MB,
+                max_file_bytes=task.budget.get("max_file_mb", DEFAULT_FILE_MB) * MB,
+                token_file=token_file,
+                pass_fds=(audit_write,),
+                on_poll=meter.sample,
+                abort=ViolationWatch(log_path),
+            )
+    finally:
+        os.close(audit_write)
+        reader.join(timeout=10)
     elapsed += sim.elapsed_s
-    record.update(returncode=sim.returncode, reaped_processes=sim.reaped)
-    after = fixed_inputs(code, fixed, train_dir)
+    record["compute"] = {"cpu_seconds": round(cpu + sim.cpu_seconds, 3), "gpu_seconds": meter.record()}
+    box = last_report(log_path.read_text(errors="replace")) if sandbox.kind != "none" else None
+    stray = sim.reaped + (box["stray"] if box else 0)  # the sandbox's init kills and counts what outlived it
+    record.update(returncode=sim.returncode, reaped_processes=stray, site_data=broker.record())
+    after = fixed_inputs(code, fixed, Path(layout.train_dir))
+    violation = _violation(log_path)
+    if violation:
+        return _finish(record, out_dir, "invalid", violation[1], elapsed, rule=violation[0])
+    if broker.refused:
+        reason = "site data refused: " + "; ".join(broker.refused)
+        return _finish(record, out_dir, "invalid", reason, elapsed, rule="cross-site-data")
     if before != after:
         changed = sorted(rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
         return _finish(
@@ -261,19 +348,61 @@ def _run(
         return _finish(record, out_dir, "timeout", reason, elapsed, rule="stall")
     if sim.returncode != 0 and dropped_updates(workspace):
         return _finish(record, out_dir, "crash", dropped_updates(workspace), elapsed, rule="dropped-updates")
+    shipped = aggregation_audit.shipped_data(audit_lines)
+    if shipped:  # whether or not the run then failed, a client sent more than an update
+        return _finish(record, out_dir, "invalid", shipped, elapsed, rule="client-update")
     if sim.returncode != 0:
         return _finish(
             record, out_dir, "crash", f"simulator exit code {sim.returncode}; see sim.log", elapsed, rule="exit-code"
         )
-    if sim.reaped:
-        reason = f"{sim.reaped} process(es) still running after the simulator exited; killed"
+    if stray:
+        reason = f"{stray} process(es) still running after the simulator exited; killed"
         return _finish(record, out_dir, "crash", reason, elapsed, rule="stray-process")
     problem = judge_workspace(workspace)
     if problem:
         return _finish(record, out_dir, "crash", problem, elapsed, rule="run-health")
     shutil.copyfile(workspace / FINAL_MODEL, out_dir / "global_model.pt")
     record["model_sha256"] = sha256_file(out_dir / "global_model.pt")
+    rounds = task.budget["num_rounds"] if audited else 0
+    verdict = aggregation_audit.judge(audit_lines, rounds, model_signature(out_dir / "global_model.pt"))
+    record["aggregation_audit"] = {"audited_rounds": rounds, "records": len(audit_lines)}
+    if verdict:
+        return _finish(record, out_dir, "invalid", verdict[1], elapsed, rule=verdict[0], file="aggregators.py")
     return _finish(record, out_dir, "ok", "", elapsed)
+
+
+def _read_lines(fd: int, lines: list[str]) -> None:
+    """Collect what the server's audit writes, as it writes it (a full pipe would stall the run)."""
+    with os.fdopen(fd, "r", errors="replace") as stream:
+        lines.extend(line.rstrip("\n") for line in stream)
+
+
+def _violation(log_path: Path) -> tuple[str, str] | None:
+    """(rule, reason) of the first containment violation a run's processes reported, else None."""
+    text = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    found = violations_in(text)
+    if not found:
+        return None
+    first = found[0]
+    who = first.get("site") or first.get("role") or "a process"
+    return first["rule"], f"{who}: {first.get('detail', '')}"
+
+
+def model_signature(model_path: Path) -> str:
+    """Names and shapes of the saved global model's tensors, as the audit signs the updates."""
+    import torch
+
+    state = torch.load(model_path, map_location="cpu", weights_only=True)["model"]
+    return aggregation_audit.signature(state)
+
+
+def check_fixed_model(task: Task, spec: dict) -> str:
+    """Where the task fixes the architecture, the server must build the task's model class (its weights are
+    then judged in the task's own copy of that class)."""
+    fixed = task.profile["model"].get("fixed")
+    if fixed and spec["path"] != fixed["class"]:
+        return f"the server builds {spec['path']}; the task fixes the model to {fixed['class']}"
+    return ""
 
 
 def _finish(

@@ -1,9 +1,10 @@
 """Bubblewrap sandbox for candidate code: no network, read-only code, only the files a step needs.
 
 Inside, a process sees the system's read-only directories, the Python installation, its code tree
-(read-only), the paths granted to it (the training split, its own workspace), a private /tmp and
-nothing else: no campaign results, no held-out or validation split, no raw task data, no home.
-Where bubblewrap is missing (or ``execution.sandbox`` is ``off``) the run says it was unsandboxed.
+(read-only), the paths granted to it (its own workspace), a private /tmp and nothing else: no
+campaign results, no split (training splits reach each client by descriptor, see ``site_data``),
+no raw task data, no home. Where bubblewrap is missing (or ``execution.sandbox`` is ``off``) the run
+says it was unsandboxed.
 """
 
 import glob
@@ -13,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from flcampaign.containment import python_dirs
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
 MODES = ("auto", "required", "off")
@@ -30,13 +33,33 @@ class Sandbox:
     def record(self) -> dict[str, str]:
         return {"kind": self.kind, "detail": self.detail}
 
-    def wrap(self, cmd: list[str], cwd: Path, readonly: list[Path], writable: list[Path]) -> list[str]:
-        """``cmd`` as run inside the sandbox (unchanged without one); ``readonly`` may lie inside ``writable``."""
+    def wrap(
+        self,
+        cmd: list[str],
+        cwd: Path,
+        readonly: list[Path],
+        writable: list[Path],
+        network: bool = False,
+        hidden: list[Path] = (),
+        home: Path | None = None,
+        report: bool = True,
+    ) -> list[str]:
+        """``cmd`` as run inside the sandbox (unchanged without one).
+
+        Paths are mounted parents first, so a read-only folder may lie inside a writable one and the
+        other way round; ``hidden`` folders are empty in the sandbox whatever lies below them.
+        ``report`` ends the output with the box's count of processes that outlived the command.
+        ``network`` keeps the caller's network namespace: a client worker's box shares the loopback of
+        its run's sandbox, where its server listens; an agent keeps its model API.
+        """
         if self.kind == "none":
             return cmd
-        # --unshare-pid: when the sandbox's first process dies, the kernel kills every process inside
-        args = [self.detail, "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp"]
+        # --unshare-pid: when the sandbox's first process dies, the kernel kills every process inside;
+        # that first process is flcampaign's box init, which reaps the box (so its CPU time is counted)
+        args = [self.detail, "--die-with-parent", "--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts"]
+        if not network:
+            args.append("--unshare-net")
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--setenv", "HOME", str(home or "/tmp")]
         for device in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", device, device]
         for system_dir in SYSTEM_DIRS:
@@ -48,18 +71,19 @@ class Sandbox:
         args += ["--ro-bind-try", "/sys", "/sys"]
         for path in _python_paths():
             args += ["--ro-bind", path, path]
-        for path in writable:
-            args += ["--bind", str(Path(path).resolve()), str(Path(path).resolve())]
-        for path in readonly:  # after the writable binds, so a read-only path inside one stays read-only
-            args += ["--ro-bind", str(Path(path).resolve()), str(Path(path).resolve())]
-        return [*args, "--chdir", str(Path(cwd).resolve()), *cmd]
+        mounts = [(Path(p).resolve(), "--bind") for p in [*writable, *([home] if home else [])]]
+        mounts += [(Path(p).resolve(), "--ro-bind") for p in readonly]
+        for path, flag in sorted(mounts, key=lambda mount: len(mount[0].parts)):
+            args += [flag, str(path), str(path)]
+        for path in hidden:
+            args += ["--tmpfs", str(Path(path).resolve())]
+        init = [sys.executable, "-m", "flcampaign.box_init", *([] if report else ["--quiet"])]
+        return [*args, "--chdir", str(Path(cwd).resolve()), *init, *cmd]
 
 
 def _python_paths() -> list[str]:
-    """The interpreter, its standard library and every package folder on its path (layered venvs too)."""
-    paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
-    paths |= {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}
-    paths |= {str(Path(p).resolve()) for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
+    """The interpreter, its standard library, every package folder on its path (layered venvs too) and flcampaign."""
+    paths = {sys.prefix, sys.base_prefix, *python_dirs()}
     kept = sorted(p for p in paths if Path(p).is_dir() and not any(p.startswith(d + "/") for d in SYSTEM_DIRS))
     return [p for p in kept if not any(p != other and p.startswith(other + "/") for other in kept)]
 

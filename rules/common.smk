@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from flcampaign.candidate import BASE_PARENT, discover, parent_of
+from flcampaign.compute import REFERENCE_ID
 from flcampaign.selection import repeated_ids
 from flcampaign.task import Task
 
@@ -21,11 +22,12 @@ if SEARCH_SEED in REPEAT_SEEDS:
 CANDIDATES = discover("candidates")
 LITERATURE = sorted(str(p) for p in Path("literature").glob("lit-*.yaml"))
 LIB_DIR = Path(workflow.basedir) / "flcampaign"
+REFERENCE_RUN = f"results/runs/reference/{REFERENCE_ID}/seed{SEARCH_SEED}/run.json"
 
 
 wildcard_constraints:
     candidate=r"_?[A-Za-z0-9][A-Za-z0-9_-]*",
-    phase=r"search|control|repeat|rerun",
+    phase=r"search|control|repeat|rerun|reference",
     seed=r"\d+",
 
 

@@ -3,7 +3,16 @@ rule score:
         run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
         tree="results/candidates/{candidate}/src",
         split="results/task/search_val",
-        lib=lib("scoring", "predict_driver", "process", "splits"),
+        reference=REFERENCE_RUN,
+        lib=lib(
+            "scoring",
+            "predict_driver",
+            "process",
+            "splits",
+            "compute",
+            "containment",
+            "sandbox",
+        ),
     output:
         score="results/runs/{phase}/{candidate}/seed{seed}/score.json",
     log:
@@ -21,7 +30,16 @@ rule heldout:
         run="results/runs/repeat/{candidate}/seed{seed}/run.json",
         tree="results/candidates/{candidate}/src",
         split="results/task/heldout",
-        lib=lib("scoring", "predict_driver", "process", "splits"),
+        reference=REFERENCE_RUN,
+        lib=lib(
+            "scoring",
+            "predict_driver",
+            "process",
+            "splits",
+            "compute",
+            "containment",
+            "sandbox",
+        ),
     output:
         score="results/runs/repeat/{candidate}/seed{seed}/heldout.json",
     log:

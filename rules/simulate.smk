@@ -3,7 +3,19 @@ rule simulate:
         validation="results/candidates/{candidate}/validation.json",
         tree="results/candidates/{candidate}/src",
         train="results/task/train",
-        lib=lib("runner", "process", "slots"),
+        lib=lib(
+            "runner",
+            "process",
+            "slots",
+            "sandbox",
+            "containment",
+            "contained",
+            "isolation",
+            "site_data",
+            "aggregation_audit",
+            "box_init",
+            "compute",
+        ),
     output:
         run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
     log:

@@ -15,4 +15,5 @@ score_run(
     split=Path(snakemake.input.split).name,
     out_path=Path(snakemake.output.score),
     sandbox=choose(snakemake.config["execution"]["sandbox"]),
+    reference=read_json(snakemake.input.reference),
 )

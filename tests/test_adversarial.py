@@ -16,12 +16,13 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.contract import validate_chain
 from flcampaign.ledger import build_rows, read_tsv
+from flcampaign.sandbox import choose
 from flcampaign.task import Task
 
 CORPUS = Path(__file__).resolve().parent / "adversarial"
 CASES = {case.name: yaml.safe_load((case / "expected.yaml").read_text()) for case in sorted(CORPUS.iterdir())}
 STATIC = sorted(name for name, expected in CASES.items() if expected["stage"] == "validate")
-RUNTIME = sorted(name for name, expected in CASES.items() if expected["stage"] == "simulate")
+RUNTIME = sorted(name for name, expected in CASES.items() if expected["stage"] in ("simulate", "score"))
 
 
 def drop(campaign: Path, *cases: str) -> None:
@@ -42,6 +43,8 @@ def test_corpus_covers_the_threat_list():
         "full-instead-of-diff", "numpy-params", "fake-metrics", "forged-results-file", "read-heldout",
         "infinite-loop", "crash-after-training", "detached-child", "output-flood", "malformed-yaml",
         "unknown-keys", "missing-parent", "cycle-a", "cycle-b", "duplicate-a", "duplicate-b",
+        "pool-sites", "read-other-site", "answer-key-model", "literal-table", "aggregator-own-model",
+        "aggregator-ignores-updates", "ship-rows", "hidden-local-steps", "server-filter",
     }  # fmt: skip
     assert required <= set(CASES)
     assert all(expected["threat"] for expected in CASES.values())
@@ -72,33 +75,53 @@ def test_duplicates_are_flagged(task, tmp_path):
     assert rows["duplicate-a"]["patch_sha256"] != rows["duplicate-b"]["patch_sha256"]
 
 
+KILLING_RULES = ("stall", "timeout", "output-cap", "stray-process", "cross-site-data", "file-access", "process")
+
+
+def expected_in(case: str, sandboxed: bool) -> dict:
+    """A case's expected outcome where it ran: ``sandboxed:`` / ``unsandboxed:`` override the common keys."""
+    expected = CASES[case]
+    return {**expected, **(expected.get("sandboxed" if sandboxed else "unsandboxed") or {})}
+
+
+MODES = ["auto", "off"] if choose("auto").kind == "bubblewrap" else ["off"]
+
+
 @pytest.mark.slow
-def test_runtime_cases_in_a_real_campaign(tmp_path):
-    """Baseline plus every runtime case through the real workflow at one round: the campaign goes on."""
+@pytest.mark.parametrize("mode", MODES)
+def test_runtime_cases_in_a_real_campaign(tmp_path, mode):
+    """Baseline plus every runtime case through the real workflow at one round: the campaign goes on.
+
+    Run once with the sandbox (where bubblewrap works) and once without: the containment that does
+    not depend on it (the data bridge and broker, the audit hook, the aggregation audit, the compute
+    budget) must hold both ways.
+    """
+    sandboxed = mode == "auto"
+    cases = [case for case in RUNTIME if sandboxed or CASES[case].get("run_unsandboxed")]
     campaign = tmp_path / "campaign"
     copy_candidates(campaign, "0000-baseline")
-    drop(campaign, *RUNTIME)
-    (campaign / "config.yaml").write_text("task: heart_disease\nnum_rounds: 1\n")
+    drop(campaign, *cases)
+    (campaign / "config.yaml").write_text(f"task: heart_disease\nnum_rounds: 1\nexecution:\n  sandbox: '{mode}'\n")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "results/results.tsv"]
     cmd += ["-d", str(campaign), "--cores", "2", "--resources=gpu=2", "--keep-going"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row["candidate"]: row for row in read_tsv(campaign / "results" / "results.tsv")}
-    assert set(rows) == {"0000-baseline", *RUNTIME}
+    assert set(rows) == {"0000-baseline", *cases}
     assert rows["0000-baseline"]["status"] == "baseline"
-    for case in RUNTIME:
-        expected, row = CASES[case], rows[case]
-        run = json.loads((campaign / "results/runs/search" / case / "seed0/run.json").read_text())
+    for case in cases:
+        expected, row = expected_in(case, sandboxed), rows[case]
+        run_dir = campaign / "results/runs/search" / case / "seed0"
+        run = json.loads((run_dir / "run.json").read_text())
+        assert row["sandbox"] == ("bubblewrap" if sandboxed else "none")
         if expected["status"] == "scored":
-            assert row["status"] in ("keep", "discard"), row["failure_reason"]
-            assert (
-                row["score"]
-                == rows[expected["same_score_as"] if expected["same_score_as"] != "baseline" else "0000-baseline"][
-                    "score"
-                ]
-            )
+            assert row["status"] in ("keep", "discard"), (case, row["failure_reason"])
+            reference = expected["same_score_as"] if expected["same_score_as"] != "baseline" else "0000-baseline"
+            assert row["score"] == rows[reference]["score"], case
         else:
+            record = json.loads((run_dir / "score.json").read_text()) if expected["stage"] == "score" else run
             assert row["status"] == expected["status"], (case, row["failure_reason"])
-            assert run["rule"] == expected["rule"], (case, run["reason"])
+            assert record["rule"] == expected["rule"], (case, record["reason"])
             assert row["failure_reason"]
-        assert run["reaped_processes"] == 0 or run["rule"] in ("stall", "timeout", "output-cap", "stray-process")
+        assert run["reaped_processes"] == 0 or run["rule"] in KILLING_RULES
+    assert rows["0000-baseline"]["cpu_seconds"] and float(rows["0000-baseline"]["compute_ratio"]) < 1.5

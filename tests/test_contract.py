@@ -3,6 +3,7 @@
 Nothing here simulates: validation is static, and these tests check that it stays so.
 """
 
+import ast
 import json
 import os
 import shutil
@@ -13,7 +14,13 @@ import pytest
 import yaml
 
 from flcampaign import patches
-from flcampaign.contract import CLIENT_CHECKS, validate_candidate
+from flcampaign.contract import (
+    CLIENT_CHECKS,
+    MAX_LITERAL_CHARACTERS,
+    MAX_LITERAL_NUMBERS,
+    literal_load,
+    validate_candidate,
+)
 from flcampaign.files import read_json, sha256_tree
 from flcampaign.task import Task
 
@@ -467,7 +474,11 @@ def test_editing_a_file_outside_the_editable_list(task, cands, results):
 
 
 def test_editing_the_fixed_file(task, cands, results):
-    edits = {"fl_data.py": [('root = os.environ["FLCAMPAIGN_TRAIN_DIR"]', 'root = "/data/all"')]}
+    edits = {
+        "fl_data.py": [
+            ("features, labels = own_training_split(site_name)", "features, labels = own_training_split('site-1')")
+        ]
+    }
     make_candidate(cands, "fixed", edits=edits)
     record = validate_candidate(cands, "fixed", task, results)
     assert_invalid(record, results, "fixed", "fixed-file", PATCH_NAME)
@@ -670,3 +681,29 @@ def test_pycache_in_task_sources_does_not_break_validation(tmp_path, cands, resu
     record = validate_candidate(cands, "base", local_task, results)
     assert record["state"] == "ok"
     assert record["changed_files"] == []
+
+
+# --- candidate code may not carry data ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        ("TABLE = [" + ", ".join(f"{k / 7:.4f}" for k in range(200)) + "]\n", "numeric literals"),
+        ("LABELS = '" + "01" * 5000 + "'\n", "characters of string and bytes literals"),
+        ("KEY = 0x" + "f" * 8000 + "\n", "characters of string and bytes literals"),
+        ("ROWS = bytes.fromhex('" + "ab" * 4200 + "')\n", "characters of string and bytes literals"),
+    ],
+    ids=["numbers", "string", "long-integer", "bytes"],
+)
+def test_a_source_that_carries_data_is_refused(task, cands, results, content, what):
+    make_candidate(cands, "table", edits={"fl_extra_table.py": [("", content)]})
+    record = validate_candidate(cands, "table", task, results)
+    assert_invalid(record, results, "table", "literal-limit", "fl_extra_table.py")
+    assert what in record["detail"]
+
+
+def test_the_task_sources_are_well_within_the_literal_limits():
+    for source in sorted((REPO / "tasks").glob("*/src/*.py")):
+        numbers, characters = literal_load(ast.parse(source.read_text()))
+        assert numbers <= MAX_LITERAL_NUMBERS / 2 and characters <= MAX_LITERAL_CHARACTERS / 4, source

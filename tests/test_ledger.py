@@ -457,3 +457,24 @@ def test_run_paths_layout(tmp_path):
     paths = ledger.run_paths(tmp_path, "c1", "repeat", 42)
     assert paths["run"] == tmp_path / "runs" / "repeat" / "c1" / "seed42" / "run.json"
     assert paths["validation"] == tmp_path / "candidates" / "c1" / "validation.json"
+
+
+def test_every_row_shows_its_compute_beside_its_score(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "base", t(0), 0.70, baseline=True)
+    add_candidate(results, "heavy", t(1), 0.72)
+    add_candidate(results, "crashed", t(2), run_state="crash", reason="exit code 1")
+    compute = {"base": (40.0, None, 0.8), "heavy": (90.5, 12.25, 1.81)}
+    for cid, (cpu, gpu, ratio) in compute.items():
+        path = results / "runs" / "search" / cid / "seed0" / "score.json"
+        write_json(path, read_json(path) | {"compute": {"cpu_seconds": cpu, "gpu_seconds": gpu, "ratio": ratio}})
+    crashed = results / "runs" / "search" / "crashed" / "seed0" / "run.json"
+    write_json(crashed, read_json(crashed) | {"compute": {"cpu_seconds": 3.5, "gpu_seconds": None}})
+    rows = {row["candidate"]: row for row in build_rows(task, results, ["base", "heavy", "crashed"], 0, 0.0)}
+    assert (rows["base"]["cpu_seconds"], rows["base"]["gpu_seconds"], rows["base"]["compute_ratio"]) == (
+        "40.000",
+        "",
+        "0.8000",
+    )
+    assert (rows["heavy"]["gpu_seconds"], rows["heavy"]["compute_ratio"]) == ("12.250", "1.8100")
+    assert (rows["crashed"]["cpu_seconds"], rows["crashed"]["compute_ratio"]) == ("3.500", "")  # from the run

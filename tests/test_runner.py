@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -150,39 +151,69 @@ def test_hung_client_is_stopped_by_the_stall_watchdog(tmp_path, heart_task, hear
     assert token_holders(tmp_path) == []
 
 
-PROBE = '''
+NATIVE = '''
+import ctypes as _ctypes
 import os as _os
+
+_LIBC = _ctypes.CDLL(None, use_errno=True)
+
+
+def _native_read(path) -> bool:
+    """Open and read one byte with libc, as native code would: Python's audit hook does not see it."""
+    fd = _LIBC.open(str(path).encode(), 0)
+    if fd < 0:
+        return False
+    ok = _LIBC.read(fd, _ctypes.create_string_buffer(1), 1) == 1
+    _LIBC.close(fd)
+    return ok
+
+
+def _native_write(path, data: bytes) -> bool:
+    fd = _LIBC.open(str(path).encode(), 0o1 | 0o100 | 0o2000, 0o644)  # O_WRONLY | O_CREAT | O_APPEND
+    if fd < 0:
+        return False
+    ok = _LIBC.write(fd, data, len(data)) == len(data)
+    _LIBC.close(fd)
+    return ok
+'''
+
+PROBE = (
+    NATIVE
+    + '''
 import socket as _socket
 
 
 def _sandbox_leaks() -> list:
-    """What this client can reach that candidate code must not: run by the sandbox tests only."""
+    """What this client can reach that candidate code must not, by routes Python's audit hook cannot see."""
     leaks = [path for path in FORBIDDEN_PATHS if _os.path.exists(path)]
     try:
         _socket.create_connection(("127.0.0.1", LISTENER_PORT), timeout=2).close()
         leaks.append("network")
     except OSError:
         pass
-    try:
-        with open(_os.path.join(CODE_DIR, "planted.txt"), "w") as handle:
-            handle.write("x")
+    if _native_write(_os.path.join(CODE_DIR, "planted.txt"), b"x"):
         leaks.append("code tree writable")
-    except OSError:
-        pass
     return leaks
 '''
+)
 
 
-def run_injected(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str, header: str, first_line: str) -> dict:
+def run_injected(
+    tmp_path: Path, task: Task, splits: Path, sandbox_mode: str, header: str, first_line: str, after_init: str = ""
+) -> dict:
     """Simulate the base client with ``header`` prepended and ``first_line`` run first in ``main()``.
 
-    It skips validation on purpose (the injected code uses APIs the static check refuses): this is
-    what the sandbox and the containment stop when a static check is bypassed.
+    ``after_init`` runs once the client knows its site (``site``) and has its own split. It skips
+    validation on purpose (the injected code uses APIs the static check refuses): this is what the
+    containment, the audit hook and the sandbox stop when a static check is bypassed.
     """
     tree = tmp_path / "tree"
     shutil.copytree(REPO / "tasks/heart_disease/src", tree, ignore=shutil.ignore_patterns("__pycache__"))
     client = (tree / "client.py").read_text()
     client = client.replace("def main() -> None:\n", f"def main() -> None:\n    {first_line}\n")
+    if after_init:
+        anchor = "    features, labels = load_train(site)\n"
+        client = client.replace(anchor, anchor + f"    {after_init}\n")
     (tree / "client.py").write_text(header + client)
     (tmp_path / "results").mkdir(exist_ok=True)
     return simulate(
@@ -201,9 +232,10 @@ def run_injected(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str, he
 
 
 def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tuple[dict, str]:
-    """A client that raises when it can see held-out data, results, the network or a writable code tree."""
+    """A client that raises when it can see any split, results, the network or a writable code tree."""
     listener = socket.create_server(("127.0.0.1", 0))
-    forbidden = [str(splits / "heldout"), str(splits / "search_val"), str(REPO / "tasks"), str(tmp_path / "results")]
+    forbidden = [str(splits / name) for name in ("train", "heldout", "search_val")]
+    forbidden += [str(REPO / "tasks"), str(tmp_path / "results")]
     code_dir = tmp_path / "work" / "probe" / "code"  # where the runner puts its copy of the tree
     header = f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\n"
     header += f"CODE_DIR = {str(code_dir)!r}\n" + PROBE
@@ -217,12 +249,21 @@ def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tu
 
 
 def test_detached_child_is_a_stray_process(tmp_path, heart_task, heart_splits):
-    """Unsandboxed, a child started in its own session outlives the simulator: killed and recorded."""
-    header = "import subprocess as _subprocess\n"
-    spawn = '_subprocess.Popen(["sleep", "600"], start_new_session=True)'
-    run = run_injected(tmp_path, heart_task, heart_splits, "off", header, spawn)
+    """Unsandboxed, a child that native code starts in its own session outlives the simulator: killed, recorded."""
+    spawn = '_LIBC.system(b"setsid sleep 600 >/dev/null 2>&1 &")'
+    run = run_injected(tmp_path, heart_task, heart_splits, "off", NATIVE, spawn)
     assert (run["state"], run["rule"]) == ("crash", "stray-process"), run["reason"]
     assert run["reaped_processes"] >= 1
+    assert token_holders(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_a_client_may_not_start_processes(tmp_path, heart_task, heart_splits, mode):
+    """Through Python (subprocess, os.system) a start is refused at once, sandboxed or not: invalid, rule process."""
+    header = "import subprocess as _subprocess\n"
+    run = run_injected(tmp_path, heart_task, heart_splits, mode, header, '_subprocess.Popen(["sleep", "600"])')
+    assert (run["state"], run["rule"]) == ("invalid", "process"), run["reason"]
+    assert "sleep" in run["reason"] and run["runtime_seconds"] < 60
     assert token_holders(tmp_path) == []
 
 
@@ -230,7 +271,7 @@ SANDBOX = choose("auto")
 
 
 @pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
-def test_sandboxed_simulation_sees_only_its_code_and_the_training_split(tmp_path, heart_task, heart_splits):
+def test_sandboxed_simulation_sees_only_its_code(tmp_path, heart_task, heart_splits):
     run, log = probe_run(tmp_path, heart_task, heart_splits, "required")
     assert run["state"] == "ok", log[-3000:]
     assert run["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
@@ -240,20 +281,94 @@ def test_sandboxed_simulation_sees_only_its_code_and_the_training_split(tmp_path
 def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_splits):
     run, log = probe_run(tmp_path, heart_task, heart_splits, "off")
     assert run["sandbox"] == {"kind": "none", "detail": "disabled by execution.sandbox: off"}
-    assert run["state"] == "crash"  # the same probe, unsandboxed, reaches what the sandbox hides
-    for leak in ("heldout", "search_val", "network", "code tree writable"):
+    assert run["state"] == "crash"  # the same probe, unsandboxed, reaches what the sandbox hides (natively)
+    for leak in ("train", "heldout", "search_val", "network", "code tree writable"):
         assert leak in log
 
 
 def test_training_split_changed_during_a_run_is_a_fixed_file_violation(tmp_path, heart_task, heart_splits):
+    """Native code past the audit hook, unsandboxed, appends to a training split: the hashes catch it."""
     splits = tmp_path / "splits"
     shutil.copytree(heart_splits / "train", splits / "train")
-    header = "import os as _os\n"
-    tamper = 'open(_os.environ["FLCAMPAIGN_TRAIN_DIR"] + "/site-1.npz", "ab").write(b"tampered")'
-    run = run_injected(tmp_path, heart_task, splits, "off", header, tamper)
+    tamper = f"_native_write({str(splits / 'train' / 'site-1.npz')!r}, b'tampered')"
+    run = run_injected(tmp_path, heart_task, splits, "off", NATIVE, tamper)
     assert (run["state"], run["rule"]) == ("invalid", "fixed-file")
     assert "train/site-1.npz" in run["reason"]
     assert set(run["fixed_sha256"]) == {"fl_data.py", *(f"train/{p.name}" for p in (splits / "train").iterdir())}
+
+
+CROSS_SITE_PROBE = (
+    NATIVE
+    + '''
+import glob as _glob
+import socket as _socket
+import time as _time
+
+
+def _cross_site(site: str) -> None:
+    """Every way this client might reach another site's rows; one PROBE line per attempt, then a Python open."""
+    others = [s for s in SITES if s != site]
+
+    def say(route, other, reached):
+        print(f"PROBE {site} {route} {other} {'reached' if reached else 'blocked'}", flush=True)
+
+    for other in others:
+        say("native-file", other, _native_read(_os.path.join(TRAIN_DIR, other + ".npz")))
+        say("native-log", other, _native_read(_os.path.join(WORKSPACE, other, "log.txt")))
+        fds = []
+        for link in _glob.glob("/proc/[0-9]*/fd/*"):
+            try:
+                if _os.readlink(link).endswith("/" + other + ".npz"):
+                    fds.append(link)
+            except OSError:
+                pass
+        say("proc-fd", other, any(_native_read(link) for link in fds))
+        delivered = False
+        for path in _glob.glob("/tmp/flc-*/data.sock"):
+            try:
+                with _socket.socket(_socket.AF_UNIX) as client:
+                    client.connect(path)
+                    client.sendall(other.encode())
+                    delivered = _socket.recv_fds(client, 64, 1)[1] != []
+            except OSError:
+                pass
+        say("broker", other, delivered)
+    for fd in range(3, 256):
+        try:
+            target = _os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if any(target.endswith("/" + other + ".npz") for other in others):
+            say("inherited-fd", target, True)
+    if site == "site-2":
+        _time.sleep(3)  # the others report first
+        open(_os.path.join(TRAIN_DIR, "site-3.npz"), "rb").read()
+'''
+)
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_each_client_reaches_only_its_own_site(tmp_path, heart_task, heart_splits, mode):
+    """A client that tries every way to another site's rows: sandboxed none works; unsandboxed, the bridge,
+    the broker and the audit hook hold, and only native code past the hook still reads other files."""
+    sites = [f"site-{k}" for k in range(1, 5)]
+    header = f"SITES = {sites!r}\nTRAIN_DIR = {str(heart_splits / 'train')!r}\n"
+    header += f"WORKSPACE = {str(tmp_path / 'work' / 'probe' / 'workspace')!r}\n" + CROSS_SITE_PROBE
+    run = run_injected(tmp_path, heart_task, heart_splits, mode, header, "", after_init="_cross_site(site)")
+    log = (tmp_path / "results/runs/probe/sim.log").read_text()
+    attempts = re.findall(r"PROBE (\S+) (\S+) (\S+) (reached|blocked)", log)
+    reached = {(route, other) for _, route, other, outcome in attempts if outcome == "reached"}
+    probed = {site for site, *_ in attempts}
+    assert probed == set(sites), log[-3000:]
+    assert (run["state"], run["rule"]) == ("invalid", "cross-site-data"), run["reason"]
+    assert not any(route in ("inherited-fd", "broker") for route, _ in reached)
+    assert set(run["site_data"]["delivered"]) == set(sites)
+    if choose(mode).kind == "bubblewrap":
+        assert reached == set()
+        assert "site-2: reads" in run["reason"] and "site-3.npz" in run["reason"]
+    else:  # no sandbox: libc reads what the user can read; the broker saw the requests and refused them
+        assert {route for route, _ in reached} == {"native-file", "native-log", "proc-fd"}
+        assert any("second request" in refusal for refusal in run["site_data"]["refused"]) or "site-2" in run["reason"]
 
 
 def test_nvflare_connection_reset_is_an_infrastructure_failure(tmp_path):

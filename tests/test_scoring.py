@@ -42,6 +42,12 @@ def _variant(task: Task, section: str, **changes) -> Task:
     return Task(task.root, profile)
 
 
+@pytest.fixture(scope="module")
+def open_task(task) -> Task:
+    """The task with the architecture left to the candidate: its model class makes the predictions."""
+    return _variant(task, "model", fixed=None)
+
+
 # --- metric --------------------------------------------------------------------------------------
 
 
@@ -215,7 +221,7 @@ BROKEN_FORWARD = """
 """
 
 
-def test_score_run_records_a_crashing_model_as_predict_crash(task, splits, weights, tmp_path):
+def test_score_run_records_a_crashing_model_as_predict_crash(open_task, splits, weights, tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
     source = (tree / "model.py").read_text()
@@ -224,7 +230,7 @@ def test_score_run_records_a_crashing_model_as_predict_crash(task, splits, weigh
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
     out = run_dir / "score.json"
-    record = score_run(task, _run(path), run_dir, tree, splits, "search_val", out, SANDBOX)
+    record = score_run(open_task, _run(path), run_dir, tree, splits, "search_val", out, SANDBOX)
     assert (record["state"], record["rule"]) == ("crash", "predict")
     assert "score" not in record
     assert "candidate model blew up" in out.with_suffix(".log").read_text()
@@ -243,54 +249,50 @@ from torch import nn
 
 
 class Spy(nn.Module):
-    """Ignores its input; reports what the prediction subprocess can see."""
+    """Ignores its input; reports (on its log) what the prediction subprocess can see."""
 
-    def __init__(self, report: str):
+    def __init__(self):
         super().__init__()
         self.linear = nn.Linear(13, 1)
-        features = Path(sys.argv[4])
+        features = Path(sys.argv[5])
         seen = {}
         for path in sorted(features.iterdir()):
-            item = {"suffix": path.suffix}
-            if path.suffix == ".npy":
-                array = np.load(path, allow_pickle=False)
-                item.update(shape=list(array.shape), dtype=str(array.dtype))
-            else:
-                with np.load(path, allow_pickle=False) as arrays:
-                    item["keys"] = list(arrays.keys())
-            seen[path.name] = item
-        Path(report).write_text(json.dumps({"files": seen, "env": sorted(os.environ), "argv": sys.argv[1:]}))
+            array = np.load(path, allow_pickle=False)
+            seen[path.name] = {"shape": list(array.shape), "dtype": str(array.dtype)}
+        report = {"files": seen, "env": sorted(os.environ), "argv": sys.argv[1:]}
+        print("SPY " + json.dumps(report), file=sys.stderr, flush=True)
 
     def forward(self, x):
         return torch.full((x.shape[0],), 0.9)
 '''
 
 
-def test_prediction_step_sees_features_only(task, splits, weights, tmp_path, monkeypatch):
+def test_prediction_step_sees_features_only(open_task, splits, weights, tmp_path, monkeypatch):
     monkeypatch.setenv("FLC_TEST_SECRET_TOKEN", "do-not-leak")
     tree = tmp_path / "tree"
     shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
     (tree / "spy.py").write_text(SPY_MODEL)
-    report = tmp_path / "seen.json"
     run_dir = tmp_path / "run"
     path = _save_model(run_dir, weights)
-    spec = {"path": "spy.Spy", "args": {"report": str(report)}}
-    unsandboxed = choose("off")  # the spy reports to a file outside; the process-level view is what is tested
-    record = score_run(
-        task, _run(path, spec=spec), run_dir, tree, splits, "search_val", run_dir / "score.json", unsandboxed
-    )
+    spec = {"path": "spy.Spy", "args": {}}
+    out = run_dir / "score.json"
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
     assert record["state"] == "ok", record
-    assert record["sandbox"]["kind"] == "none"
-    seen = json.loads(report.read_text())
+    line = next(line for line in out.with_suffix(".log").read_text().splitlines() if line.startswith("SPY "))
+    seen = json.loads(line[4:])
     sizes = {site: len(y) for site, (_, y) in load_split(splits, "search_val").items()}
-    assert seen["files"] == {
-        f"{site}.npy": {"suffix": ".npy", "shape": [n, 13], "dtype": "float32"} for site, n in sizes.items()
-    }
+    expected = {}
+    for site, n in sizes.items():  # each site in one order, in another order split in two, and perturbed
+        views = {"a": n, "b0": n // 2, "b1": n - n // 2, **{f"p{k}": n for k in range(4)}}
+        expected |= {f"{site}.{view}.npy": {"shape": [rows, 13], "dtype": "float32"} for view, rows in views.items()}
+    assert seen["files"] == expected
     assert "FLC_TEST_SECRET_TOKEN" not in seen["env"]
     assert not any(str(splits) in arg for arg in seen["argv"]), "the split folder (with labels) was exposed"
     # Constant 0.9 ignores the features: the score is the pooled share of positives, judged here.
     labels = np.concatenate([y for _, y in load_split(splits, "search_val").values()])
     assert record["score"] == pytest.approx(float(np.mean(labels > 0.5)))
+    assert record["function_checks"]["row_difference"] == 0.0
+    assert record["function_checks"]["perturbation_drop"] == 0.0
 
 
 def test_candidate_code_cannot_forge_the_parameter_count(task, splits, weights, tmp_path):
@@ -331,7 +333,7 @@ class Probe(HeartLogReg):
 
 
 @pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
-def test_sandboxed_prediction_sees_no_labels_results_or_task_data(task, splits, weights, tmp_path):
+def test_sandboxed_prediction_sees_no_labels_results_or_task_data(open_task, splits, weights, tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
     (tree / "probe.py").write_text(PROBE_MODEL)
@@ -340,9 +342,134 @@ def test_sandboxed_prediction_sees_no_labels_results_or_task_data(task, splits, 
     forbidden = [str(splits), str(splits / "heldout"), str(TASK_ROOT / "data"), str(tmp_path / "tree")]
     spec = {"path": "probe.Probe", "args": {"forbidden": forbidden, **_run(path)["model_spec"]["args"]}}
     out = run_dir / "score.json"
-    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
     assert record["state"] == "ok", out.with_suffix(".log").read_text()
     assert record["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
-    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, choose("off"))
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, choose("off"))
     assert (record["state"], record["rule"]) == ("crash", "predict")  # the same probe, unsandboxed, sees them
     assert "visible from candidate code" in out.with_suffix(".log").read_text()
+
+
+# --- answer keys: the score measures what the weights learned ------------------------------------
+
+
+LOOKUP_MODEL = """
+import torch
+from model import HeartLogReg
+
+TABLE = {table!r}
+
+
+class Lookup(HeartLogReg):
+    '''An answer key: the memorised label of every evaluation row (keyed by its rounded features).'''
+
+    def forward(self, x):
+        fallback = super().forward(x)
+        keys = [tuple(round(float(v), 1) for v in row) for row in x]
+        return torch.tensor([TABLE.get(key, float(p)) for key, p in zip(keys, fallback)])
+"""
+
+POSITIONAL_MODEL = """
+import torch
+from model import HeartLogReg
+
+LABELS = {labels!r}
+
+
+class Positional(HeartLogReg):
+    '''An answer key by position: a batch as long as a site's split gets that site's labels in order.'''
+
+    def forward(self, x):
+        return torch.tensor(LABELS[len(x)]) if len(x) in LABELS else super().forward(x)
+"""
+
+
+def _answer_key_tree(tmp_path: Path, splits: Path, module: str, text: str) -> Path:
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    data = load_split(splits, "search_val")
+    table = {
+        tuple(round(float(v), 1) for v in row): float(y)
+        for x, ys in data.values()
+        for row, y in zip(x, ys, strict=True)
+    }
+    labels = {len(ys): [float(y) for y in ys] for _, ys in data.values()}
+    (tree / f"{module}.py").write_text(text.format(table=table, labels=labels))
+    return tree
+
+
+def test_where_the_task_fixes_the_model_an_answer_key_in_model_code_is_never_run(task, splits, weights, tmp_path):
+    tree = _answer_key_tree(tmp_path, splits, "model", LOOKUP_MODEL.replace("from model import", "from base import"))
+    (tree / "base.py").write_text((SRC / "model.py").read_text())
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    spec = {"path": "model.Lookup", "args": {}}
+    record = score_run(task, _run(path, spec=spec), run_dir, tree, splits, "search_val", run_dir / "s.json", SANDBOX)
+    assert record["state"] == "ok", record
+    assert record["score"] == pytest.approx(_expected_accuracy(splits, weights)[0], abs=1e-12)  # the weights' own
+
+
+def test_weights_that_do_not_fit_the_tasks_model_are_invalid(task, splits, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    state = {"linear.weight": torch.zeros(1, 20), "linear.bias": torch.zeros(1)}
+    torch.save({"model": state, "meta_props": {}, "train_conf": {}}, run_dir / "global_model.pt")
+    path = run_dir / "global_model.pt"
+    record = score_run(task, _run(path), run_dir, SRC, splits, "search_val", run_dir / "s.json", SANDBOX)
+    assert (record["state"], record["rule"]) == ("invalid", "fixed-architecture"), record
+    assert "model.HeartLogReg" in record["reason"]
+
+
+def test_a_lookup_table_of_the_rows_fails_the_perturbation_check(open_task, splits, weights, tmp_path):
+    tree = _answer_key_tree(tmp_path, splits, "lookup", LOOKUP_MODEL)
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    spec = {"path": "lookup.Lookup", "args": {}}
+    out = run_dir / "s.json"
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
+    assert (record["state"], record["rule"]) == ("invalid", "perturbation"), record
+    checks = record["function_checks"]
+    assert record["score"] == 1.0 and checks["perturbation_drop"] > checks["max_drop"]
+    honest = score_run(open_task, _run(path), run_dir, SRC, splits, "search_val", out, SANDBOX)
+    assert honest["state"] == "ok" and honest["function_checks"]["perturbation_drop"] <= checks["max_drop"]
+
+
+def test_an_answer_key_by_position_fails_the_row_independence_check(open_task, splits, weights, tmp_path):
+    tree = _answer_key_tree(tmp_path, splits, "positional", POSITIONAL_MODEL)
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    spec = {"path": "positional.Positional", "args": {}}
+    out = run_dir / "s.json"
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
+    assert (record["state"], record["rule"]) == ("invalid", "row-independence"), record
+    assert record["function_checks"]["row_difference"] > 0.1
+
+
+READER_MODEL = """
+from model import HeartLogReg
+
+
+class Reader(HeartLogReg):
+    '''Reads the split with the labels from the model code (Python's open: the audit hook sees it).'''
+
+    def __init__(self, path: str, **kwargs):
+        super().__init__(**kwargs)
+        with open(path, "rb") as handle:
+            handle.read()
+"""
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_prediction_code_that_opens_a_split_is_stopped_with_or_without_the_sandbox(
+    open_task, splits, weights, tmp_path, mode
+):
+    tree = tmp_path / "tree"
+    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "reader.py").write_text(READER_MODEL)
+    run_dir = tmp_path / "run"
+    path = _save_model(run_dir, weights)
+    spec = {"path": "reader.Reader", "args": {"path": str(splits / "search_val" / "site-1.npz")}}
+    out = run_dir / "s.json"
+    record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, choose(mode))
+    assert (record["state"], record["rule"]) == ("invalid", "split-access"), record
+    assert "site-1.npz" in record["reason"]

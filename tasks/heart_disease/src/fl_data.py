@@ -1,19 +1,15 @@
-"""Data bridge: serves a site's training split to client code. Fixed by the task profile.
+"""Data bridge: serves this client's own training split to client code. Fixed by the task profile.
 
-The trusted pipeline writes one ``<site>.npz`` per site into the directory named by
-``FLCAMPAIGN_TRAIN_DIR``; nothing else (no validation or held-out rows) is placed there.
+The trusted runner hands each client worker an open descriptor of its own site's split, and only
+that; any other site's name is a violation (``cross-site-data``) that ends the process.
 """
 
-import os
-
-import numpy as np
 import torch
+
+from flcampaign.site_data import own_training_split
 
 
 def load_train(site_name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Features and labels of ``site_name``'s training split, already normalised by the task."""
-    root = os.environ["FLCAMPAIGN_TRAIN_DIR"]
-    with np.load(os.path.join(root, f"{site_name}.npz")) as arrays:
-        features = torch.from_numpy(arrays["x"]).float()
-        labels = torch.from_numpy(arrays["y"]).float()
-    return features, labels
+    features, labels = own_training_split(site_name)
+    return torch.from_numpy(features).float(), torch.from_numpy(labels).float()

@@ -1,0 +1,7 @@
+from pathlib import Path
+
+from flcampaign.compute import write_reference
+from flcampaign.workflow import log_to, task_of
+
+log_to(snakemake.log[0])
+write_reference(task_of(snakemake.config), Path("results"))
