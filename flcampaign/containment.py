@@ -52,11 +52,27 @@ class Policy:
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def importable_from(folder: Path) -> str:
+    """A folder that makes this package (and nothing else) importable: the ``PYTHONPATH`` of run processes.
+
+    Processes of a run start afresh (``python -m flcampaign.contained``), where this package may have
+    been importable only through a path its parent added (as Snakemake adds the workflow's folder).
+    """
+    link = Path(folder) / PACKAGE_DIR.name
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(PACKAGE_DIR, target_is_directory=True)
+    return str(Path(folder))
+
+
 def python_dirs() -> tuple[str, ...]:
     """The interpreter's installation and every package folder on its path (what imports read)."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
     paths |= {p for p in sys.path if p and p.rstrip("/").endswith(("site-packages", "dist-packages"))}
-    paths.add(str(Path(__file__).resolve().parent))  # this package, wherever it is installed from
+    paths.add(str(PACKAGE_DIR))  # this package, wherever it is installed from
     return tuple(sorted({os.path.realpath(p) for p in paths}))
 
 

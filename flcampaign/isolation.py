@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flcampaign import site_data
-from flcampaign.containment import Policy, python_dirs, stop
+from flcampaign.containment import Policy, importable_from, python_dirs, stop
 from flcampaign.process import become_subreaper, children_of, reap_orphans
 from flcampaign.sandbox import Sandbox
 
@@ -53,6 +53,11 @@ class RunLayout:
         return str(Path(self.launch) / LAUNCHER_FILE)
 
     @property
+    def pythonpath(self) -> str:
+        """Where run processes import flcampaign from (a link to the package, in the launch folder)."""
+        return str(Path(self.launch) / "pythonpath")
+
+    @property
     def sandbox(self) -> Sandbox:
         return Sandbox(self.sandbox_kind, self.sandbox_detail)
 
@@ -63,8 +68,13 @@ class RunLayout:
         """The launch folder: the layout and the interpreter NVFlare starts client workers with."""
         launch = Path(self.launch)
         launch.mkdir(parents=True, exist_ok=True)
+        importable_from(Path(self.pythonpath))
         (launch / LAYOUT_FILE).write_text(json.dumps(asdict(self)))
-        script = f'#!/bin/sh\nexec {shlex.quote(self.python)} -m flcampaign.isolation {shlex.quote(self.launch)} "$@"\n'
+        path = shlex.quote(self.pythonpath)
+        script = (
+            f"#!/bin/sh\nPYTHONPATH={path}${{PYTHONPATH:+:$PYTHONPATH}} exec {shlex.quote(self.python)} "
+            f'-m flcampaign.isolation {shlex.quote(self.launch)} "$@"\n'
+        )
         (launch / LAUNCHER_FILE).write_text(script)
         (launch / LAUNCHER_FILE).chmod(0o555)
 
@@ -157,7 +167,7 @@ def client_main(launch: str, argv: list[str]) -> None:
     if sandbox.kind == "none":
         os.execve(command[0], command, env)
     shared = [Path(layout.workspace) / name for name in ("local", "startup")]
-    readonly = [Path(layout.code), *(path for path in shared if path.is_dir())]
+    readonly = [Path(layout.code), Path(layout.pythonpath), *(path for path in shared if path.is_dir())]
     boxed = sandbox.wrap(command, Path(own), readonly=readonly, writable=[Path(own)], network=True)
     os._exit(supervise(boxed, env, fd))
 

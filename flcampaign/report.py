@@ -322,6 +322,7 @@ def build_markdown(
             f"(min {min(simulated):.1f} s, max {max(simulated):.1f} s). Device(s): {devices}.",
             "",
         ]
+    out += compute_markdown(rows, task)
     out += ["## Progress", "", f"![Campaign progress]({plot_name})", ""]
     if evidence is not None:
         out += winners_markdown(evidence, repeats_plot)
@@ -385,6 +386,28 @@ def build_markdown(
         "",
     ]
     return "\n".join(out)
+
+
+def compute_markdown(rows: list[dict], task: Task) -> list[str]:
+    """Each scored run's compute against the budget: CPU (and GPU) seconds and the share of the reference."""
+    measured = [r for r in rows if r.get("cpu_seconds")]
+    if not measured:
+        return []
+    cap = task.budget.get("max_compute_ratio", 1.5)
+    ratios = [float(r["compute_ratio"]) for r in measured if r.get("compute_ratio")]
+    over = [r["candidate"] for r in measured if r.get("compute_ratio") and float(r["compute_ratio"]) > cap]
+    summary = (
+        f"Compute budget: {cap}x the CPU seconds of the reference run (the baseline at the knobs' maxima). "
+        f"{len(measured)} runs measured, {sum(float(r['cpu_seconds']) for r in measured):.0f} CPU-s in all"
+    )
+    if ratios:
+        summary += f"; ratio to the reference from {min(ratios):.2f} to {max(ratios):.2f}"
+    summary += f"; over the budget: {', '.join(over) if over else 'none'}."
+    table = [
+        [r["candidate"], r["status"], r["cpu_seconds"], r["gpu_seconds"] or "-", r["compute_ratio"] or "-"]
+        for r in measured
+    ]
+    return [summary, "", _table(["candidate", "status", "CPU s", "GPU s", "ratio"], table), ""]
 
 
 def _devices(rows: list[dict]) -> set[str]:

@@ -251,7 +251,9 @@ def _export_and_simulate(
 
     job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
-    env = filtered_env({"NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace), **device_env})
+    env = filtered_env(
+        {"NVFLARE_SIMULATOR_WORKSPACE_ROOT": str(workspace), "PYTHONPATH": layout.pythonpath, **device_env}
+    )
     fixed = list(task.surface["fixed"])
     before = fixed_inputs(code, fixed, Path(layout.train_dir))
     record["fixed_sha256"] = before

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from flcampaign.containment import python_dirs
+from flcampaign.containment import PACKAGE_DIR, python_dirs
 
+BOX_INIT = PACKAGE_DIR / "box_init.py"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
 MODES = ("auto", "required", "off")
 
@@ -77,7 +78,7 @@ class Sandbox:
             args += [flag, str(path), str(path)]
         for path in hidden:
             args += ["--tmpfs", str(Path(path).resolve())]
-        init = [sys.executable, "-m", "flcampaign.box_init", *([] if report else ["--quiet"])]
+        init = [sys.executable, str(BOX_INIT), *([] if report else ["--quiet"])]  # stdlib only: no import path
         return [*args, "--chdir", str(Path(cwd).resolve()), *init, *cmd]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from flcampaign import compute
-from flcampaign.containment import Policy, python_dirs, violations_in
+from flcampaign.containment import Policy, importable_from, python_dirs, violations_in
 from flcampaign.files import sha256_bytes, sha256_file, write_json
 from flcampaign.process import filtered_env, run_contained
 from flcampaign.sandbox import Sandbox
@@ -26,7 +26,7 @@ from flcampaign.splits import load_split
 from flcampaign.task import Task
 
 PREDICT_DRIVER = Path(__file__).with_name("predict_driver.py")
-PERTURBATION_DEFAULTS = {"scale": 0.1, "draws": 4, "max_drop": 0.05}
+PERTURBATION_DEFAULTS = {"scale": 0.1, "draws": 8, "max_drop": 0.1}
 ROW_TOLERANCE = 1e-4  # relative: the same row predicted in another order or batch
 
 
@@ -184,7 +184,9 @@ class Views:
         settings = {**PERTURBATION_DEFAULTS, **(task.metric.get("perturbation") or {})}
         rng = np.random.default_rng(int(sha256_bytes(seed.encode())[:16], 16))
         pooled = np.concatenate([x for x, _ in data.values()]).astype(np.float64)
-        spread = pooled.std(axis=0) if len(pooled) > 1 else np.zeros(pooled.shape[1:])
+        # a robust spread (interquartile range / 1.349 = sd for a normal feature): outlying values do not inflate it
+        q75, q25 = np.percentile(pooled, [75, 25], axis=0) if len(pooled) > 1 else (0.0, 0.0)
+        spread = (q75 - q25) / 1.349
         order: dict[str, dict[str, np.ndarray]] = {}
         features: dict[str, np.ndarray] = {}
         names = ["a", "b", *(f"p{k}" for k in range(settings["draws"]))]
@@ -275,17 +277,18 @@ def _predict(
             named=((str(split_dir.resolve()), "split-access"),),  # reaching for labels, sandboxed or not
             python=python_dirs(),
         )
+        pythonpath = importable_from(tmp / "pythonpath")
         policy_path = tmp / "policy.json"
         policy_path.write_text(policy.to_json())
         report_read, report_write = os.pipe()
         cmd = [sys.executable, str(PREDICT_DRIVER), str(policy_path), str(tmp / "code"), str(model), str(spec_path)]
         cmd += [str(tmp / "features"), str(tmp / "predictions"), str(report_write)]
         try:
-            readonly = [PREDICT_DRIVER, tmp / "code", model, spec_path, policy_path, tmp / "features"]
+            readonly = [PREDICT_DRIVER, tmp / "code", model, spec_path, policy_path, tmp / "features", Path(pythonpath)]
             outcome = run_contained(
                 sandbox.wrap(cmd, tmp / "code", readonly=readonly, writable=[tmp / "predictions"]),
                 tmp / "code",
-                filtered_env({}),
+                filtered_env({"PYTHONPATH": pythonpath}),
                 task.budget["predict_timeout_seconds"],
                 log,
                 pass_fds=(report_write,),

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from flcampaign.candidate import METADATA, PATCH_DIR
-from flcampaign.controls import BEST_CONTROL, CONTROL_PREFIX
+from flcampaign.controls import BEST_CONTROL
 from flcampaign.files import read_json, read_yaml, sha256_bytes, sha256_file, sha256_tree
 from flcampaign.ledger import COLUMNS, build_rows, read_tsv, to_tsv
 from flcampaign.literature import LITERATURE_DIR, load_events
@@ -119,11 +119,12 @@ class _Audit:
         return out
 
     def candidate_folder(self, cid: str, record: dict) -> Path | None:
-        """Where the validated folder lives: candidates/<id>, or results/controls/<ctl-NNN> for a control."""
+        """Where the validated folder lives: candidates/<id>, or results/controls/<id> for a knob-only
+        candidate the workflow wrote itself (a control ``_ctl-NNN``, the compute reference ``_compute-ref``)."""
         if cid == BEST_CONTROL:
             source = record.get("source_control")
             return self.results / "controls" / source.removeprefix("_") if isinstance(source, str) else None
-        if cid.startswith(CONTROL_PREFIX):
+        if cid.startswith("_"):
             return self.results / "controls" / cid.removeprefix("_")
         return self.root / "candidates" / cid
 
@@ -251,7 +252,7 @@ class _Audit:
         literature = self.root / LITERATURE_DIR
         for path in sorted(literature.glob("lit-*.yaml")):
             self.saw(path)
-        ids = [cid for cid in validations if not cid.startswith(CONTROL_PREFIX)]
+        ids = [cid for cid in validations if not cid.startswith("_")]  # workflow-written ids start with _
         try:
             rows = build_rows(
                 self.task,

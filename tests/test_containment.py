@@ -204,3 +204,38 @@ def test_cpu_time_inside_a_sandbox_is_counted(tmp_path):
     )
     assert outcome.returncode == 0
     assert outcome.cpu_seconds >= 1.2  # bubblewrap reaps nothing itself: the box's init and the subreaper do
+
+
+def test_each_role_of_a_run_gets_only_its_folders(tmp_path):
+    from flcampaign.isolation import RunLayout
+
+    run = RunLayout(
+        python=sys.executable,
+        code=str(tmp_path / "code"),
+        job_root=str(tmp_path / "job"),
+        workspace=str(tmp_path / "ws"),
+        launch=str(tmp_path / "launch"),
+        tmp=str(tmp_path / "tmp"),
+        train_dir=str(tmp_path / "task" / "train"),
+        split_root=str(tmp_path / "task"),
+        sites=("site-1", "site-2"),
+        data_socket=str(tmp_path / "data.sock"),
+        sandbox_kind="none",
+        sandbox_detail="test",
+    )
+    for folder in ("ws/site-1", "ws/site-2", "ws/server", "task/train", "task/heldout", "code"):
+        (tmp_path / folder).mkdir(parents=True)
+    for path in ("ws/site-2/log.txt", "ws/site-1/log.txt", "task/heldout/site-1.npz", "task/train/site-1.npz"):
+        (tmp_path / path).write_text("x")
+    server, client = run.server_policy(), run.client_policy("site-1")
+    assert check_open(server, str(tmp_path / "ws/site-2/config.json"), "w", 0) is None  # NVFlare deploys there
+    assert check_open(server, str(tmp_path / "ws/site-2/log.txt"), "r", 0)[0] == "cross-site-data"  # no reading back
+    assert check_open(server, str(tmp_path / "task/train/site-1.npz"), "rb", 0)[0] == "cross-site-data"
+    assert check_open(server, str(tmp_path / "task/heldout/site-1.npz"), "rb", 0)[0] == "split-access"
+    assert check_spawn(server, "subprocess.Popen", (run.launcher, [run.launcher], None, None)) is None
+    assert check_open(client, str(tmp_path / "ws/site-1/log.txt"), "a", 0) is None
+    assert check_open(client, str(tmp_path / "ws/site-2/log.txt"), "r", 0)[0] == "cross-site-data"
+    assert check_open(client, str(tmp_path / "ws/server/x"), "w", 0)[0] == "file-access"
+    assert check_open(client, str(tmp_path / "task/train/site-1.npz"), "rb", 0)[0] == "cross-site-data"  # by fd only
+    assert check_spawn(client, "subprocess.Popen", (run.launcher, [run.launcher], None, None))[0] == "process"
+    assert run.export_policy().write == (run.job_root, str(tmp_path / "tmp" / "export"))

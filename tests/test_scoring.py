@@ -283,7 +283,7 @@ def test_prediction_step_sees_features_only(open_task, splits, weights, tmp_path
     sizes = {site: len(y) for site, (_, y) in load_split(splits, "search_val").items()}
     expected = {}
     for site, n in sizes.items():  # each site in one order, in another order split in two, and perturbed
-        views = {"a": n, "b0": n // 2, "b1": n - n // 2, **{f"p{k}": n for k in range(4)}}
+        views = {"a": n, "b0": n // 2, "b1": n - n // 2, **{f"p{k}": n for k in range(8)}}
         expected |= {f"{site}.{view}.npy": {"shape": [rows, 13], "dtype": "float32"} for view, rows in views.items()}
     assert seen["files"] == expected
     assert "FLC_TEST_SECRET_TOKEN" not in seen["env"]

@@ -83,18 +83,18 @@ def test_campaign_completes_on_slurm(campaign):
     statuses = {row["candidate"]: row["status"] for row in read_tsv(workdir / "results" / "results.tsv")}
     assert statuses["0000-baseline"] == "baseline" and statuses["0002-fedavgm"] in ("keep", "discard")
     assert (workdir / "results" / "winners.tsv").is_file() and (workdir / "reports" / "report.pdf").is_file()
-    assert len(simulation_records(workdir)) == 7  # 2 search + 2 x 2 repeats + 1 same-seed re-run
+    assert len(simulation_records(workdir)) == 8  # 2 search + 2 x 2 repeats + 1 same-seed re-run + compute reference
 
 
 def test_every_simulation_went_through_sbatch_with_one_gpu(campaign):
     workdir, log = campaign
     calls = [line for line in log.splitlines() if "sbatch call:" in line]
     simulate_calls = [c for c in calls if "rule_simulate" in c]
-    assert len(simulate_calls) == 7
+    assert len(simulate_calls) == 8
     assert all("--gpus=1" in c for c in simulate_calls)
     assert not any("--gpus" in c for c in calls if "rule_simulate" not in c)
     job_ids = {r["scheduler"]["SLURM_JOB_ID"] for r in simulation_records(workdir)}
-    assert len(job_ids) == 7
+    assert len(job_ids) == 8
 
 
 def test_each_simulation_saw_its_own_gpu(campaign):
