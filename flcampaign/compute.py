@@ -9,6 +9,8 @@ that many times the compute of the reference run -- the task's baseline with eve
 its maximum (the most local work the declared surface allows), or the knob values the task names
 in ``budget.compute_reference``. A run over it did work the budget does not declare (extra steps
 inside one reported step, a larger batch than the budget's, a second model trained on the side).
+Once the reference has run, a run is stopped the moment its CPU passes the ceiling (``CpuCeiling``):
+hidden work costs at most the budget, never the wall-clock limit.
 """
 
 import shutil
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flcampaign.controls import write_scalar_candidate
+from flcampaign.process import descendants_cpu_seconds
 from flcampaign.task import Task
 
 REFERENCE_ID = "_compute-ref"
@@ -71,27 +74,61 @@ def write_reference(task: Task, results: Path) -> dict:
     return write_scalar_candidate(task, REFERENCE_ID, meta, results)
 
 
+def ratio_cap(task: Task) -> float:
+    return float(task.budget.get("max_compute_ratio", DEFAULT_RATIO))
+
+
+def reference_cpu(reference: dict | None) -> float | None:
+    """The reference run's CPU seconds, or None when it has not run cleanly."""
+    if reference is None or reference.get("state") != "ok":
+        return None
+    return (reference.get("compute") or {}).get("cpu_seconds") or None
+
+
+class CpuCeiling:
+    """An ``abort`` for a running simulation: true once the run's processes have used more CPU than
+    the budget allows (``spent`` is what its earlier steps used)."""
+
+    def __init__(self, task: Task, reference: dict | None, spent: float):
+        ref = reference_cpu(reference)
+        self.limit = None if ref is None else ratio_cap(task) * ref
+        self.reference_cpu, self.spent, self.used, self.tripped = ref, spent, spent, False
+
+    def __call__(self) -> bool:
+        if self.limit is None:
+            return False
+        self.used = self.spent + descendants_cpu_seconds()
+        self.tripped = self.used > self.limit
+        return self.tripped
+
+    def violation(self, task: Task) -> str:
+        return (
+            f"stopped at {self.used:.1f} CPU-s, over the budget of {self.limit:.1f} CPU-s "
+            f"({ratio_cap(task)}x the baseline at the knobs' maxima, {self.reference_cpu:.1f} CPU-s)"
+        )
+
+
 def check(task: Task, run: dict, reference: dict | None) -> dict:
     """The compute record of a scored run: what it used, the limit, and the violation if over it."""
     used = run.get("compute") or {}
-    ratio_cap = float(task.budget.get("max_compute_ratio", DEFAULT_RATIO))
-    record: dict[str, Any] = {**used, "max_ratio": ratio_cap}
-    if reference is None or reference.get("state") != "ok" or not (reference.get("compute") or {}).get("cpu_seconds"):
+    cap = ratio_cap(task)
+    record: dict[str, Any] = {**used, "max_ratio": cap}
+    if reference_cpu(reference) is None:
         state = "missing" if reference is None else reference.get("state", "missing")
         record.update(checked=False, note=f"unchecked: the reference run is {state}")
         return record
     ref = reference["compute"]
     record.update(checked=True, reference_cpu_seconds=ref["cpu_seconds"])
     record["ratio"] = round(used.get("cpu_seconds", 0.0) / ref["cpu_seconds"], 4)
-    over = [f"{record['ratio']:.2f}x the reference's CPU seconds"] if record["ratio"] > ratio_cap else []
+    over = [f"{record['ratio']:.2f}x the reference's CPU seconds"] if record["ratio"] > cap else []
     if used.get("gpu_seconds") and ref.get("gpu_seconds"):
         record["gpu_ratio"] = round(used["gpu_seconds"] / ref["gpu_seconds"], 4)
-        if record["gpu_ratio"] > ratio_cap:
+        if record["gpu_ratio"] > cap:
             over.append(f"{record['gpu_ratio']:.2f}x its GPU seconds")
     if over:
         record["violation"] = (
             f"used {used.get('cpu_seconds', 0.0):.1f} CPU-s: "
             + " and ".join(over)
-            + f" (the budget allows {ratio_cap}x the baseline at the knobs' maxima, {ref['cpu_seconds']:.1f} CPU-s)"
+            + f" (the budget allows {cap}x the baseline at the knobs' maxima, {ref['cpu_seconds']:.1f} CPU-s)"
         )
     return record

@@ -22,7 +22,8 @@ from pathlib import Path
 VIOLATION_MARK = "FLCAMPAIGN-VIOLATION"
 VIOLATION_EXIT = 86
 SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys", "/dev")
-DEVICE_WRITE = ("/dev/null", "/dev/shm", "/dev/nvidia", "/dev/dri")
+DEVICE_WRITE = ("/dev/null", "/dev/nvidia", "/dev/dri")
+SHARED_MEMORY = ("/dev/shm", "/dev/mqueue")  # a channel between processes that no folder of the run covers
 PROC_OTHER_ALLOWED = {"stat", "status", "cmdline", "comm", "statm"}  # what psutil reads of other processes
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 SPAWN_EVENTS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn")
@@ -130,6 +131,8 @@ def _check_path(policy: Policy, resolved: str, mode: object, flags: object) -> t
     writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
         isinstance(flags, int) and mode is None and bool(flags & WRITE_FLAGS)
     )
+    if _under(resolved, SHARED_MEMORY):
+        return "file-access", f"opens {resolved}: shared memory that other processes can open too"
     if writes:
         if _under(resolved, policy.write) or _under(resolved, DEVICE_WRITE):
             return None

@@ -202,6 +202,18 @@ def children_of(pid: int) -> set[int]:
         return set()
 
 
+def descendants_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's live descendants and what each has already reaped."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # ended between the listing and the read
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def reap_orphans(pids: set[int], timeout_s: float = 5.0) -> float:
     """CPU seconds of the given processes once they are ours (orphaned to this subreaper) and have ended."""
     total, pending = 0.0, set(pids)

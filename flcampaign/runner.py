@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flcampaign import aggregation_audit
 from flcampaign.box_init import last_report
-from flcampaign.compute import GpuMeter
+from flcampaign.compute import CpuCeiling, GpuMeter
 from flcampaign.containment import ViolationWatch, violations_in
 from flcampaign.files import read_json, sha256_file, write_json
 from flcampaign.isolation import RunLayout, contained
@@ -154,8 +154,13 @@ def simulate(
     slots: list[Slot],
     lock_dir: Path,
     sandbox: Sandbox,
+    reference: dict | None = None,
 ) -> dict:
-    """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success)."""
+    """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success).
+
+    ``reference`` is the compute reference's run record: with it, a run is stopped as soon as it
+    passes the compute budget.
+    """
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"candidate": validation["candidate"], "phase": phase, "seed": seed, "budget": task.budget}
@@ -167,7 +172,7 @@ def simulate(
     with lease(lock_dir, slots) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, device=slot.device, started_at=time.time(), attempts=attempt + 1)
-            result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox)
+            result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
             if result["state"] == "ok" or not infrastructure_failure(work_dir / "workspace"):
                 break
         return result
@@ -191,6 +196,7 @@ def _run(
     record: dict,
     device_env: dict[str, str],
     sandbox: Sandbox,
+    reference: dict | None,
 ) -> dict:
     """Export, check and simulate inside a leased slot; ``record`` already names run, phase and seed."""
     token_file = work_dir.with_name(f".{work_dir.name}.token")
@@ -201,7 +207,9 @@ def _run(
     # short paths: Unix socket paths (the site-data socket, multiprocessing's in the server) are limited
     with tempfile.TemporaryDirectory(prefix="flc-") as short:
         layout = _layout(task, work_dir, tree, train_dir, Path(short), sandbox)
-        return _export_and_simulate(task, validation, layout, out_dir, work_dir, record, device_env, token_file)
+        return _export_and_simulate(
+            task, validation, layout, out_dir, work_dir, record, device_env, token_file, reference
+        )
 
 
 def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path, sandbox: Sandbox) -> RunLayout:
@@ -239,6 +247,7 @@ def _export_and_simulate(
     record: dict,
     device_env: dict[str, str],
     token_file: Path,
+    reference: dict | None,
 ) -> dict:
     cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
     code, job_root, workspace = Path(layout.code), Path(layout.job_root), Path(layout.workspace)
@@ -297,6 +306,7 @@ def _export_and_simulate(
     target += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
     sim_cmd = boxed(contained(layout.server_policy(), target, interpreter=layout.launcher))
     meter = GpuMeter(device_env.get("CUDA_VISIBLE_DEVICES", ""))
+    watch, ceiling = ViolationWatch(log_path), CpuCeiling(task, reference, spent=cpu)
     audit_lines: list[str] = []
     reader = threading.Thread(target=_read_lines, args=(audit_read, audit_lines), daemon=True)
     reader.start()
@@ -315,7 +325,7 @@ def _export_and_simulate(
                 token_file=token_file,
                 pass_fds=(audit_write,),
                 on_poll=meter.sample,
-                abort=ViolationWatch(log_path),
+                abort=lambda: watch() or ceiling(),
             )
     finally:
         os.close(audit_write)
@@ -329,6 +339,8 @@ def _export_and_simulate(
     violation = _violation(log_path)
     if violation:
         return _finish(record, out_dir, "invalid", violation[1], elapsed, rule=violation[0])
+    if ceiling.tripped:
+        return _finish(record, out_dir, "invalid", ceiling.violation(task), elapsed, rule="compute-budget")
     if broker.refused:
         reason = "site data refused: " + "; ".join(broker.refused)
         return _finish(record, out_dir, "invalid", reason, elapsed, rule="cross-site-data")

@@ -31,6 +31,11 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def compute_reference_run(wildcards):
+    """The compute reference's run, which every other run's budget is relative to (none for itself)."""
+    return [] if wildcards.phase == "reference" else REFERENCE_RUN
+
+
 def lib(*modules):
     """Library modules a rule depends on, as inputs, so edits re-trigger the right jobs."""
     return [

@@ -3,6 +3,7 @@ rule simulate:
         validation="results/candidates/{candidate}/validation.json",
         tree="results/candidates/{candidate}/src",
         train="results/task/train",
+        reference=compute_reference_run,
         lib=lib(
             "runner",
             "process",

@@ -20,4 +20,5 @@ simulate(
     slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"]),
     lock_dir=lock_dir(Path("results")),
     sandbox=choose(execution["sandbox"]),
+    reference=read_json(snakemake.input.reference) if snakemake.input.reference else None,
 )

@@ -75,7 +75,16 @@ def test_duplicates_are_flagged(task, tmp_path):
     assert rows["duplicate-a"]["patch_sha256"] != rows["duplicate-b"]["patch_sha256"]
 
 
-KILLING_RULES = ("stall", "timeout", "output-cap", "stray-process", "cross-site-data", "file-access", "process")
+KILLING_RULES = (
+    "stall",
+    "timeout",
+    "output-cap",
+    "stray-process",
+    "cross-site-data",
+    "file-access",
+    "process",
+    "compute-budget",
+)
 
 
 def expected_in(case: str, sandboxed: bool) -> dict:

@@ -2,12 +2,14 @@
 
 import copy
 import os
+import sys
 import time
 
 import pytest
 from conftest import REPO
 
-from flcampaign.compute import GpuMeter, check, reference_args
+from flcampaign.compute import CpuCeiling, GpuMeter, check, reference_args
+from flcampaign.process import run_contained
 from flcampaign.task import Task
 
 
@@ -64,3 +66,16 @@ def test_the_gpu_meter_integrates_the_drivers_utilisation(tmp_path, monkeypatch)
     start = time.monotonic()
     GpuMeter("cpu").sample()
     assert time.monotonic() - start < 0.5
+
+
+def test_a_run_is_stopped_once_its_processes_pass_the_ceiling(task, tmp_path):
+    """A grandchild that spins (hidden work two processes down) is charged, and the run ends early."""
+    spin = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while True: pass'])"
+    ceiling = CpuCeiling(task, run_using(0.4), spent=0.1)  # limit 1.5 x 0.4 = 0.6 CPU-s
+    outcome = run_contained(
+        [sys.executable, "-c", spin], tmp_path, dict(os.environ), 120, tmp_path / "log", abort=ceiling
+    )
+    assert outcome.aborted and ceiling.tripped and not outcome.timed_out
+    assert 0.6 < ceiling.used < 10 and outcome.cpu_seconds > 0.3
+    assert "over the budget of 0.6 CPU-s" in ceiling.violation(task) and "0.4 CPU-s" in ceiling.violation(task)
+    assert not CpuCeiling(task, None, spent=0.0)()  # without a reference nothing is stopped

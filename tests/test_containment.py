@@ -73,6 +73,9 @@ def test_other_processes_fds_and_memory_are_out_of_reach(layout):
     assert check_open(rules, "/proc/1/status", "r", 0) is None  # what psutil reads
     assert check_open(rules, "/proc/1/environ", "r", 0)[0] == "file-access"
     assert check_open(rules, f"/proc/{os.getpid()}/environ", "r", 0) is None
+    assert check_open(rules, "/dev/shm/pool.npz", "wb", 0)[0] == "file-access"  # another client could read it
+    assert check_open(rules, "/dev/shm/pool.npz", "rb", 0)[0] == "file-access"
+    assert check_open(rules, "/dev/null", "wb", 0) is None
 
 
 def test_process_starts_follow_the_policy(layout):
