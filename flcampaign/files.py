@@ -39,12 +39,33 @@ def sha256_tree(root: Path) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it, a race between threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_file_in(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """A temporary file in ``folder`` with the mode a plain ``open`` gives (``mkstemp``'s own is 0600, which
+    would keep reviewers of the same group out of every file renamed into place)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
+    os.fchmod(fd, 0o666 & ~current_umask())
+    return fd, tmp
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file_in(path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
         raise OSError(error.errno, f"cannot write {path}: {error.strerror}; the previous version is kept") from error
     try:

@@ -6,14 +6,13 @@ candidates of its batch link to it through ``literature_event``, and the guard c
 
 import os
 import re
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from flcampaign.files import read_yaml
+from flcampaign.files import read_yaml, temp_file_in
 from flcampaign.schemas import schema_errors
 
 LITERATURE_DIR = "literature"
@@ -99,7 +98,7 @@ def add(source: Path, literature_dir: Path, now: datetime | None = None) -> tupl
         proposal["total"] = proposal_total(proposal["scores"])
     folder = Path(literature_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lit-", suffix=".tmp")
+    fd, tmp = temp_file_in(folder, prefix=".lit-", suffix=".tmp")
     try:
         while True:
             taken = [int(m.group(1)) for p in folder.glob("lit-*.yaml") if (m := EVENT_ID.match(p.stem))]

@@ -67,6 +67,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flcampaign.files import temp_file_in
+
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -167,7 +169,7 @@ def fetch(cache_dir: Path, url: str = URL, md5: str = MD5, timeout: float = DOWN
             if md5_file(target) == md5:
                 return target
             target.unlink()  # corrupt or another archive: fetch a verified copy instead
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".download-", suffix=".part")
+        fd, tmp = temp_file_in(cache_dir, prefix=".download-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
                 digest = _download(url, out, timeout)
