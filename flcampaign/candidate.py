@@ -16,6 +16,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 BASE_PARENT = "baseline"
 METADATA = "candidate.yaml"
 PATCH_DIR = "patches"
+MAX_METADATA_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,16 @@ def load(folder: Path) -> Candidate:
     path = folder / METADATA
     if not path.is_file() or path.is_symlink():
         raise ContractViolation(cid, METADATA, "candidate-yaml", "missing (or not a regular file)")
+    if path.stat().st_size > MAX_METADATA_BYTES:
+        raise ContractViolation(cid, METADATA, "candidate-yaml", f"larger than {MAX_METADATA_BYTES // 1024} KiB")
     try:
         meta = read_yaml(path)
     except yaml.YAMLError as error:
         raise ContractViolation(cid, METADATA, "candidate-yaml", f"not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ContractViolation(
+            cid, METADATA, "candidate-yaml", f"not UTF-8 text: {error.reason} at byte {error.start}"
+        ) from None
     problems = schema_errors("candidate", meta)
     if problems:
         raise ContractViolation(cid, METADATA, "candidate-schema", "; ".join(problems))
@@ -66,14 +73,24 @@ def load(folder: Path) -> Candidate:
     return Candidate(cid, folder, meta)
 
 
-def parent_of(folder: Path) -> str | None:
-    """The declared parent id, or None when the metadata cannot be read (validation reports why)."""
+def _declared(folder: Path, key: str) -> str | None:
+    """A string field of the metadata, or None when it cannot be read (validation reports why)."""
     try:
         meta = read_yaml(Path(folder) / METADATA)
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
         return None
-    parent = meta.get("parent") if isinstance(meta, dict) else None
-    return parent if isinstance(parent, str) and ID_PATTERN.match(parent) else None
+    value = meta.get(key) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) and ID_PATTERN.match(value) else None
+
+
+def parent_of(folder: Path) -> str | None:
+    """The declared parent id."""
+    return _declared(folder, "parent")
+
+
+def literature_event_of(folder: Path) -> str | None:
+    """The literature event the candidate names."""
+    return _declared(folder, "literature_event")
 
 
 def ancestry(candidates_dir: Path, cid: str) -> list[str]:

@@ -12,9 +12,10 @@ from pathlib import Path, PurePosixPath
 
 from flcampaign import candidate as candidates
 from flcampaign import forbidden, patches
-from flcampaign.candidate import BASE_PARENT, PATCH_DIR, Candidate
+from flcampaign.candidate import BASE_PARENT, METADATA, PATCH_DIR, Candidate
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, sha256_file, sha256_tree, write_json
+from flcampaign.literature import LITERATURE_DIR
 from flcampaign.task import BUDGET_ARGS, Task, check_knob
 
 CLIENT_FILE = "client.py"
@@ -211,14 +212,31 @@ def check_args(candidate: Candidate, task: Task) -> None:
 
 
 def check_folder(candidate: Candidate) -> None:
-    """Only candidate.yaml and patches/*.patch, all regular files (no symlinks, no extras)."""
+    """Only candidate.yaml and patches/*.patch, all regular files (no symlinks, no extras, no folders
+    where a file is expected)."""
     for path in sorted(candidate.folder.rglob("*")):
         rel = path.relative_to(candidate.folder).as_posix()
         if path.is_symlink():
             raise ContractViolation(candidate.id, rel, "no-symlink", "symlinks are not accepted in a candidate folder")
-        if path.is_file() and rel != "candidate.yaml" and not glob_matches(rel, f"{PATCH_DIR}/*.patch"):
+        if path.is_dir():
+            if rel != PATCH_DIR:
+                raise ContractViolation(
+                    candidate.id,
+                    rel,
+                    "candidate-layout",
+                    "a folder where only candidate.yaml and patches/*.patch are read",
+                )
+        elif not path.is_file():
+            raise ContractViolation(
+                candidate.id, rel, "candidate-layout", "not a regular file (a pipe, socket or device)"
+            )
+        elif rel != "candidate.yaml" and not glob_matches(rel, f"{PATCH_DIR}/*.patch"):
             raise ContractViolation(
                 candidate.id, rel, "candidate-layout", "only candidate.yaml and patches/*.patch are read"
+            )
+        elif not patches.PORTABLE_NAME.fullmatch(path.name):
+            raise ContractViolation(
+                candidate.id, rel, "file-name", "not a portable file name (ASCII letters, digits, '.', '_', '-')"
             )
 
 
@@ -318,6 +336,16 @@ def changed_files(base: Path, tree: Path) -> list[str]:
     )
 
 
+def check_literature_link(candidate: Candidate, literature_dir: Path) -> None:
+    """A candidate that says it comes from a literature event must name one that was recorded (the guard
+    counts the candidates of each event's batch)."""
+    event = candidate.meta.get("literature_event")
+    if event is not None and not (literature_dir / f"{event}.yaml").is_file():
+        raise ContractViolation(
+            candidate.id, METADATA, "literature-link", f"literature event {event!r} is not in {LITERATURE_DIR}/"
+        )
+
+
 def validate_candidate(
     candidates_dir: Path, cid: str, task: Task, results_dir: Path, record_id: str | None = None
 ) -> dict:
@@ -337,6 +365,19 @@ def validate_candidate(
     }
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
+        check_literature_link(cand, Path(candidates_dir).parent / LITERATURE_DIR)
+        twins = [
+            other
+            for other in candidates.discover(candidates_dir)
+            if other != cid and other.casefold() == cid.casefold()
+        ]
+        if twins:
+            raise ContractViolation(
+                cid,
+                str(cand.folder),
+                "candidate-id",
+                f"differs from {twins[0]} only by case (one folder where case does not count)",
+            )
         record.update(meta=cand.meta, parent=cand.parent, args=cand.args, is_baseline=cand.is_baseline)
         record["patch_files"] = [p.name for p in cand.patch_files]
         candidates.ancestry(candidates_dir, cid)

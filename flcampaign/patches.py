@@ -39,6 +39,9 @@ class FilePatch:
     hunks: list[Hunk] = field(default_factory=list)
 
 
+PORTABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # POSIX's portable file name characters
+
+
 def _clean_path(raw: str, side_prefix: str) -> str | None:
     """Path of a ``---``/``+++`` line without its ``a/``/``b/`` prefix; None for /dev/null."""
     raw = raw.split("\t", 1)[0].strip()
@@ -56,6 +59,13 @@ def check_relative_path(raw: str) -> str:
     parts = PurePosixPath(raw).parts
     if any(part in ("..", ".", "") for part in parts) or "\0" in raw:
         raise PatchError("path-confinement", f"path {raw!r} leaves the source root")
+    strange = [part for part in parts if not PORTABLE_NAME.fullmatch(part)]
+    if strange:
+        raise PatchError(
+            "file-name",
+            f"{strange[0]!r} is not a portable file name (ASCII letters, digits, '.', '_', '-'; no bidi "
+            "controls or look-alike letters)",
+        )
     return PurePosixPath(*parts).as_posix()
 
 

@@ -3,8 +3,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from flcampaign.candidate import BASE_PARENT, discover, parent_of
+from flcampaign.candidate import BASE_PARENT, discover, literature_event_of, parent_of
 from flcampaign.compute import REFERENCE_ID
+from flcampaign.literature import LITERATURE_DIR
 from flcampaign.selection import repeated_ids
 from flcampaign.task import Task
 
@@ -57,6 +58,13 @@ def candidate_files(wildcards):
 
 
 PARENTS = {cid: parent_of(Path("candidates") / cid) for cid in CANDIDATES}
+
+
+def literature_link(wildcards):
+    """The literature event a candidate names, so validation waits for it and reruns if it changes."""
+    event = literature_event_of(Path("candidates") / wildcards.candidate)
+    path = Path(LITERATURE_DIR) / f"{event}.yaml"
+    return [str(path)] if event and path.is_file() else []
 
 
 def parent_validation(wildcards):

@@ -2,8 +2,9 @@ rule validate:
     input:
         candidate=candidate_files,
         parent=parent_validation,
+        literature=literature_link,
         task=task_files(),
-        lib=lib("candidate", "contract", "patches", "errors", "schemas"),
+        lib=lib("candidate", "contract", "patches", "errors", "schemas", "literature"),
     output:
         record="results/candidates/{candidate}/validation.json",
         tree=directory("results/candidates/{candidate}/src"),

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flcampaign.splits import prepare
 from flcampaign.task import Task
@@ -30,6 +31,11 @@ def heart_splits(tmp_path_factory, heart_task) -> Path:
 
 
 def copy_candidates(dest: Path, *ids: str) -> None:
-    """Copy bundled demo candidates into a scratch campaign's candidates/ folder."""
+    """Copy bundled demo candidates into a scratch campaign's candidates/ folder, with the literature
+    events they link to."""
     for cid in ids:
         shutil.copytree(REPO / "candidates" / cid, dest / "candidates" / cid)
+        event = yaml.safe_load((REPO / "candidates" / cid / "candidate.yaml").read_text()).get("literature_event")
+        if event:
+            (dest / "literature").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / "literature" / f"{event}.yaml", dest / "literature" / f"{event}.yaml")

@@ -51,6 +51,18 @@ def test_validate_accepts_and_refuses(campaign, capsys):
     assert not (campaign / "results").exists()  # validation by hand never touches the workflow's records
 
 
+def test_validate_names_the_rule_for_a_folder_where_a_file_belongs(campaign, capsys):
+    """Once a traceback (IsADirectoryError): a patch path that is a folder, a candidate.yaml in another encoding."""
+    (campaign / "candidates" / "0006-fedadam-prox" / "patches" / "002-more.patch").mkdir()
+    assert main(["validate", "0006-fedadam-prox"]) == 2
+    err = capsys.readouterr().err
+    assert "candidate 0006-fedadam-prox: patches/002-more.patch: rule candidate-layout: a folder" in err
+    metadata = campaign / "candidates" / "0005-fedadam" / "candidate.yaml"
+    metadata.write_bytes(metadata.read_text().encode("utf-16"))
+    assert main(["validate", "0005-fedadam"]) == 2
+    assert "candidate 0005-fedadam: candidate.yaml: rule candidate-yaml: not UTF-8 text" in capsys.readouterr().err
+
+
 def test_draft_edit_finish_diff(campaign, capsys):
     assert main(["new", "weight-decay", "--parent", "baseline"]) == 0
     assert "draft 0008-weight-decay (parent baseline)" in capsys.readouterr().out
@@ -170,14 +182,14 @@ def test_literature_add_and_linked_drafts(campaign, capsys):
     (campaign / "review.yaml").write_text(yaml.safe_dump(review()))
     assert main(["literature", "add", "review.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "literature event lit-0001 recorded" in out and "proposals: P3 (23), P2 (21), P1 (19)" in out
-    assert main(["new", "momentum", "--literature", "lit-0001", "--proposal", "P2", "--parent", "baseline"]) == 0
+    assert "literature event lit-0002 recorded" in out and "proposals: P3 (23), P2 (21), P1 (19)" in out
+    assert main(["new", "momentum", "--literature", "lit-0002", "--proposal", "P2", "--parent", "baseline"]) == 0
     meta = yaml.safe_load((campaign / "drafts" / "0008-momentum" / "candidate.yaml").read_text())
-    assert meta["literature_event"] == "lit-0001" and meta["title"] == "mechanism 2"
-    assert meta["hypothesis"] == "effect 2" and meta["literature"] == [{"ref": "li2020", "note": "lit-0001 P2"}]
+    assert meta["literature_event"] == "lit-0002" and meta["title"] == "mechanism 2"
+    assert meta["hypothesis"] == "effect 2" and meta["literature"] == [{"ref": "li2020", "note": "lit-0002 P2"}]
     assert main(["new", "x", "--literature", "lit-0009"]) == 2
     assert "lit-0009: not recorded" in capsys.readouterr().err
-    assert main(["new", "x", "--literature", "lit-0001", "--proposal", "P9"]) == 2
+    assert main(["new", "x", "--literature", "lit-0002", "--proposal", "P9"]) == 2
 
 
 def test_one_workflow_per_campaign_folder(campaign, capsys):

@@ -178,6 +178,21 @@ def test_refuses_paths_outside_the_root(old, new):
     assert error.rule == "path-confinement"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("fl_extra_\u202egnp.py", id="bidi-override"),
+        pytest.param("fl_extr\u0430.py", id="cyrillic-a"),
+        pytest.param("fl extra.py", id="space"),
+        pytest.param("-rf.py", id="leading-dash"),
+        pytest.param(".hidden.py", id="hidden"),
+    ],
+)
+def test_created_files_have_portable_names(name):
+    error = refused(hunk("/dev/null", f"b/{name}"))
+    assert error.rule == "file-name" and repr(name) in error.detail
+
+
 def test_check_relative_path_normalises_plain_paths():
     assert patches.check_relative_path("sub/./x.py") == "sub/x.py"
     with pytest.raises(PatchError) as info:
