@@ -143,6 +143,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"queued (not in the ledger yet): {', '.join(state['queued'])}")
     print(f"guard: {state['decision']} - {state['reason']}")
     print(f"next action: {state['next_action']}")
+    if state.get("sandbox_notice"):
+        print(f"WARNING: {state['sandbox_notice']}")
     return 0
 
 

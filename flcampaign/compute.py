@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flcampaign.controls import write_scalar_candidate
-from flcampaign.process import descendants_cpu_seconds
+from flcampaign.process import tree_usage
 from flcampaign.task import Task
 
 REFERENCE_ID = "_compute-ref"
@@ -97,7 +97,7 @@ class CpuCeiling:
     def __call__(self) -> bool:
         if self.limit is None:
             return False
-        self.used = self.spent + descendants_cpu_seconds()
+        self.used = self.spent + tree_usage().cpu_seconds
         self.tripped = self.used > self.limit
         return self.tripped
 

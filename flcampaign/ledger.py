@@ -15,6 +15,7 @@ from pathlib import Path
 from flcampaign.candidate import discover
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, write_json
 from flcampaign.guard import GuardConfig, decide
+from flcampaign.sandbox import unsandboxed_notice
 from flcampaign.task import Task
 
 COLUMNS = (
@@ -219,6 +220,7 @@ def campaign_state(
         else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
         "best": None if best is None else {"candidate": best["candidate"], "score": float(best["score"])},
         "guard": {key: getattr(guard, key) for key in GuardConfig.__dataclass_fields__},
+        "sandbox_notice": unsandboxed_notice(rows),
         **verdict,
     }
 

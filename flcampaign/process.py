@@ -78,13 +78,16 @@ def _wait_for_exit(token: str, grace_s: float) -> None:
         time.sleep(0.1)
 
 
-def _child_setup(max_file_bytes: int | None) -> Callable[[], None]:
-    """In the child before exec: die with the supervisor; no single file past ``max_file_bytes``."""
+def _child_setup(max_file_bytes: int | None, preexec: Callable[[], None] | None) -> Callable[[], None]:
+    """In the child before exec: die with the supervisor; no single file past ``max_file_bytes``; then
+    ``preexec`` (the run's resource caps)."""
 
     def setup() -> None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if max_file_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        if preexec is not None:
+            preexec()
 
     return setup
 
@@ -112,6 +115,7 @@ def run_contained(
     token_file: Path | None = None,
     on_poll: Callable[[], None] | None = None,
     abort: Callable[[], bool] | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run ``cmd`` in its own session with stdout/stderr to ``log_path``; never leaves processes behind.
 
@@ -123,7 +127,7 @@ def run_contained(
     attempt can reap (``reap_stale``) what survives a supervisor killed without warning.
     The CPU time is the kernel's account of the child and its waited-for descendants (``wait4``);
     ``on_poll`` is called at every poll while the command runs (a GPU meter samples there), and
-    ``abort()``, when it returns True, ends the run at once.
+    ``abort()``, when it returns True, ends the run at once; ``preexec`` runs in the child before exec.
     """
     token = secrets.token_hex(16)
     if token_file is not None:
@@ -146,7 +150,7 @@ def run_contained(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             pass_fds=pass_fds,
-            preexec_fn=_child_setup(max_file_bytes),
+            preexec_fn=_child_setup(max_file_bytes, preexec),
         )
         last_seen, last_change = measure(), start
         try:
@@ -202,16 +206,25 @@ def children_of(pid: int) -> set[int]:
         return set()
 
 
-def descendants_cpu_seconds() -> float:
-    """CPU seconds used so far by this process's live descendants and what each has already reaped."""
-    total = 0.0
+@dataclass(frozen=True)
+class TreeUsage:
+    cpu_seconds: float  # of the live descendants and what each has already reaped
+    rss_bytes: int  # resident memory summed over the live descendants (shared pages counted in each)
+    tasks: int  # processes and their threads
+
+
+def tree_usage() -> TreeUsage:
+    """What this process's live descendants use now: one walk of the tree per poll."""
+    cpu, rss, tasks = 0.0, 0, 0
     for child in psutil.Process().children(recursive=True):
         try:
-            times = child.cpu_times()
+            with child.oneshot():
+                times, memory, threads = child.cpu_times(), child.memory_info(), child.num_threads()
         except psutil.Error:  # ended between the listing and the read
             continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+        cpu += times.user + times.system + times.children_user + times.children_system
+        rss, tasks = rss + memory.rss, tasks + threads
+    return TreeUsage(cpu, rss, tasks)
 
 
 def reap_orphans(pids: set[int], timeout_s: float = 5.0) -> float:

@@ -262,6 +262,8 @@ def build_markdown(
     budget = task.budget
     baseline, best = state.get("baseline"), state.get("best")
     out = [f"# Campaign report: {task.profile['title']}", ""]
+    if state.get("sandbox_notice"):
+        out += [f"> **Warning: unsandboxed.** {state['sandbox_notice']}", ""]
     out += ["## Objective and contract", "", task.profile["objective"], ""]
     note = task.profile.get("budget_note")
     if note:

@@ -26,6 +26,7 @@ from flcampaign.containment import ViolationWatch, violations_in
 from flcampaign.files import read_json, sha256_file, write_json
 from flcampaign.isolation import RunLayout, contained
 from flcampaign.process import filtered_env, reap_stale, run_contained
+from flcampaign.resource_caps import Caps, ResourceCaps
 from flcampaign.sandbox import Sandbox
 from flcampaign.site_data import SiteDataBroker
 from flcampaign.slots import Slot, lease
@@ -205,10 +206,10 @@ def _run(
         shutil.rmtree(work_dir)
     train_dir = Path(train_dir).resolve()
     # short paths: Unix socket paths (the site-data socket, multiprocessing's in the server) are limited
-    with tempfile.TemporaryDirectory(prefix="flc-") as short:
+    with tempfile.TemporaryDirectory(prefix="flc-") as short, ResourceCaps(Caps.of(task.budget)) as caps:
         layout = _layout(task, work_dir, tree, train_dir, Path(short), sandbox)
         return _export_and_simulate(
-            task, validation, layout, out_dir, work_dir, record, device_env, token_file, reference
+            task, validation, layout, out_dir, work_dir, record, device_env, token_file, reference, caps
         )
 
 
@@ -248,6 +249,7 @@ def _export_and_simulate(
     device_env: dict[str, str],
     token_file: Path,
     reference: dict | None,
+    caps: ResourceCaps,
 ) -> dict:
     cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
     code, job_root, workspace = Path(layout.code), Path(layout.job_root), Path(layout.workspace)
@@ -272,14 +274,26 @@ def _export_and_simulate(
     export_env = {**env, "TMPDIR": str(Path(layout.tmp) / "export")}
     record.update(job_name=job_name, command=export_target, work_dir=str(work_dir))
     export_cmd = boxed(contained(layout.export_policy(), export_target))
+    watch = ViolationWatch(log_path)
     export = run_contained(
-        export_cmd, code, export_env, EXPORT_TIMEOUT_S, log_path, token_file=token_file, abort=ViolationWatch(log_path)
+        export_cmd,
+        code,
+        export_env,
+        EXPORT_TIMEOUT_S,
+        log_path,
+        token_file=token_file,
+        abort=lambda: watch() or caps(),
+        preexec=caps.preexec,
     )
     elapsed, cpu = export.elapsed_s, export.cpu_seconds
     record["compute"] = {"cpu_seconds": round(cpu, 3), "gpu_seconds": None}
+    caps.settle()
+    record["caps"] = caps.record()
     violation = _violation(log_path)
     if violation:
         return _finish(record, out_dir, "invalid", violation[1], elapsed, rule=violation[0])
+    if caps.hit:
+        return _finish(record, out_dir, "crash", caps.reason(), elapsed, rule=caps.hit, file="job.py")
     job_dir = job_root / job_name
     if export.returncode != 0 or not job_dir.is_dir():
         reason = "timed out" if export.timed_out else f"exit code {export.returncode}"
@@ -306,7 +320,7 @@ def _export_and_simulate(
     target += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
     sim_cmd = boxed(contained(layout.server_policy(), target, interpreter=layout.launcher))
     meter = GpuMeter(device_env.get("CUDA_VISIBLE_DEVICES", ""))
-    watch, ceiling = ViolationWatch(log_path), CpuCeiling(task, reference, spent=cpu)
+    ceiling = CpuCeiling(task, reference, spent=cpu)
     audit_lines: list[str] = []
     reader = threading.Thread(target=_read_lines, args=(audit_read, audit_lines), daemon=True)
     reader.start()
@@ -325,13 +339,18 @@ def _export_and_simulate(
                 token_file=token_file,
                 pass_fds=(audit_write,),
                 on_poll=meter.sample,
-                abort=lambda: watch() or ceiling(),
+                abort=lambda: watch() or ceiling() or caps(),
+                preexec=caps.preexec,
             )
     finally:
         os.close(audit_write)
         reader.join(timeout=10)
     elapsed += sim.elapsed_s
-    record["compute"] = {"cpu_seconds": round(cpu + sim.cpu_seconds, 3), "gpu_seconds": meter.record()}
+    # a killed tree's CPU is partly lost to the kernel's account; the ceiling's last look at it is a floor
+    used = max(cpu + sim.cpu_seconds, ceiling.used)
+    record["compute"] = {"cpu_seconds": round(used, 3), "gpu_seconds": meter.record()}
+    caps.settle()
+    record["caps"] = caps.record()
     box = last_report(log_path.read_text(errors="replace")) if sandbox.kind != "none" else None
     stray = sim.reaped + (box["stray"] if box else 0)  # the sandbox's init kills and counts what outlived it
     record.update(returncode=sim.returncode, reaped_processes=stray, site_data=broker.record())
@@ -339,6 +358,8 @@ def _export_and_simulate(
     violation = _violation(log_path)
     if violation:
         return _finish(record, out_dir, "invalid", violation[1], elapsed, rule=violation[0])
+    if caps.hit:  # the kernel stopped an allocation or a fork (or the watchdog the run): that broke it
+        return _finish(record, out_dir, "crash", caps.reason(), elapsed, rule=caps.hit)
     if ceiling.tripped:
         return _finish(record, out_dir, "invalid", ceiling.violation(task), elapsed, rule="compute-budget")
     if broker.refused:

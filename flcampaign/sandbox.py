@@ -102,6 +102,25 @@ def _bubblewrap() -> tuple[str | None, str]:
     return path, path
 
 
+UNSANDBOXED_ADVICE = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that candidate code runs without "
+    "network, splits or other sites' data, or set execution.sandbox: required to refuse to run without it"
+)
+
+
+def unsandboxed_notice(rows: list[dict]) -> str:
+    """One sentence for the status and the report when any run went without a sandbox, else ''."""
+    ran = [row for row in rows if row.get("sandbox")]
+    bare = [row["candidate"] for row in ran if row["sandbox"] == "none"]
+    if not bare:
+        return ""
+    return (
+        f"{len(bare)} of {len(ran)} runs ran without a sandbox (only the in-process containment held them): "
+        + UNSANDBOXED_ADVICE
+        + "."
+    )
+
+
 def choose(mode: str = "auto") -> Sandbox:
     """The sandbox for ``execution.sandbox``: auto (bubblewrap when it works), required, or off."""
     if mode not in MODES:

@@ -6,7 +6,7 @@ rule ledger:
         runs=search_records("run.json"),
         scores=search_records("score.json"),
         literature=LITERATURE,
-        lib=lib("ledger", "guard", "literature", "candidate", "schemas"),
+        lib=lib("ledger", "guard", "literature", "candidate", "schemas", "sandbox"),
     output:
         tsv=report(
             "results/results.tsv",

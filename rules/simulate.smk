@@ -16,6 +16,7 @@ rule simulate:
             "aggregation_audit",
             "box_init",
             "compute",
+            "resource_caps",
         ),
     output:
         run="results/runs/{phase}/{candidate}/seed{seed}/run.json",

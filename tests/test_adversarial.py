@@ -44,7 +44,7 @@ def test_corpus_covers_the_threat_list():
         "infinite-loop", "crash-after-training", "detached-child", "output-flood", "malformed-yaml",
         "unknown-keys", "missing-parent", "cycle-a", "cycle-b", "duplicate-a", "duplicate-b",
         "pool-sites", "read-other-site", "answer-key-model", "literal-table", "aggregator-own-model",
-        "aggregator-ignores-updates", "ship-rows", "hidden-local-steps", "server-filter",
+        "aggregator-ignores-updates", "ship-rows", "hidden-local-steps", "server-filter", "memory-hog", "thread-bomb",
     }  # fmt: skip
     assert required <= set(CASES)
     assert all(expected["threat"] for expected in CASES.values())
@@ -84,6 +84,8 @@ KILLING_RULES = (
     "file-access",
     "process",
     "compute-budget",
+    "memory-cap",
+    "process-cap",
 )
 
 

@@ -11,7 +11,7 @@ from conftest import REPO, copy_candidates
 from test_literature import review
 
 from flcampaign.cli import main
-from flcampaign.ledger import COLUMNS, to_tsv
+from flcampaign.ledger import COLUMNS, read_tsv, to_tsv
 from flcampaign.watch import campaign_lock
 
 SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program", "verify")
@@ -162,6 +162,18 @@ def test_status_is_live(campaign, capsys):
     main(["status", "--json"])
     state = json.loads(capsys.readouterr().out)
     assert (state["next_action"], state["final_response_allowed"]) == ("final_report", True)
+
+
+def test_status_warns_when_runs_went_without_a_sandbox(campaign, capsys):
+    ledger(campaign, ("0000-baseline", "baseline", "0.70"), ("0005-fedadam", "keep", "0.76"))
+    assert main(["status"]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+    tsv = campaign / "results" / "results.tsv"
+    rows = read_tsv(tsv)
+    tsv.write_text(to_tsv([row | {"sandbox": "none"} for row in rows]))
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: 2 of 2 runs ran without a sandbox" in out and "execution.sandbox: required" in out
 
 
 def test_status_reads_guard_thresholds_from_the_config(campaign, capsys):

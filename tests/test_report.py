@@ -1,5 +1,6 @@
 """The campaign report and progress plot, built from a scripted ledger (no simulation)."""
 
+import json
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,6 +132,19 @@ def test_markdown_has_every_section_in_order(task, campaign):
     assert positions == sorted(positions)
     assert task.profile["title"] in text.splitlines()[0]
     assert task.profile["objective"] in section(text, "## Objective and contract")
+
+
+def test_an_unsandboxed_campaign_says_so_on_the_first_page(task, campaign, tmp_path):
+    results, rows, state = campaign
+    assert state["sandbox_notice"] == ""  # no run recorded a sandbox kind: nothing to warn about
+    for cid, kind in (("c0-base", "bubblewrap"), ("c1-lr", "none"), ("c2-worse", "none")):
+        run_path = results / "runs" / "search" / cid / "seed0" / "run.json"
+        write_json(run_path, json.loads(run_path.read_text()) | {"sandbox": {"kind": kind, "detail": ""}})
+    ids = ["c0-base", "c1-lr", "c2-worse", "c3-crash", "c4-invalid", "c5-prox"]
+    rows, state = ledger_of(task, results, ids, tmp_path)
+    assert state["sandbox_notice"].startswith("2 of 3 runs ran without a sandbox")
+    first_page = build_markdown(task, rows, state, results, "progress.png", COMMAND).split("## Objective")[0]
+    assert "**Warning: unsandboxed.** 2 of 3 runs" in first_page and "apt-get install bubblewrap" in first_page
 
 
 def test_baseline_vs_best_numbers(task, campaign):
