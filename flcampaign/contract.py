@@ -347,13 +347,19 @@ def check_literature_link(candidate: Candidate, literature_dir: Path) -> None:
 
 
 def validate_candidate(
-    candidates_dir: Path, cid: str, task: Task, results_dir: Path, record_id: str | None = None
+    candidates_dir: Path,
+    cid: str,
+    task: Task,
+    results_dir: Path,
+    record_id: str | None = None,
+    literature_dir: Path | None = None,
 ) -> dict:
     """Validate ``candidates/<cid>`` and write ``<results>/candidates/<cid>/validation.json`` and ``src/``.
 
     A contract violation is a result, not an error: it is recorded with its rule and the
     materialised tree is left empty, so downstream stages skip the candidate. ``record_id`` files
-    the record under another name (scalar controls use ids no candidate folder can have).
+    the record under another name (scalar controls use ids no candidate folder can have);
+    ``literature_dir`` is the campaign's literature folder (by default beside ``candidates_dir``).
     """
     out_dir = Path(results_dir) / "candidates" / (record_id or cid)
     out_tree = out_dir / "src"
@@ -365,7 +371,7 @@ def validate_candidate(
     }
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
-        check_literature_link(cand, Path(candidates_dir).parent / LITERATURE_DIR)
+        check_literature_link(cand, literature_dir or Path(candidates_dir).parent / LITERATURE_DIR)
         twins = [
             other
             for other in candidates.discover(candidates_dir)
@@ -406,12 +412,14 @@ def validate_candidate(
     return record
 
 
-def validate_chain(candidates_dir: Path, cid: str, task: Task, results_dir: Path) -> dict:
+def validate_chain(
+    candidates_dir: Path, cid: str, task: Task, results_dir: Path, literature_dir: Path | None = None
+) -> dict:
     """Validate ``cid`` after its ancestors, nearest last, into ``results_dir``; returns its record."""
     try:
         chain = list(reversed(candidates.ancestry(candidates_dir, cid)))
     except ContractViolation:
         chain = []  # the candidate's own validation records the broken parent link
     for ancestor in chain:
-        validate_candidate(candidates_dir, ancestor, task, results_dir)
-    return validate_candidate(candidates_dir, cid, task, results_dir)
+        validate_candidate(candidates_dir, ancestor, task, results_dir, literature_dir=literature_dir)
+    return validate_candidate(candidates_dir, cid, task, results_dir, literature_dir=literature_dir)

@@ -167,7 +167,8 @@ def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = 
         build(campaign_dir, draft_id, task, staged / draft_id, created, scratch / "parent")
         for ancestor in _ancestor_folders(candidates_dir, staged / draft_id):
             shutil.copytree(candidates_dir / ancestor, staged / ancestor)
-        return validate_chain(staged, draft_id, task, scratch / "results")
+        literature_dir = Path(campaign_dir) / literature.LITERATURE_DIR
+        return validate_chain(staged, draft_id, task, scratch / "results", literature_dir)
 
 
 def _ancestor_folders(candidates_dir: Path, folder: Path) -> list[str]:
