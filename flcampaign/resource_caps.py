@@ -172,7 +172,7 @@ class ResourceCaps:
         watchdog saw the tree above one)."""
         usage = tree_usage()
         self.peak_memory_mb = max(self.peak_memory_mb, usage.rss_bytes / MB)
-        self.peak_tasks = max(self.peak_tasks, usage.tasks)
+        self.peak_tasks = max(self.peak_tasks, self._group_tasks() if self.groups else usage.tasks)
         self.hit = self._kernel_hit()
         if self.hit is None and not self.groups:
             if usage.rss_bytes > self.caps.memory_mb * MB:
@@ -201,6 +201,13 @@ class ResourceCaps:
             "peak_memory_mb": round(max(self.peak_memory_mb, self._peak_memory_mb()), 1),
             "peak_tasks": self.peak_tasks,
         }
+
+    def _group_tasks(self) -> int:
+        """Tasks in the run's pids cgroup now: the run's own, not every descendant of this process."""
+        try:
+            return int((self.groups["pids"] / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
 
     def _peak_memory_mb(self) -> float:
         if not self.groups:
