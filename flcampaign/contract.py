@@ -10,8 +10,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from flcampaign import allowlist, patches
 from flcampaign import candidate as candidates
-from flcampaign import forbidden, patches
 from flcampaign.candidate import BASE_PARENT, METADATA, PATCH_DIR, Candidate
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, sha256_file, sha256_tree, write_json
@@ -21,6 +21,12 @@ from flcampaign.task import BUDGET_ARGS, Task, check_knob
 CLIENT_FILE = "client.py"
 JOB_FILE = "job.py"
 BUDGET_NAMES = {*BUDGET_ARGS, "min_clients", "num_clients"}
+RULE_HINTS = {
+    allowlist.IMPORT_RULE: " (candidate code may import only what the task allows: docs/security.md says which "
+    "modules and how a task widens the list with surface.imports)",
+    allowlist.API_RULE: " (candidate code gets data only through the data bridge and may not use files, processes, "
+    "the network, native code, the environment or dynamic code)",
+}
 
 
 def dotted_name(node: ast.expr | None) -> str:
@@ -240,6 +246,26 @@ def check_folder(candidate: Candidate) -> None:
             )
 
 
+def check_manifest(candidate: Candidate) -> None:
+    """The patches in the folder are exactly those ``candidate.yaml`` lists, byte for byte: a folder whose
+    patches are still being written (or were changed since) is not a candidate with fewer changes."""
+    listed, found = candidate.meta.get("patches") or {}, candidates.patch_manifest(candidate.folder)
+    for name in sorted(set(listed) | set(found)):
+        rel = f"{PATCH_DIR}/{name}"
+        if name not in found:
+            raise ContractViolation(
+                candidate.id, rel, "patch-manifest", "listed in candidate.yaml but not in the folder"
+            )
+        if name not in listed:
+            raise ContractViolation(
+                candidate.id, rel, "patch-manifest", "in the folder but not listed in candidate.yaml"
+            )
+        if listed[name] != found[name]:
+            raise ContractViolation(
+                candidate.id, rel, "patch-manifest", "sha256 differs from candidate.yaml (still being written?)"
+            )
+
+
 def glob_matches(rel: str, glob: str) -> bool:
     """Shell-style match where ``*`` stays inside one path component (``fl_extra_*.py`` is top-level only)."""
     rel_parts, glob_parts = PurePosixPath(rel).parts, PurePosixPath(glob).parts
@@ -294,18 +320,16 @@ def check_tree(cid: str, tree_root: Path, task: Task) -> None:
         )
         for path in sorted(tree_root.rglob("*.py"))
     }
+    own = {Path(rel).stem: allowlist.module_exports(tree) for rel, tree in parsed.items() if "/" not in rel}
     for rel, source_tree in parsed.items():
-        if rel not in task.surface["fixed"]:
-            check_literals(cid, rel, source_tree, task)
-        found = forbidden.violations(source_tree) if rel not in task.surface["fixed"] else []
+        if rel in task.surface["fixed"]:
+            continue
+        check_literals(cid, rel, source_tree, task)
+        found = allowlist.violations(source_tree, allowlist.allowed_imports(rel, task.surface), own)
         if found:
-            raise ContractViolation(
-                cid,
-                rel,
-                "forbidden-api",
-                "; ".join(found[:5]) + " (candidate code gets data only through the data bridge and may not use "
-                "files, processes, the network, the environment or dynamic code)",
-            )
+            rule = found[0][1]
+            what = "; ".join(f"line {line}: {text}" for line, found_rule, text in found if found_rule == rule)
+            raise ContractViolation(cid, rel, rule, what + RULE_HINTS[rule])
     if CLIENT_FILE not in parsed or JOB_FILE not in parsed:
         raise ContractViolation(cid, CLIENT_FILE, "client-contract", "client.py and job.py must exist")
     check_client(cid, parsed[CLIENT_FILE])
@@ -315,6 +339,7 @@ def check_tree(cid: str, tree_root: Path, task: Task) -> None:
 def validate(candidate: Candidate, task: Task, parent_tree: Path, out_tree: Path) -> dict:
     """Run every static check; returns the validation record (raises ContractViolation on the first break)."""
     check_folder(candidate)
+    check_manifest(candidate)
     check_args(candidate, task)
     changed = materialize(candidate, task, parent_tree, out_tree)
     check_tree(candidate.id, out_tree, task)

@@ -9,6 +9,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from flcampaign import allowlist
 from flcampaign.files import atomic_write_text
 from flcampaign.guard import GuardConfig
 from flcampaign.task import Task
@@ -74,6 +75,18 @@ def _cap_rule(cap: int | None) -> str:
     return f"attempts reach the cap of {cap} (`max_candidates`)"
 
 
+def _imports_table(task: Task) -> str:
+    """Each file with more than the common set, then every other file."""
+    files = sorted({*allowlist.FILE_IMPORTS, *((task.surface.get("imports") or {}).get("files") or {})})
+    common = allowlist.allowed_imports("", task.surface)
+    rows = [f"| every file | {_code(list(common))} |"]
+    for rel in files:
+        extra = [name for name in allowlist.allowed_imports(rel, task.surface) if name not in common]
+        rows.append(f"| `{rel}` also | {_code(extra)} |")
+    rows.append("| the task's own modules | any of them, but not what they import |")
+    return "\n".join(rows)
+
+
 def render(task: Task, config: dict[str, Any]) -> str:
     """program.md for ``task`` under ``config`` (as returned by ``load_config``, schema defaults filled)."""
     guard = GuardConfig.from_config(config)
@@ -95,6 +108,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         creatable=_code(task.surface["creatable"]),
         fixed=_code(task.surface["fixed"]),
         knobs_table=_knobs_table(task.knobs),
+        imports_table=_imports_table(task),
         forbidden="\n".join(f"- {line}" for line in task.surface["forbidden"]),
         ledger_min_delta=config["ledger"]["min_delta"],
         stop_file=guard.stop_file,

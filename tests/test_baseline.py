@@ -36,7 +36,7 @@ def test_set_up_names_the_rule_when_the_task_sources_break_the_contract(tmp_path
     client = tmp_path / "heart_disease" / "src" / "client.py"
     client.write_text(client.read_text() + "\nimport subprocess\n\nsubprocess.run(['true'])\n")
     task = Task.load(tmp_path / "heart_disease")
-    with pytest.raises(ValueError, match=r"baseline is invalid: .*client\.py.*forbidden-api"):
+    with pytest.raises(ValueError, match=r"baseline is invalid: .*client\.py.*import-allowlist"):
         set_up(task, tmp_path / "root")
     assert (tmp_path / "root" / "results" / "candidates" / CID / "validation.json").is_file()
 

@@ -5,6 +5,7 @@ Nothing here simulates: validation is static, and these tests check that it stay
 
 import ast
 import json
+import math
 import os
 import shutil
 import sys
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from flcampaign import patches
+from flcampaign.candidate import patch_manifest
 from flcampaign.contract import (
     CLIENT_CHECKS,
     MAX_LITERAL_CHARACTERS,
@@ -81,13 +83,22 @@ def make_candidate(
     """Write ``root/<cid>/candidate.yaml`` and, for edits, ``patches/001-change.patch`` against ``base``."""
     folder = root / cid
     folder.mkdir(parents=True)
-    (folder / "candidate.yaml").write_text(yaml.safe_dump(base_meta() if meta is None else meta), encoding="utf-8")
     if edits:
         patch_text = make_patch(base, edits, root.parent / "_work" / cid)
     if patch_text is not None:
         (folder / "patches").mkdir()
         (folder / "patches" / "001-change.patch").write_text(patch_text, encoding="utf-8")
+    meta = base_meta() if meta is None else meta
+    if isinstance(meta, dict) and "patches" not in meta:
+        meta = {**meta, "patches": patch_manifest(folder)}  # a complete folder lists its patches
+    (folder / "candidate.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     return folder
+
+
+def relist(folder: Path) -> None:
+    """List the patches added to a folder after its candidate.yaml, as a finished folder does."""
+    meta = yaml.safe_load((folder / "candidate.yaml").read_text())
+    (folder / "candidate.yaml").write_text(yaml.safe_dump(meta | {"patches": patch_manifest(folder)}))
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +226,7 @@ def test_same_effect_gives_same_tree_hash(task, cands, results, tmp_path):
     (folder / "patches").mkdir()
     (folder / "patches" / "001-model.patch").write_text(make_patch(BASE_SRC, {"model.py": [first]}, step))
     (folder / "patches" / "002-client.patch").write_text(make_patch(step, {"client.py": [second]}, tmp_path / "step2"))
+    relist(folder)
 
     one = validate_candidate(cands, "one-patch", task, results)
     two = validate_candidate(cands, "two-patches", task, results)
@@ -262,7 +274,7 @@ def test_creatable_glob_does_not_cross_directories(task, cands, results):
 
 
 def test_validation_never_imports_candidate_code(task, cands, results, tmp_path):
-    payload = "import sys as _sys\n\n_sys.flc_candidate_code_ran = True\nraise SystemExit(3)\n"
+    payload = "import math as _math\n\n_math.flc_candidate_code_ran = True\nraise SystemExit(3)\n"
     loaded_before = set(sys.modules)
 
     ok_edits = {
@@ -280,7 +292,7 @@ def test_validation_never_imports_candidate_code(task, cands, results, tmp_path)
     assert ok["state"] == "ok", ok["reason"]
     assert ok["changed_files"] == ["client.py", "fl_extra_side_effect.py", "job.py"]
     assert_invalid(bad, results, "side-effects-bad", "client-contract", "client.py")
-    assert not hasattr(sys, "flc_candidate_code_ran")
+    assert not hasattr(math, "flc_candidate_code_ran")
     assert {"client", "job", "fl_extra_side_effect"}.isdisjoint(set(sys.modules) - loaded_before)
 
 
@@ -539,6 +551,7 @@ def test_non_utf8_patch_is_binary(task, cands, results):
     folder = make_candidate(cands, "latin")
     (folder / "patches").mkdir()
     (folder / "patches" / "001-change.patch").write_bytes(b"--- a/model.py\n+++ b/model.py\n\xff\xfe\n")
+    relist(folder)
     record = validate_candidate(cands, "latin", task, results)
     assert_invalid(record, results, "latin", "no-binary", PATCH_NAME)
 
@@ -565,8 +578,20 @@ EVAL_SEND = "flare.send(FLModel(metrics=evaluate(eval_model, features, labels)))
 # One client.py mutation per label of CLIENT_CHECKS, each breaking that check and no other.
 CLIENT_MUTATIONS: dict[str, list[tuple[str, str]]] = {
     "flare.init()": [("    flare.init()\n", "")],
-    "flare.receive()": [("input_model = flare.receive()", 'input_model = getattr(flare, "receive")()')],
-    "flare.send(...)": [("flare.send(", 'getattr(flare, "send")(')],
+    "flare.receive()": [
+        (
+            "import nvflare.client as flare\n",
+            "import nvflare.client as flare\nfrom nvflare.client import receive as pull\n",
+        ),
+        ("input_model = flare.receive()", "input_model = pull()"),
+    ],
+    "flare.send(...)": [
+        (
+            "import nvflare.client as flare\n",
+            "import nvflare.client as flare\nfrom nvflare.client import send as push\n",
+        ),
+        ("flare.send(", "push("),
+    ],
     "model.load_state_dict(..., strict=True)": [("strict=True", "strict=False")],
     "compute_model_diff(...)": [("compute_model_diff(", "model_delta(")],
     "FLModel(..., params_type=ParamsType.DIFF, ...)": [("                params_type=ParamsType.DIFF,\n", "")],
@@ -725,3 +750,24 @@ def test_the_task_sources_are_well_within_the_literal_limits():
     for source in sorted((REPO / "tasks").glob("*/src/*.py")):
         numbers, characters = literal_load(ast.parse(source.read_text()))
         assert numbers <= MAX_LITERAL_NUMBERS / 2 and characters <= MAX_LITERAL_CHARACTERS / 4, source
+
+
+def test_a_folder_whose_patches_are_still_being_written_is_not_a_candidate(task, cands, results):
+    """candidate.yaml lists each patch with its sha256: a missing, unlisted or half-written patch is refused."""
+    edits = {"client.py": [("    flare.init()\n", "    flare.init()\n    # change\n")]}
+    folder = make_candidate(cands, "half-written", edits=edits)
+    patch = folder / "patches" / "001-change.patch"
+    complete = patch.read_text()
+    patch.write_text(complete[: len(complete) // 2])  # the writer is not done yet
+    record = validate_candidate(cands, "half-written", task, results)
+    assert_invalid(record, results, "half-written", "patch-manifest", "patches/001-change.patch")
+    assert "sha256 differs from candidate.yaml" in record["reason"]
+    patch.unlink()  # listed, not there yet: not a candidate without changes
+    record = validate_candidate(cands, "half-written", task, results)
+    assert_invalid(record, results, "half-written", "patch-manifest", "patches/001-change.patch")
+    patch.write_text(complete)
+    assert validate_candidate(cands, "half-written", task, results)["state"] == "ok"
+    (folder / "patches" / "002-extra.patch").write_text(complete)  # added after candidate.yaml was written
+    record = validate_candidate(cands, "half-written", task, results)
+    assert_invalid(record, results, "half-written", "patch-manifest", "patches/002-extra.patch")
+    assert "not listed in candidate.yaml" in record["reason"]
