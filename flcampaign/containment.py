@@ -9,20 +9,25 @@ turns into a named rule; a candidate cannot catch it.
 
 This works with or without the bubblewrap sandbox: sandboxed, the files are not even there;
 unsandboxed, this hook is the line that holds at the Python level. Native code (``ctypes``,
-readers written in C such as ``numpy.fromfile``) bypasses audit hooks; the static check refuses
-those by name, and only the sandbox holds against them.
+readers written in C such as ``numpy.fromfile``) bypasses audit hooks; the allowlist refuses those
+by name, and the kernel holds against them: the bubblewrap box, or Landlock and seccomp, which
+``confine`` applies from the same policy where the policy asks for it.
 """
 
+import glob
 import json
 import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from flcampaign import landlock, seccomp
+
 VIOLATION_MARK = "FLCAMPAIGN-VIOLATION"
 VIOLATION_EXIT = 86
 SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys", "/dev")
 DEVICE_WRITE = ("/dev/null", "/dev/nvidia", "/dev/dri")
+GPU_DEVICES = ("/dev/nvidia*", "/dev/dri")
 SHARED_MEMORY = ("/dev/shm", "/dev/mqueue")  # a channel between processes that no folder of the run covers
 PROC_OTHER_ALLOWED = {"stat", "status", "cmdline", "comm", "statm"}  # what psutil reads of other processes
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -42,6 +47,21 @@ class Policy:
     fork: bool = False  # multiprocessing's fork (the simulator's server needs it)
     site: str = ""  # a client's own site
     python: tuple[str, ...] = field(default_factory=tuple)  # the interpreter's folders
+    kernel: bool = False  # also confine the process with Landlock and seccomp (native code included)
+    bind_ports: tuple[int, ...] = ()  # TCP ports it may listen on, under the kernel layer
+    connect_ports: tuple[int, ...] = ()  # TCP ports it may connect to, under the kernel layer
+    ephemeral_tcp: bool = False  # any port of the kernel's ephemeral range (a server's listeners)
+
+    def ruleset(self) -> landlock.Ruleset:
+        """The same policy as the kernel enforces it: folders to read and write, TCP ports."""
+        ports = landlock.ephemeral_ports() if self.ephemeral_tcp else ()
+        read = (*SYSTEM_READ, "/proc", *self.python, *self.read)
+        return landlock.Ruleset(
+            read=read,
+            write=(*self.write, "/dev/null", *(path for pattern in GPU_DEVICES for path in glob.glob(pattern))),
+            bind_ports=(*self.bind_ports, *ports, *((0,) if self.ephemeral_tcp else ())),
+            connect_ports=(*self.connect_ports, *ports),
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -188,11 +208,27 @@ def check_spawn(policy: Policy, event: str, args: tuple) -> tuple[str, str] | No
     return "process", f"{event} {target}: the {policy.role} may not start it"
 
 
+def confine(policy: Policy) -> None:
+    """The kernel layer: Landlock and seccomp, for what the audit hook cannot see (native code).
+
+    A process that was meant to be confined and cannot be ends with a violation instead of running
+    candidate code unconfined."""
+    try:
+        for folder in policy.write:  # a rule needs its folder: the process may make them anyway
+            os.makedirs(folder, exist_ok=True)
+        policy.ruleset().apply()
+        seccomp.install(datagrams=policy.ephemeral_tcp)
+    except OSError as error:
+        stop("sandbox", f"the kernel layer could not be applied: {error}")
+
+
 def install(policy: Policy) -> None:
-    """Add the audit hook; it cannot be removed for the life of the process."""
+    """Add the audit hook (and the kernel layer where the policy asks); neither can be removed."""
     if _installed:
         raise RuntimeError("a containment policy is already installed in this process")
     _installed.append(policy)
+    if policy.kernel:
+        confine(policy)
 
     def hook(event: str, args: tuple) -> None:
         if event == "open":

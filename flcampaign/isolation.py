@@ -19,9 +19,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from flcampaign import site_data
-from flcampaign.containment import Policy, importable_from, python_dirs, stop
+from flcampaign.containment import Policy, check_open, importable_from, python_dirs, stop
 from flcampaign.process import become_subreaper, children_of, reap_orphans
 from flcampaign.sandbox import Sandbox
 
@@ -45,8 +46,9 @@ class RunLayout:
     split_root: str  # every split of the task (train, search-validation, held-out)
     sites: tuple[str, ...]
     data_socket: str  # the runner's site-data socket
-    sandbox_kind: str  # bubblewrap or none
+    sandbox_kind: str  # bubblewrap, landlock or none
     sandbox_detail: str
+    sandbox_kernel: bool  # every process also confines itself with Landlock and seccomp
 
     @property
     def launcher(self) -> str:
@@ -59,7 +61,7 @@ class RunLayout:
 
     @property
     def sandbox(self) -> Sandbox:
-        return Sandbox(self.sandbox_kind, self.sandbox_detail)
+        return Sandbox(self.sandbox_kind, self.sandbox_detail, self.sandbox_kernel)
 
     def named(self) -> tuple[tuple[str, str], ...]:
         return ((self.train_dir, "cross-site-data"), (self.split_root, "split-access"))
@@ -89,7 +91,14 @@ class RunLayout:
 
     def export_policy(self) -> Policy:
         tmp = str(Path(self.tmp) / "export")
-        return Policy("export", (self.code, self.launch), (self.job_root, tmp), self.named(), python=python_dirs())
+        return Policy(
+            "export",
+            (self.code, self.launch),
+            (self.job_root, tmp),
+            self.named(),
+            python=python_dirs(),
+            kernel=self.sandbox_kernel,
+        )
 
     def server_policy(self) -> Policy:
         tmp = str(Path(self.tmp) / "server")
@@ -98,14 +107,19 @@ class RunLayout:
         return Policy(
             "server",
             (self.code, self.job_root, self.launch),
-            (self.workspace, tmp),
+            (str(Path(self.workspace).parent), tmp),  # NVFlare removes and remakes the workspace itself
             self.named() + clients,
             spawn=(os.path.realpath(self.launcher),),
             fork=True,
             python=python_dirs(),
+            # a Landlock domain may not mount, so a server that starts its clients' bubblewrap boxes is held by
+            # its own box and the audit hook; every other process of a run also confines itself
+            kernel=self.sandbox_kernel and not self.sandbox.boxes,
+            ephemeral_tcp=True,  # NVFlare's listeners and the client workers' ports are chosen at run time
         )
 
-    def client_policy(self, site: str) -> Policy:
+    def client_policy(self, site: str, listen: tuple[int, ...] = (), reach: tuple[int, ...] = ()) -> Policy:
+        """A client worker's policy; ``listen`` and ``reach`` are the TCP ports NVFlare gave it."""
         own = self.site_dir(site)
         others = tuple((self.site_dir(other), "cross-site-data") for other in self.sites if other != site)
         shared = tuple(str(Path(self.workspace) / name) for name in ("local", "startup"))
@@ -116,6 +130,9 @@ class RunLayout:
             self.named() + others,
             site=site,
             python=python_dirs(),
+            kernel=self.sandbox_kernel,
+            bind_ports=listen,
+            connect_ports=reach,
         )
 
 
@@ -141,6 +158,14 @@ def _replace_option(argv: list[str], name: str, value: str) -> list[str]:
     return out
 
 
+def _worker_ports(argv: list[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(ports the worker listens on, ports it connects to), from the command line NVFlare gave it."""
+    listen = _option(argv, "--port")
+    urls = [_option(argv, name) for name in ("--root_url", "--parent_url")]
+    reach = {urlparse(url).port for url in urls if url}
+    return (int(listen),) if listen and listen.isdigit() else (), tuple(sorted(p for p in reach if p))
+
+
 def client_main(launch: str, argv: list[str]) -> None:
     """NVFlare's interpreter for client workers: fetch the site's own split, then start the worker boxed."""
     layout = RunLayout.read(Path(launch))
@@ -159,12 +184,18 @@ def client_main(launch: str, argv: list[str]) -> None:
     os.set_inheritable(fd, True)
     sandbox = layout.sandbox
     worker_args = argv[2:]
-    if sandbox.kind != "none":
+    if sandbox.boxes:
         # inside its own PID namespace the worker's parent is the box's init (pid 1), alive as long as the box
         worker_args = _replace_option(worker_args, "--parent_pid", "1")
-    command = contained(layout.client_policy(site), ["-m", WORKER_MODULE, *worker_args])
+    policy = layout.client_policy(site, *_worker_ports(worker_args))
+    # the server passes its own import path on; a client keeps the entries it may read (metadata
+    # look-ups read every entry, and the server's folders are not the client's)
+    imports = env.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in imports if p and check_open(policy, p, "r", None) is None)
+    command = contained(policy, ["-m", WORKER_MODULE, *worker_args])
     command[0] = layout.python
-    if sandbox.kind == "none":
+    if not sandbox.boxes:
+        os.chdir(own)  # as in a box: the server's folder is not the client's
         os.execve(command[0], command, env)
     shared = [Path(layout.workspace) / name for name in ("local", "startup")]
     readonly = [Path(layout.code), Path(layout.pythonpath), *(path for path in shared if path.is_dir())]

@@ -174,7 +174,7 @@ def simulate(
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, device=slot.device, started_at=time.time(), attempts=attempt + 1)
             result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
-            if result["state"] == "ok" or not infrastructure_failure(work_dir / "workspace"):
+            if result["state"] == "ok" or not infrastructure_failure(workspace_dir(work_dir)):
                 break
         return result
 
@@ -213,6 +213,12 @@ def _run(
         )
 
 
+def workspace_dir(work_dir: Path) -> Path:
+    """The simulator's workspace, alone in a folder of its own: NVFlare removes and remakes it, which
+    needs write access to its parent, and nothing else of the run may be writable there."""
+    return work_dir / "sim" / "workspace"
+
+
 def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path, sandbox: Sandbox) -> RunLayout:
     """The run's folders (code copy, job, workspace, launch; under ``short`` the site-data socket and the
     private temporary folders), written out."""
@@ -222,7 +228,7 @@ def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path
         python=sys.executable,
         code=str(code),
         job_root=str(work_dir / "job"),
-        workspace=str(work_dir / "workspace"),
+        workspace=str(workspace_dir(work_dir)),
         launch=str(work_dir / "launch"),
         tmp=str(short / "tmp"),
         train_dir=str(train_dir),
@@ -231,6 +237,7 @@ def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path
         data_socket=str(short / "data" / "data.sock"),
         sandbox_kind=sandbox.kind,
         sandbox_detail=sandbox.detail,
+        sandbox_kernel=sandbox.kernel,
     )
     layout.write()
     for role in ("export", "server"):
@@ -351,7 +358,7 @@ def _export_and_simulate(
     record["compute"] = {"cpu_seconds": round(used, 3), "gpu_seconds": meter.record()}
     caps.settle()
     record["caps"] = caps.record()
-    box = last_report(log_path.read_text(errors="replace")) if sandbox.kind != "none" else None
+    box = last_report(log_path.read_text(errors="replace")) if sandbox.boxes else None
     stray = sim.reaped + (box["stray"] if box else 0)  # the sandbox's init kills and counts what outlived it
     record.update(returncode=sim.returncode, reaped_processes=stray, site_data=broker.record())
     after = fixed_inputs(code, fixed, Path(layout.train_dir))

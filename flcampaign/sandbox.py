@@ -1,10 +1,13 @@
-"""Bubblewrap sandbox for candidate code: no network, read-only code, only the files a step needs.
+"""The sandbox of candidate code: bubblewrap where it can start, the kernel's Landlock and seccomp where not.
 
-Inside, a process sees the system's read-only directories, the Python installation, its code tree
-(read-only), the paths granted to it (its own workspace), a private /tmp and nothing else: no
-campaign results, no split (training splits reach each client by descriptor, see ``site_data``),
-no raw task data, no home. Where bubblewrap is missing (or ``execution.sandbox`` is ``off``) the run
-says it was unsandboxed.
+In a bubblewrap box a process sees the system's read-only directories, the Python installation, its
+code tree (read-only), the paths granted to it (its own workspace), a private /tmp and nothing else:
+no campaign results, no split (training splits reach each client by descriptor, see ``site_data``),
+no raw task data, no home, no network. Where bubblewrap cannot start (no user namespaces, as on many
+clusters) but the kernel has Landlock, every process that runs candidate code confines itself to
+the files and TCP ports of its policy (``landlock``, ``seccomp``), which needs no privileges. With
+bubblewrap the kernel layer applies inside the box too. Where neither works (or
+``execution.sandbox`` is ``off``) the run says it was unsandboxed.
 """
 
 import glob
@@ -15,24 +18,32 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from flcampaign import landlock, seccomp
 from flcampaign.containment import PACKAGE_DIR, python_dirs
 
 BOX_INIT = PACKAGE_DIR / "box_init.py"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
-MODES = ("auto", "required", "off")
+MODES = ("auto", "required", "bubblewrap", "landlock", "off")
+KINDS = ("bubblewrap", "landlock", "none")
 
 
 class SandboxUnavailable(RuntimeError):
-    """``execution.sandbox: required`` on a machine where bubblewrap does not work."""
+    """``execution.sandbox`` asks for a sandbox this machine cannot start."""
 
 
 @dataclass(frozen=True)
 class Sandbox:
-    kind: str  # "bubblewrap" or "none"
-    detail: str  # bubblewrap's path, or why the run is unsandboxed
+    kind: str  # "bubblewrap", "landlock" or "none"
+    detail: str  # bubblewrap's path, or the kernel layer's description, or why the run is unsandboxed
+    kernel: bool = False  # every contained process confines itself with Landlock and seccomp
 
-    def record(self) -> dict[str, str]:
-        return {"kind": self.kind, "detail": self.detail}
+    def record(self) -> dict[str, object]:
+        return {"kind": self.kind, "detail": self.detail, "kernel": self.kernel}
+
+    @property
+    def boxes(self) -> bool:
+        """Commands run inside a bubblewrap box (own PID namespace, own mounts)."""
+        return self.kind == "bubblewrap"
 
     def wrap(
         self,
@@ -53,7 +64,7 @@ class Sandbox:
         ``network`` keeps the caller's network namespace: a client worker's box shares the loopback of
         its run's sandbox, where its server listens; an agent keeps its model API.
         """
-        if self.kind == "none":
+        if not self.boxes:
             return cmd
         # --unshare-pid: when the sandbox's first process dies, the kernel kills every process inside;
         # that first process is flcampaign's box init, which reaps the box (so its CPU time is counted)
@@ -104,7 +115,8 @@ def _bubblewrap() -> tuple[str | None, str]:
 
 UNSANDBOXED_ADVICE = (
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) so that candidate code runs without "
-    "network, splits or other sites' data, or set execution.sandbox: required to refuse to run without it"
+    "network, splits or other sites' data, or run on a kernel with Landlock (Linux 5.13 or newer), and set "
+    "execution.sandbox: required to refuse to run without a sandbox"
 )
 
 
@@ -121,15 +133,30 @@ def unsandboxed_notice(rows: list[dict]) -> str:
     )
 
 
+def kernel_layer() -> tuple[bool, str]:
+    """Whether every contained process can confine itself with Landlock and seccomp here, and how."""
+    version = landlock.abi()
+    if version < 1:
+        return False, "the kernel has no Landlock (Linux 5.13 or newer, with landlock among its security modules)"
+    if not seccomp.supported():
+        return False, "no seccomp filter for this machine's architecture"
+    network = "files and TCP ports" if version >= 4 else "files only (TCP needs Landlock ABI 4, Linux 6.7)"
+    return True, f"Landlock ABI {version} ({network}) and a seccomp socket filter"
+
+
 def choose(mode: str = "auto") -> Sandbox:
-    """The sandbox for ``execution.sandbox``: auto (bubblewrap when it works), required, or off."""
+    """The sandbox for ``execution.sandbox``: auto (the strongest that works), required (auto, but never
+    none), bubblewrap or landlock (that one only), or off."""
     if mode not in MODES:
         raise ValueError(f"execution.sandbox must be one of {MODES}, not {mode!r}")
     if mode == "off":
         return Sandbox("none", "disabled by execution.sandbox: off")
-    path, detail = _bubblewrap()
-    if path is None:
-        if mode == "required":
-            raise SandboxUnavailable(f"execution.sandbox is required but {detail}")
-        return Sandbox("none", detail)
-    return Sandbox("bubblewrap", path)
+    kernel, kernel_detail = kernel_layer()
+    path, detail = _bubblewrap() if mode != "landlock" else (None, "execution.sandbox: landlock")
+    if path is not None:
+        return Sandbox("bubblewrap", path, kernel)
+    if kernel and mode != "bubblewrap":
+        return Sandbox("landlock", f"{kernel_detail} ({detail})", True)
+    if mode != "auto":
+        raise SandboxUnavailable(f"execution.sandbox is {mode} but {detail}; {kernel_detail}")
+    return Sandbox("none", f"{detail}; {kernel_detail}")

@@ -276,6 +276,7 @@ def _predict(
             (str(tmp / "predictions"),),
             named=((str(split_dir.resolve()), "split-access"),),  # reaching for labels, sandboxed or not
             python=python_dirs(),
+            kernel=sandbox.kernel,
         )
         pythonpath = importable_from(tmp / "pythonpath")
         policy_path = tmp / "policy.json"

@@ -11,9 +11,10 @@ import psutil
 import pytest
 from conftest import REPO, copy_candidates
 
+from flcampaign.candidate import patch_manifest
 from flcampaign.contract import validate_candidate
 from flcampaign.runner import check_exported_budget, infrastructure_failure, judge_workspace, simulate
-from flcampaign.sandbox import choose
+from flcampaign.sandbox import choose, kernel_layer
 from flcampaign.slots import Slot
 from flcampaign.task import Task
 
@@ -40,6 +41,7 @@ def write_candidate(root: Path, cid: str, source_edits: dict[str, tuple[str, str
     (folder / "patches" / "001.patch").write_text(patches.make(base, edited))
     (folder / "candidate.yaml").write_text(
         f"title: {cid}\nhypothesis: test\nparent: baseline\nfamily: test\ncreated: '2026-11-24T00:00:00+00:00'\n"
+        f"patches: {{001.patch: {patch_manifest(folder)['001.patch']}}}\n"
     )
 
 
@@ -185,7 +187,7 @@ import socket as _socket
 
 def _sandbox_leaks() -> list:
     """What this client can reach that candidate code must not, by routes Python's audit hook cannot see."""
-    leaks = [path for path in FORBIDDEN_PATHS if _os.path.exists(path)]
+    leaks = [path for path in FORBIDDEN_PATHS if _native_read(path)]
     try:
         _socket.create_connection(("127.0.0.1", LISTENER_PORT), timeout=2).close()
         leaks.append("network")
@@ -234,8 +236,10 @@ def run_injected(
 def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tuple[dict, str]:
     """A client that raises when it can see any split, results, the network or a writable code tree."""
     listener = socket.create_server(("127.0.0.1", 0))
-    forbidden = [str(splits / name) for name in ("train", "heldout", "search_val")]
-    forbidden += [str(REPO / "tasks"), str(tmp_path / "results")]
+    forbidden = [str(splits / name / "site-1.npz") for name in ("train", "heldout", "search_val")]
+    (tmp_path / "results").mkdir(exist_ok=True)
+    (tmp_path / "results" / "results.tsv").write_text("order\tcandidate\n")
+    forbidden += [str(REPO / "tasks" / "heart_disease" / "profile.yaml"), str(tmp_path / "results" / "results.tsv")]
     code_dir = tmp_path / "work" / "probe" / "code"  # where the runner puts its copy of the tree
     header = f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\n"
     header += f"CODE_DIR = {str(code_dir)!r}\n" + PROBE
@@ -268,19 +272,30 @@ def test_a_client_may_not_start_processes(tmp_path, heart_task, heart_splits, mo
 
 
 SANDBOX = choose("auto")
+KERNEL_LAYER = kernel_layer()
 
 
 @pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
 def test_sandboxed_simulation_sees_only_its_code(tmp_path, heart_task, heart_splits):
-    run, log = probe_run(tmp_path, heart_task, heart_splits, "required")
+    run, log = probe_run(tmp_path, heart_task, heart_splits, "bubblewrap")
     assert run["state"] == "ok", log[-3000:]
-    assert run["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
+    assert run["sandbox"] == SANDBOX.record()
+    assert not (tmp_path / "work" / "probe" / "code" / "planted.txt").exists()
+
+
+@pytest.mark.skipif(not KERNEL_LAYER[0], reason=f"no Landlock here: {KERNEL_LAYER[1]}")
+def test_landlock_alone_holds_native_code_to_its_files_and_ports(tmp_path, heart_task, heart_splits):
+    """Without bubblewrap the kernel layer still stops libc reads of the splits, the task and the results,
+    a connection to a port of the host, and a write into the code tree."""
+    run, log = probe_run(tmp_path, heart_task, heart_splits, "landlock")
+    assert run["state"] == "ok", log[-3000:]
+    assert run["sandbox"]["kind"] == "landlock" and run["sandbox"]["kernel"] is True
     assert not (tmp_path / "work" / "probe" / "code" / "planted.txt").exists()
 
 
 def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_splits):
     run, log = probe_run(tmp_path, heart_task, heart_splits, "off")
-    assert run["sandbox"] == {"kind": "none", "detail": "disabled by execution.sandbox: off"}
+    assert run["sandbox"] == {"kind": "none", "detail": "disabled by execution.sandbox: off", "kernel": False}
     assert run["state"] == "crash"  # the same probe, unsandboxed, reaches what the sandbox hides (natively)
     for leak in ("train", "heldout", "search_val", "network", "code tree writable"):
         assert leak in log
@@ -347,13 +362,15 @@ def _cross_site(site: str) -> None:
 )
 
 
-@pytest.mark.parametrize("mode", ["auto", "off"])
+@pytest.mark.parametrize("mode", ["auto", "landlock", "off"])
 def test_each_client_reaches_only_its_own_site(tmp_path, heart_task, heart_splits, mode):
     """A client that tries every way to another site's rows: sandboxed none works; unsandboxed, the bridge,
     the broker and the audit hook hold, and only native code past the hook still reads other files."""
+    if mode == "landlock" and not KERNEL_LAYER[0]:
+        pytest.skip(f"no Landlock here: {KERNEL_LAYER[1]}")
     sites = [f"site-{k}" for k in range(1, 5)]
     header = f"SITES = {sites!r}\nTRAIN_DIR = {str(heart_splits / 'train')!r}\n"
-    header += f"WORKSPACE = {str(tmp_path / 'work' / 'probe' / 'workspace')!r}\n" + CROSS_SITE_PROBE
+    header += f"WORKSPACE = {str(tmp_path / 'work' / 'probe' / 'sim' / 'workspace')!r}\n" + CROSS_SITE_PROBE
     run = run_injected(tmp_path, heart_task, heart_splits, mode, header, "", after_init="_cross_site(site)")
     log = (tmp_path / "results/runs/probe/sim.log").read_text()
     attempts = re.findall(r"PROBE (\S+) (\S+) (\S+) (reached|blocked)", log)
@@ -363,7 +380,7 @@ def test_each_client_reaches_only_its_own_site(tmp_path, heart_task, heart_split
     assert (run["state"], run["rule"]) == ("invalid", "cross-site-data"), run["reason"]
     assert not any(route in ("inherited-fd", "broker") for route, _ in reached)
     assert set(run["site_data"]["delivered"]) == set(sites)
-    if choose(mode).kind == "bubblewrap":
+    if choose(mode).kind != "none":  # bubblewrap hides the files; Landlock refuses to open them
         assert reached == set()
         assert "site-2: reads" in run["reason"] and "site-3.npz" in run["reason"]
     else:  # no sandbox: libc reads what the user can read; the broker saw the requests and refused them
