@@ -31,6 +31,7 @@ def make_campaign(root: Path, n: int) -> None:
             "family": "lr",
             "created": f"2026-11-24T00:{index // 3600 % 60:02d}:{index % 60:02d}+00:00",
             "args": {"lr": round(0.0001 + index * 1e-6, 7)},
+            "patches": {},
         }
         (folder / "candidate.yaml").write_text(yaml.safe_dump(meta))
 

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import yaml
-
+from flcampaign.candidate import write_metadata
 from flcampaign.contract import validate_candidate
 from flcampaign.files import read_json
 from flcampaign.runner import simulate
@@ -47,7 +46,7 @@ def write_candidate(candidates: Path, cid: str = CID, title: str = "baseline", h
     folder = Path(candidates) / cid
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"title": title, "hypothesis": hypothesis, "parent": "baseline", "family": "fedavg", "created": CREATED}
-    (folder / "candidate.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    write_metadata(folder, meta)
     return folder
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from flcampaign.errors import ContractViolation
-from flcampaign.files import read_yaml
+from flcampaign.files import atomic_write_text, read_yaml, sha256_file
 from flcampaign.schemas import schema_errors
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -71,6 +71,18 @@ def load(folder: Path) -> Candidate:
             cid, METADATA, "candidate-schema", f"created: {meta['created']!r} is not ISO 8601"
         ) from None
     return Candidate(cid, folder, meta)
+
+
+def patch_manifest(folder: Path) -> dict[str, str]:
+    """Every patch file of a candidate folder with its sha256, as ``candidate.yaml`` lists them."""
+    patch_dir = Path(folder) / PATCH_DIR
+    return {p.name: sha256_file(p) for p in sorted(patch_dir.glob("*.patch")) if p.is_file() and not p.is_symlink()}
+
+
+def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
+    """Write ``candidate.yaml`` last, listing the patches already in place (the folder is then complete)."""
+    text = yaml.safe_dump({**meta, "patches": patch_manifest(folder)}, sort_keys=False, allow_unicode=True, width=100)
+    atomic_write_text(Path(folder) / METADATA, text)
 
 
 def _declared(folder: Path, key: str) -> str | None:

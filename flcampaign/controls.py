@@ -9,8 +9,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from flcampaign.candidate import write_metadata
 from flcampaign.contract import validate_candidate
 from flcampaign.files import atomic_write_text, read_json, write_json
 from flcampaign.task import Task, check_knob
@@ -52,7 +52,7 @@ def write_scalar_candidate(task: Task, record_id: str, meta: dict, results: Path
     folder = Path(results) / "controls" / record_id.removeprefix("_")
     folder.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "parent": "baseline", "created": CONTROL_CREATED}
-    atomic_write_text(folder / "candidate.yaml", yaml.safe_dump(meta, sort_keys=False))
+    write_metadata(folder, meta)
     return validate_candidate(folder.parent, folder.name, task, results, record_id=record_id)
 
 

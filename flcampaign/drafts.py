@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from flcampaign import literature, patches
-from flcampaign.candidate import BASE_PARENT, ID_PATTERN, METADATA, PATCH_DIR, parent_of
+from flcampaign.candidate import BASE_PARENT, ID_PATTERN, METADATA, PATCH_DIR, parent_of, write_metadata
 from flcampaign.contract import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_yaml
@@ -154,7 +154,7 @@ def build(campaign_dir: Path, draft_id: str, task: Task, out: Path, created: str
         raise ContractViolation(draft_id, f"{TREE}/", "no-binary", "the tree holds a non-text file") from None
     if diff:
         atomic_write_text(out / PATCH_DIR / f"001-{draft_id.split('-', 1)[-1]}.patch", diff)
-    atomic_write_text(out / METADATA, yaml.safe_dump(meta | {"created": created}, sort_keys=False, width=100))
+    write_metadata(out, {key: value for key, value in meta.items() if key != "patches"} | {"created": created})
 
 
 def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = None) -> dict:

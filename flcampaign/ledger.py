@@ -1,7 +1,8 @@
 """The ledger: ``results/results.tsv`` and ``results/campaign_state.json``, rebuilt from artifacts.
 
 No agent writes the ledger. It is recomputed from the per-candidate validation, run and score
-records each time, in campaign order (created, id), and replaced atomically.
+records each time, in campaign order (``order``: created stamps, placed once and never moved), and
+replaced atomically.
 """
 
 import csv
@@ -9,12 +10,12 @@ import io
 import json
 import math
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
-from flcampaign.candidate import discover
+from flcampaign.candidate import METADATA, discover
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, write_json
 from flcampaign.guard import GuardConfig, decide
+from flcampaign.order import campaign_order
 from flcampaign.sandbox import unsandboxed_notice
 from flcampaign.task import Task
 
@@ -86,15 +87,6 @@ def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[st
     return "scored", "", float(score["score"])
 
 
-def _created_key(created: str) -> datetime:
-    """Campaign order: timezone-aware creation time (naive times count as UTC); unknown ones last."""
-    try:
-        moment = datetime.fromisoformat(created)
-    except ValueError:
-        return datetime.max.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _literature_row(event: dict, incumbent: float | None) -> dict:
     """A literature event: not scored; a file that breaks the literature schema is recorded as invalid."""
     kept = [source["ref"] for source in event.get("sources") or [] if source.get("decision") == "keep"]
@@ -112,9 +104,18 @@ def _literature_row(event: dict, incumbent: float | None) -> dict:
 
 
 def build_rows(
-    task: Task, results: Path, candidate_ids: list[str], seed: int, min_delta: float, events: list[dict] = ()
+    task: Task,
+    results: Path,
+    candidate_ids: list[str],
+    seed: int,
+    min_delta: float,
+    events: list[dict] = (),
+    place_newcomers: bool = False,
 ) -> list[dict]:
-    """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent."""
+    """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent.
+
+    The order is ``results/order.json``'s (``order.campaign_order``); ``place_newcomers`` records the
+    places of entries it does not hold yet (the ledger stage), else they are placed by their stamps."""
     entries = [(str(event.get("created", "")), event["id"], event, None, None, None) for event in events]
     for cid in candidate_ids:
         paths = run_paths(results, cid, "search", seed)
@@ -124,16 +125,26 @@ def build_rows(
         created = str((validation.get("meta") or {}).get("created", ""))
         entries.append((created, cid, validation, run, score, paths["dir"]))
     # Campaign order; at the same instant a literature event precedes the candidates it may have prompted.
-    entries.sort(key=lambda entry: (_created_key(entry[0]), entry[5] is not None, entry[1]))
-    rows, incumbent, seen_effects, have_baseline = [], None, {}, False
+    keys = campaign_order(results, {entry[1]: entry[0] for entry in entries}, record=place_newcomers)
+    entries.sort(key=lambda entry: (*keys[entry[1]], entry[5] is not None, entry[1]))
+    rows, incumbent, seen_effects, baseline = [], None, {}, None
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         if run_dir is None:
             rows.append(dict.fromkeys(COLUMNS, "") | {"order": order} | _literature_row(validation, incumbent))
             continue
         status, reason, value = _outcome(validation, run, score)
-        if status == "scored":
-            if validation.get("is_baseline") and not have_baseline:
-                status, have_baseline = "baseline", True
+        second_baseline = validation.get("is_baseline") and baseline is not None
+        if validation.get("is_baseline") and baseline is None:
+            baseline = cid  # the first candidate without changes in campaign order; there is one
+        if second_baseline:
+            status, value = "invalid", None
+            reason = (
+                f"candidate {cid}: {METADATA}: rule one-baseline: the campaign's baseline is {baseline}; "
+                "a second candidate without changes is not another baseline"
+            )
+        elif status == "scored":
+            if validation.get("is_baseline"):
+                status = "baseline"
                 if incumbent is None or task.better(value, incumbent):
                     incumbent = value
             elif incumbent is None or task.better(value, incumbent, min_delta):
@@ -238,7 +249,7 @@ def write_ledger(
     campaign_dir: Path = Path("."),
 ) -> list[dict]:
     """Rewrite the ledger and the campaign state; the guard also sees the stop file and open drafts."""
-    rows = build_rows(task, results, candidate_ids, seed, min_delta, events)
+    rows = build_rows(task, results, candidate_ids, seed, min_delta, events, place_newcomers=True)
     for row in rows:
         if row["score"] and not math.isfinite(float(row["score"])):
             raise ValueError(f"non-finite score for {row['candidate']}")

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from flcampaign import patches
+from flcampaign.candidate import patch_manifest
 from flcampaign.contract import validate_candidate
 from flcampaign.task import Task
 
@@ -134,6 +135,18 @@ def patch_file(draw) -> bytes | None:
     return REAL_PATCH.encode() + b"+" + b"y" * 3_000_000 + b"\n"
 
 
+def listing_patches(folder: Path, meta: bytes | None) -> bytes | None:
+    """A mapping without ``patches`` gets the folder's manifest, as a finished folder has, so that fuzzing
+    reaches the patch checks behind the manifest check."""
+    try:
+        parsed = yaml.safe_load(meta) if meta is not None else None
+    except (yaml.YAMLError, ValueError):
+        return meta
+    if not isinstance(parsed, dict) or "patches" in parsed:
+        return meta
+    return yaml.safe_dump(parsed | {"patches": patch_manifest(folder)}, allow_unicode=True).encode()
+
+
 def write(path: Path, content: bytes | None) -> None:
     if content is None:
         path.mkdir(parents=True)
@@ -164,13 +177,13 @@ def test_validation_of_any_folder_is_ok_or_a_named_rule(
     root = tmp_path_factory.mktemp("fuzz")
     folder = root / "candidates" / "0001-fuzz"
     folder.mkdir(parents=True)
-    write(folder / "candidate.yaml", meta)  # None: a folder named candidate.yaml
     if patches_is_file:
         (folder / "patches").write_bytes(patch_contents[0] or b"")
     else:
         (folder / "patches").mkdir()
         for name, content in zip(patch_names, patch_contents, strict=False):
             write(folder / "patches" / name, content)
+    write(folder / "candidate.yaml", listing_patches(folder, meta))  # None: a folder named candidate.yaml
     record = validate_candidate(root / "candidates", "0001-fuzz", TASK, root / "results")
     assert record["state"] in ("ok", "invalid")
     event(record["rule"] or "ok")

@@ -478,3 +478,59 @@ def test_every_row_shows_its_compute_beside_its_score(task, tmp_path):
     )
     assert (rows["heavy"]["gpu_seconds"], rows["heavy"]["compute_ratio"]) == ("12.250", "1.8100")
     assert (rows["crashed"]["cpu_seconds"], rows["crashed"]["compute_ratio"]) == ("3.500", "")  # from the run
+
+
+def test_a_back_dated_folder_cannot_move_in_front_of_the_recorded_campaign(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "base", t(10), 0.70, baseline=True)
+    add_candidate(results, "good", t(11), 0.75)
+    guard = GuardConfig(plateau=8, min_delta=0.0)
+    outputs = (results / "results.tsv", results / "campaign_state.json")
+    write_ledger(task, results, ["base", "good"], 0, 0.0, guard, [], *outputs)
+    # dropped later, stamped an hour before the campaign began: it is placed after what was recorded
+    add_candidate(results, "early-bird", "2026-11-23T23:00:00+00:00", 0.80)
+    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, guard, [], *outputs)
+    assert [row["candidate"] for row in rows] == ["base", "good", "early-bird"]
+    assert [row["status"] for row in rows] == ["baseline", "keep", "keep"]
+    places = read_json(results / "order.json")
+    assert places["early-bird"]["at"] == places["good"]["at"] and places["early-bird"]["build"] == 2
+    # a place, once given, never moves: editing the stamp afterwards changes nothing
+    add_candidate(results, "good", "2026-11-23T00:00:00+00:00", 0.75)
+    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, guard, [], *outputs)
+    assert [row["candidate"] for row in rows] == ["base", "good", "early-bird"]
+
+
+def test_a_stamp_in_the_future_is_re_stamped_to_its_arrival(task, tmp_path):
+    results = tmp_path / "results"
+    add_candidate(results, "base", t(0), 0.70, baseline=True)
+    add_candidate(results, "from-2099", "2099-01-01T00:00:00+00:00", 0.71)
+    guard = GuardConfig(plateau=8, min_delta=0.0)
+    outputs = (results / "results.tsv", results / "campaign_state.json")
+    write_ledger(task, results, ["base", "from-2099"], 0, 0.0, guard, [], *outputs)
+    assert read_json(results / "order.json")["from-2099"]["at"] < "2027"  # placed when it arrived
+    add_candidate(results, "next", "2026-12-31T00:00:00+00:00", 0.72)  # not behind a stamp of 2099
+    rows = write_ledger(task, results, ["base", "from-2099", "next"], 0, 0.0, guard, [], *outputs)
+    assert [row["candidate"] for row in rows] == ["base", "from-2099", "next"]
+
+
+def test_a_campaign_has_exactly_one_baseline(task, tmp_path):
+    """A second folder without changes, even back-dated, is refused: the real baseline keeps its row."""
+    results = tmp_path / "results"
+    add_candidate(results, "real-base", t(5), 0.70, baseline=True)
+    add_candidate(results, "idea", t(6), 0.72)
+    guard = GuardConfig(plateau=8, min_delta=0.0)
+    outputs = (results / "results.tsv", results / "campaign_state.json")
+    write_ledger(task, results, ["real-base", "idea"], 0, 0.0, guard, [], *outputs)
+    add_candidate(results, "fake-base", t(0), 0.60, baseline=True)
+    rows = by_id(write_ledger(task, results, ["real-base", "idea", "fake-base"], 0, 0.0, guard, [], *outputs))
+    assert rows["real-base"]["status"] == "baseline" and rows["idea"]["status"] == "keep"
+    assert rows["fake-base"]["status"] == "invalid" and rows["fake-base"]["score"] == ""
+    assert "candidate fake-base: candidate.yaml: rule one-baseline: the campaign's baseline is real-base" in (
+        rows["fake-base"]["failure_reason"]
+    )
+    # in one build (a fresh campaign), the earlier stamp is the baseline and the later one is refused
+    fresh = tmp_path / "fresh"
+    add_candidate(fresh, "b1", t(1), 0.70, baseline=True)
+    add_candidate(fresh, "b2", t(2), 0.70, baseline=True)
+    rows = by_id(build_rows(task, fresh, ["b2", "b1"], 0, 0.0))
+    assert (rows["b1"]["status"], rows["b2"]["status"]) == ("baseline", "invalid")

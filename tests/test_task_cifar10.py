@@ -425,7 +425,7 @@ def write_baseline(candidates: Path) -> str:
     folder.mkdir(parents=True)
     (folder / "candidate.yaml").write_text(
         "title: Baseline\nhypothesis: the task as shipped\nparent: baseline\nfamily: fedavg\n"
-        "created: '2026-11-24T00:00:00+00:00'\n"
+        "created: '2026-11-24T00:00:00+00:00'\npatches: {}\n"
     )
     return "0000-baseline"
 

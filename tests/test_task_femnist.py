@@ -23,7 +23,9 @@ from flcampaign.task import Task
 TASK_DIR = REPO / "tasks" / "femnist"
 RAW = TASK_DIR / "data"
 SHARED_RAW = REPO.parent / "shared" / "data" / "leaf_femnist_small"
-BASELINE = "title: b\nhypothesis: b\nparent: baseline\nfamily: fedavg\ncreated: '2026-11-24T00:00:00+00:00'\n"
+BASELINE = (
+    "title: b\nhypothesis: b\nparent: baseline\nfamily: fedavg\ncreated: '2026-11-24T00:00:00+00:00'\npatches: {}\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -217,7 +217,7 @@ def write_baseline(root: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "candidate.yaml").write_text(
         "title: baseline\nhypothesis: LEAF's recipe\nparent: baseline\nfamily: baseline\n"
-        "created: '2026-11-24T00:00:00+00:00'\n"
+        "created: '2026-11-24T00:00:00+00:00'\npatches: {}\n"
     )
     return root / "candidates"
 

@@ -36,7 +36,7 @@ SHA256 = {  # shipped SOURCES.md (owkin/FLamby @ edacf54, byte for byte)
 }
 BASELINE_YAML = (
     "title: baseline\nhypothesis: FLamby's FedAvg reference\nparent: baseline\nfamily: baseline\n"
-    "created: '2026-11-24T00:00:00+00:00'\n"
+    "created: '2026-11-24T00:00:00+00:00'\npatches: {}\n"
 )
 
 
