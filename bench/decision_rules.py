@@ -4,10 +4,10 @@ Usage:
   python bench/decision_rules.py compute [rounds] [repetitions]   # real NVFlare runs, two at a time
   python bench/decision_rules.py perturbation [campaign folder]    # the scored models of a finished campaign
 
-compute: runs the compute reference (the baseline at the knobs' maxima) ``repetitions`` times and the
-same recipe with 2x, 4x and 8x hidden local steps; prints each run's CPU seconds, the false-alarm rate
-of the ratio rule for an honest run at the reference (share of ordered pairs of reference runs whose
-ratio passes the cap) and which hidden multiples it catches.
+compute: runs the compute reference (the baseline at the knobs' maxima) ``repetitions`` times, half
+alone and half two at a time, and the same recipe with 2x, 4x and 8x hidden local steps; prints each
+run's CPU seconds, the false-alarm rate of the ratio rule for an honest run at the reference (share
+of ordered pairs of reference runs whose ratio passes the cap) and which hidden multiples it catches.
 
 perturbation: scores every final model of the campaign (search, controls, repeats) on the
 search-validation split through the evaluator's own views, many draws each, and a model that memorised
@@ -16,7 +16,6 @@ every row's label; prints the distribution of the score's fall and the share abo
 
 import itertools
 import shutil
-import statistics
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from flcampaign import patches
+from flcampaign.candidate import write_metadata
 from flcampaign.compute import DEFAULT_RATIO, reference_args
 from flcampaign.contract import validate_candidate
 from flcampaign.runner import simulate
@@ -43,11 +43,6 @@ HIDDEN = (2, 4, 8)
 def write_candidate(root: Path, cid: str, args: dict, hidden: int = 1) -> None:
     folder = root / "candidates" / cid
     folder.mkdir(parents=True)
-    knobs = "".join(f"  {k}: {v}\n" for k, v in args.items())
-    (folder / "candidate.yaml").write_text(
-        f"title: {cid}\nhypothesis: bench\nparent: baseline\nfamily: bench\n"
-        f"created: '2026-12-01T00:00:00+00:00'\nargs:\n{knobs}"
-    )
     if hidden > 1:
         edited = root / "edited" / cid
         shutil.copytree(TASK_DIR / "src", edited)
@@ -57,15 +52,21 @@ def write_candidate(root: Path, cid: str, args: dict, hidden: int = 1) -> None:
         )
         (folder / "patches").mkdir()
         (folder / "patches" / "001.patch").write_text(patches.make(TASK_DIR / "src", edited))
+    meta = {"title": cid, "hypothesis": "bench", "parent": "baseline", "family": "bench"}
+    write_metadata(folder, meta | {"created": "2026-12-01T00:00:00+00:00", "args": args})
 
 
 def compute(rounds: int, repetitions: int) -> None:
+    """The reference recipe run alone and two at a time, and hidden local work: the 1.5x rule on raw CPU
+    seconds and on CPU seconds at the reference's machine speed (the runner's probe)."""
     task = Task.load(TASK_DIR, num_rounds=rounds)
     args = reference_args(task)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         prepare(task, root / "splits")
-        jobs = [(f"ref-{k}", 1) for k in range(repetitions)] + [(f"hidden-{m}x", m) for m in HIDDEN]
+        alone = [f"alone-{k}" for k in range(repetitions // 2)]
+        paired = [f"paired-{k}" for k in range(repetitions - len(alone))]
+        jobs = [(cid, 1) for cid in alone + paired] + [(f"hidden-{m}x", m) for m in HIDDEN]
         for cid, hidden in jobs:
             write_candidate(root, cid, args, hidden)
 
@@ -79,20 +80,24 @@ def compute(rounds: int, repetitions: int) -> None:
             assert record["state"] == "ok", (cid, record.get("reason"))
             return float(record["compute"]["cpu_seconds"])
 
+        used = {cid: run((cid, 1), 0) for cid in alone}
+        later = [job for job in jobs if not job[0].startswith("alone")]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            cpu = dict(zip((cid for cid, _ in jobs), pool.map(run, jobs, itertools.cycle((0, 1))), strict=True))
-    reference = [cpu[f"ref-{k}"] for k in range(repetitions)]
-    pairs = [(a, b) for a, b in itertools.permutations(reference, 2)]
-    print(f"compute reference ({', '.join(f'{k}={v}' for k, v in args.items())}), {rounds} rounds, two at a time:")
-    print(f"  CPU seconds of {repetitions} runs: {', '.join(f'{v:.1f}' for v in reference)}")
-    mean, sd = statistics.mean(reference), statistics.stdev(reference)
-    print(f"  mean {mean:.1f}, sd {sd:.2f} ({sd / mean:.1%}), max/min {max(reference) / min(reference):.3f}")
-    false_alarms = sum(a > DEFAULT_RATIO * b for a, b in pairs)
-    print(f"  false alarms of the {DEFAULT_RATIO}x rule between reference runs: {false_alarms} of {len(pairs)} pairs")
+            used |= dict(zip((cid for cid, _ in later), pool.map(run, later, itertools.cycle((0, 1))), strict=True))
+    print(f"compute reference ({', '.join(f'{k}={v}' for k, v in args.items())}), {rounds} rounds: "
+          f"{len(alone)} runs alone, {len(paired)} two at a time")  # fmt: skip
+    references = alone + paired
+    print("  CPU seconds: " + ", ".join(f"{cid} {used[cid]:.1f}" for cid in references))
+    ratios = [used[a] / used[b] for a, b in itertools.permutations(references, 2)]
+    false_alarms = sum(ratio > DEFAULT_RATIO for ratio in ratios)
+    print(f"  largest ratio between reference runs {max(ratios):.3f}; false alarms of the {DEFAULT_RATIO}x rule: "
+          f"{false_alarms} of {len(ratios)} ordered pairs")  # fmt: skip
     for multiple in HIDDEN:
-        ratio = cpu[f"hidden-{multiple}x"] / statistics.mean(reference)
-        verdict = "caught" if ratio > DEFAULT_RATIO else "within the budget"
-        print(f"  {multiple}x hidden local steps: {cpu[f'hidden-{multiple}x']:.1f} CPU-s, ratio {ratio:.2f}: {verdict}")
+        against = [used[f"hidden-{multiple}x"] / used[reference] for reference in references]
+        caught = sum(ratio > DEFAULT_RATIO for ratio in against)
+        print(f"  {multiple}x hidden local steps: {used[f'hidden-{multiple}x']:.1f} CPU-s, ratio "
+              f"{min(against):.2f}-{max(against):.2f} against each reference run, caught against {caught} of "
+              f"{len(against)}")  # fmt: skip
 
 
 def heart_predictions(state: dict, features: np.ndarray) -> np.ndarray:

@@ -9,9 +9,16 @@ from flcampaign.task import Task
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def task_of(config: dict[str, Any]) -> Task:
+def task_dir(name: str, campaign: Path = Path(".")) -> Path:
+    """Where the campaign's task lives: the campaign's own ``tasks/<name>/`` when it carries one, else the
+    bundled task of that name."""
+    own = Path(campaign) / "tasks" / name
+    return own.resolve() if (own / "profile.yaml").is_file() else REPO_ROOT / "tasks" / name
+
+
+def task_of(config: dict[str, Any], campaign: Path = Path(".")) -> Task:
     """The campaign's task profile, with the config's openly stated round override."""
-    return Task.load(REPO_ROOT / "tasks" / config["task"], num_rounds=config.get("num_rounds"))
+    return Task.load(task_dir(config["task"], campaign), num_rounds=config.get("num_rounds"))
 
 
 def log_to(path: str) -> None:

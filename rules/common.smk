@@ -8,10 +8,11 @@ from flcampaign.compute import REFERENCE_ID
 from flcampaign.literature import LITERATURE_DIR
 from flcampaign.selection import repeated_ids
 from flcampaign.task import Task
+from flcampaign.workflow import task_dir
 
 validate(config, "schemas/config.schema.yaml")
 
-TASK_DIR = Path(workflow.basedir) / "tasks" / config["task"]
+TASK_DIR = task_dir(config["task"])
 TASK = Task.load(TASK_DIR, num_rounds=config["num_rounds"])
 SEARCH_SEED = TASK.profile["seeds"]["search"]
 REPEAT_SEEDS = config["repeats"]["seeds"] or TASK.profile["seeds"]["repeat"]

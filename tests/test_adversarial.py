@@ -16,13 +16,15 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.contract import validate_chain
 from flcampaign.ledger import build_rows, read_tsv
-from flcampaign.sandbox import choose
+from flcampaign.sandbox import SandboxUnavailable, choose
 from flcampaign.task import Task
 
 CORPUS = Path(__file__).resolve().parent / "adversarial"
 CASES = {case.name: yaml.safe_load((case / "expected.yaml").read_text()) for case in sorted(CORPUS.iterdir())}
 STATIC = sorted(name for name, expected in CASES.items() if expected["stage"] == "validate")
-RUNTIME = sorted(name for name, expected in CASES.items() if expected["stage"] in ("simulate", "score"))
+RUNTIME = sorted(name for name, expected in CASES.items() if expected["stage"] in ("simulate", "score", "ledger"))
+WIDENED = sorted(name for name, expected in CASES.items() if expected.get("allow_imports"))
+KIND_MODE = {"bubblewrap": "bubblewrap", "landlock": "landlock", "none": "off"}  # sandbox kind -> execution.sandbox
 
 
 def drop(campaign: Path, *cases: str) -> None:
@@ -45,6 +47,8 @@ def test_corpus_covers_the_threat_list():
         "unknown-keys", "missing-parent", "cycle-a", "cycle-b", "duplicate-a", "duplicate-b",
         "pool-sites", "read-other-site", "answer-key-model", "literal-table", "aggregator-own-model",
         "aggregator-ignores-updates", "ship-rows", "hidden-local-steps", "server-filter", "memory-hog", "thread-bomb",
+        "codecs-open", "posix-system", "ctypes-libc", "torch-hub", "dunder-escape", "format-string-escape",
+        "module-as-value", "homoglyph-file", "patches-still-being-written", "second-baseline", "native-read-other-site",
     }  # fmt: skip
     assert required <= set(CASES)
     assert all(expected["threat"] for expected in CASES.values())
@@ -89,46 +93,87 @@ KILLING_RULES = (
 )
 
 
-def expected_in(case: str, sandboxed: bool) -> dict:
-    """A case's expected outcome where it ran: ``sandboxed:`` / ``unsandboxed:`` override the common keys."""
+def expected_in(case: str, kind: str) -> dict:
+    """A case's expected outcome under a sandbox kind: a ``bubblewrap:`` / ``landlock:`` / ``none:`` block
+    overrides the common keys."""
     expected = CASES[case]
-    return {**expected, **(expected.get("sandboxed" if sandboxed else "unsandboxed") or {})}
+    return {**expected, **(expected.get(kind) or {})}
 
 
-MODES = ["auto", "off"] if choose("auto").kind == "bubblewrap" else ["off"]
+def unavailable(kind: str) -> str | None:
+    """Why this machine cannot run candidate code under ``kind``, or None."""
+    try:
+        choose(KIND_MODE[kind])
+    except SandboxUnavailable as error:
+        return str(error)
+    return None
+
+
+def widened_task(campaign: Path, cases: list[str]) -> None:
+    """The campaign's own copy of the task, its import allowlist widened for the cases that need it to reach
+    the runtime defence they test (the default allowlist refuses them first: test_widened_cases_...).
+
+    At one round the same recipe's CPU seconds vary 1.55x run to run (15 rounds: 1.21x, docs/security.md),
+    so the compute cap is 2.0 here; the compute cases hide 1000x the work and meet it all the same."""
+    shutil.copytree(REPO / "tasks" / "heart_disease", campaign / "tasks" / "heart_disease")
+    profile_path = campaign / "tasks" / "heart_disease" / "profile.yaml"
+    profile = yaml.safe_load(profile_path.read_text())
+    modules = sorted({module for case in cases for module in CASES[case].get("allow_imports", [])})
+    profile["surface"]["imports"] = {"all": modules}
+    profile["budget"]["max_compute_ratio"] = 2.0
+    profile_path.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+@pytest.mark.parametrize("case", WIDENED)
+def test_widened_cases_are_refused_by_the_default_allowlist(case, task, tmp_path):
+    """Defence in depth: what the runtime layers are tested against never gets past the static check as shipped."""
+    drop(tmp_path, case)
+    record = validate_chain(tmp_path / "candidates", case, task, tmp_path / "results")
+    assert (record["state"], record["rule"]) == ("invalid", "import-allowlist"), record["reason"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", MODES)
-def test_runtime_cases_in_a_real_campaign(tmp_path, mode):
+@pytest.mark.parametrize("kind", list(KIND_MODE))
+def test_runtime_cases_in_a_real_campaign(tmp_path, kind):
     """Baseline plus every runtime case through the real workflow at one round: the campaign goes on.
 
-    Run once with the sandbox (where bubblewrap works) and once without: the containment that does
-    not depend on it (the data bridge and broker, the audit hook, the aggregation audit, the compute
-    budget) must hold both ways.
+    Run under each sandbox kind the machine allows (bubblewrap, Landlock alone, none), each case under
+    the kinds its expected outcome names: the containment that does not depend on the sandbox (the data
+    bridge and broker, the audit hook, the aggregation audit, the compute budget, the caps) must hold
+    under all of them. The cases arrive after the baseline's first ledger, as an agent's would.
     """
-    sandboxed = mode == "auto"
-    cases = [case for case in RUNTIME if sandboxed or CASES[case].get("run_unsandboxed")]
+    reason = unavailable(kind)
+    if reason:
+        pytest.skip(reason)
+    cases = [case for case in RUNTIME if kind in CASES[case].get("kinds", ["bubblewrap"])]
     campaign = tmp_path / "campaign"
     copy_candidates(campaign, "0000-baseline")
-    drop(campaign, *cases)
-    (campaign / "config.yaml").write_text(f"task: heart_disease\nnum_rounds: 1\nexecution:\n  sandbox: '{mode}'\n")
+    widened_task(campaign, cases)
+    (campaign / "config.yaml").write_text(
+        f"task: heart_disease\nnum_rounds: 1\nexecution:\n  sandbox: '{KIND_MODE[kind]}'\n"
+    )
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "results/results.tsv"]
     cmd += ["-d", str(campaign), "--cores", "2", "--resources=gpu=2", "--keep-going"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    drop(campaign, *cases)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {row["candidate"]: row for row in read_tsv(campaign / "results" / "results.tsv")}
     assert set(rows) == {"0000-baseline", *cases}
     assert rows["0000-baseline"]["status"] == "baseline"
     for case in cases:
-        expected, row = expected_in(case, sandboxed), rows[case]
+        expected, row = expected_in(case, kind), rows[case]
         run_dir = campaign / "results/runs/search" / case / "seed0"
         run = json.loads((run_dir / "run.json").read_text())
-        assert row["sandbox"] == ("bubblewrap" if sandboxed else "none")
+        assert row["sandbox"] == kind
         if expected["status"] == "scored":
             assert row["status"] in ("keep", "discard"), (case, row["failure_reason"])
             reference = expected["same_score_as"] if expected["same_score_as"] != "baseline" else "0000-baseline"
             assert row["score"] == rows[reference]["score"], case
+        elif expected["stage"] == "ledger":
+            assert row["status"] == expected["status"], (case, row["failure_reason"])
+            assert f"{expected['file']}: rule {expected['rule']}: " in row["failure_reason"], row["failure_reason"]
         else:
             record = json.loads((run_dir / "score.json").read_text()) if expected["stage"] == "score" else run
             assert row["status"] == expected["status"], (case, row["failure_reason"])
