@@ -125,7 +125,7 @@ class RunLayout:
         shared = tuple(str(Path(self.workspace) / name) for name in ("local", "startup"))
         return Policy(
             "client",
-            (self.code, *shared),
+            (self.code, self.pythonpath, *shared),  # the pythonpath link: where flcampaign is imported from
             (own,),
             self.named() + others,
             site=site,

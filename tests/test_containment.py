@@ -225,6 +225,7 @@ def test_each_role_of_a_run_gets_only_its_folders(tmp_path):
         data_socket=str(tmp_path / "data.sock"),
         sandbox_kind="none",
         sandbox_detail="test",
+        sandbox_kernel=False,
     )
     for folder in ("ws/site-1", "ws/site-2", "ws/server", "task/train", "task/heldout", "code"):
         (tmp_path / folder).mkdir(parents=True)

@@ -525,8 +525,9 @@ def test_a_campaign_has_exactly_one_baseline(task, tmp_path):
     rows = by_id(write_ledger(task, results, ["real-base", "idea", "fake-base"], 0, 0.0, guard, [], *outputs))
     assert rows["real-base"]["status"] == "baseline" and rows["idea"]["status"] == "keep"
     assert rows["fake-base"]["status"] == "invalid" and rows["fake-base"]["score"] == ""
-    assert "candidate fake-base: candidate.yaml: rule one-baseline: the campaign's baseline is real-base" in (
-        rows["fake-base"]["failure_reason"]
+    assert (
+        "candidate fake-base: candidate.yaml: rule one-baseline: the campaign's baseline is real-base"
+        in (rows["fake-base"]["failure_reason"])
     )
     # in one build (a fresh campaign), the earlier stamp is the baseline and the later one is refused
     fresh = tmp_path / "fresh"

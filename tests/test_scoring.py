@@ -344,7 +344,7 @@ def test_sandboxed_prediction_sees_no_labels_results_or_task_data(open_task, spl
     out = run_dir / "score.json"
     record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, SANDBOX)
     assert record["state"] == "ok", out.with_suffix(".log").read_text()
-    assert record["sandbox"] == {"kind": "bubblewrap", "detail": SANDBOX.detail}
+    assert record["sandbox"] == SANDBOX.record()
     record = score_run(open_task, _run(path, spec=spec), run_dir, tree, splits, "search_val", out, choose("off"))
     assert (record["state"], record["rule"]) == ("crash", "predict")  # the same probe, unsandboxed, sees them
     assert "visible from candidate code" in out.with_suffix(".log").read_text()
