@@ -38,10 +38,10 @@ from pathlib import Path
 from scipy import stats as scipy_stats
 
 from flcampaign.baseline import prepare_splits, run_seed, set_up
-from flcampaign.datasets import cifar10
-from flcampaign.sandbox import choose
-from flcampaign.slots import all_slots, visible_gpus
-from flcampaign.stats import describe
+from flcampaign.data.datasets import cifar10
+from flcampaign.evidence.stats import describe
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import all_slots, visible_gpus
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

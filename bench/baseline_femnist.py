@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 
 from flcampaign.baseline import finished, header, prepare_splits, scratch, seed_table, set_up, spread_text
-from flcampaign.sandbox import choose
+from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from flcampaign.baseline import failure, prepare_splits, run_seed, set_up, summary
-from flcampaign.sandbox import choose
+from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

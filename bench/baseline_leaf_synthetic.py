@@ -36,8 +36,8 @@ from flcampaign.baseline import (
     spread_text,
     summary,
 )
-from flcampaign.sandbox import choose
-from flcampaign.splits import load_split
+from flcampaign.data.splits import load_split
+from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -32,11 +32,11 @@ from flcampaign.baseline import (
     set_up,
     summary,
 )
-from flcampaign.datasets import tcga_brca
-from flcampaign.sandbox import choose
-from flcampaign.scoring import c_index
-from flcampaign.splits import carve_search_val
-from flcampaign.stats import describe
+from flcampaign.data.datasets import tcga_brca
+from flcampaign.data.splits import carve_search_val
+from flcampaign.evidence.stats import describe
+from flcampaign.execution.sandbox import choose
+from flcampaign.scoring.evaluator import c_index
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from flcampaign.candidate import discover
-from flcampaign.ledger import COLUMNS, to_tsv
+from flcampaign.contract.candidate import discover
+from flcampaign.evidence.ledger import COLUMNS, to_tsv
 
 REPO = Path(__file__).resolve().parent.parent
 FLCAMPAIGN = Path(sys.executable).with_name("flcampaign")

@@ -24,15 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flcampaign import patches
-from flcampaign.candidate import write_metadata
-from flcampaign.compute import DEFAULT_RATIO, reference_args
-from flcampaign.contract import validate_candidate
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import PERTURBATION_DEFAULTS, Views, score_predictions
-from flcampaign.slots import Slot
-from flcampaign.splits import load_split, prepare
+from flcampaign.contract.candidate import write_metadata
+from flcampaign.contract.validation import patches, validate_candidate
+from flcampaign.data.splits import load_split, prepare
+from flcampaign.execution.compute import DEFAULT_RATIO, reference_args
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
+from flcampaign.scoring.evaluator import PERTURBATION_DEFAULTS, Views, score_predictions
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

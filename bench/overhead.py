@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from flcampaign.candidate import ancestry, discover
-from flcampaign.contract import validate_candidate
-from flcampaign.ledger import build_rows
+from flcampaign.contract.candidate import ancestry, discover
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.evidence.ledger import build_rows
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,11 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from flcampaign.agent.state import campaign_state
+from flcampaign.evidence.ledger import to_tsv
+from flcampaign.evidence.stats import ATTRIBUTIONS, paired
 from flcampaign.files import atomic_write_text, write_json
-from flcampaign.ledger import campaign_state, to_tsv
-from flcampaign.plot import progress_plot, repeats_plot
-from flcampaign.report import write_report
-from flcampaign.stats import ATTRIBUTIONS, paired
+from flcampaign.reporting.plot import progress_plot, repeats_plot
+from flcampaign.reporting.report import write_report
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

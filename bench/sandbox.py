@@ -9,13 +9,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from flcampaign.contract import validate_candidate
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.splits import prepare
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
 from flcampaign.files import read_json
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import prepare
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

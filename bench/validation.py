@@ -9,8 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from flcampaign.candidate import ancestry, discover
-from flcampaign.contract import validate_candidate
+from flcampaign.contract.candidate import ancestry, discover
+from flcampaign.contract.validation import validate_candidate
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from flcampaign.candidate import write_metadata
-from flcampaign.contract import validate_candidate
+from flcampaign.contract.candidate import write_metadata
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.splits import prepare
+from flcampaign.evidence.stats import describe
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import Sandbox
+from flcampaign.execution.slots import Slot
 from flcampaign.files import read_json
-from flcampaign.runner import simulate
-from flcampaign.sandbox import Sandbox
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import prepare
-from flcampaign.stats import describe
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
 CID = "baseline"

@@ -9,15 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flcampaign import agent_shell, drafts, literature, program, verify
-from flcampaign.config import load_config
-from flcampaign.contract import validate_chain
-from flcampaign.errors import ContractViolation
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import DRAFTS_DIR, live_state
-from flcampaign.sandbox import choose
-from flcampaign.task import Task
-from flcampaign.watch import (
+from flcampaign import verify
+from flcampaign.agent import agent_shell, drafts, program
+from flcampaign.agent.guard import GuardConfig
+from flcampaign.agent.state import live_state
+from flcampaign.agent.watch import (
     CampaignBusy,
     campaign_lock,
     release_stale_locks,
@@ -25,6 +21,13 @@ from flcampaign.watch import (
     snakemake_command,
     watch,
 )
+from flcampaign.config import load_config
+from flcampaign.contract import literature
+from flcampaign.contract.validation import validate_chain
+from flcampaign.errors import ContractViolation
+from flcampaign.execution.sandbox import choose
+from flcampaign.layout import DRAFTS_DIR
+from flcampaign.task import Task
 from flcampaign.workflow import REPO_ROOT, task_of
 
 

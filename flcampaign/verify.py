@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
-from flcampaign.candidate import METADATA, PATCH_DIR
-from flcampaign.controls import BEST_CONTROL
+from flcampaign.contract.candidate import METADATA, PATCH_DIR
+from flcampaign.contract.literature import LITERATURE_DIR, load_events
+from flcampaign.evidence.controls import BEST_CONTROL
+from flcampaign.evidence.ledger import COLUMNS, build_rows, read_tsv, to_tsv
 from flcampaign.files import read_json, read_yaml, sha256_bytes, sha256_file, sha256_tree
-from flcampaign.ledger import COLUMNS, build_rows, read_tsv, to_tsv
-from flcampaign.literature import LITERATURE_DIR, load_events
 from flcampaign.task import Task
 
 CHECKS = ("patch", "tree", "fixed", "model", "score", "ledger", "winners")

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from flcampaign.ledger import read_tsv
-from flcampaign.plot import progress_plot, repeats_plot
+from flcampaign.evidence.ledger import read_tsv
+from flcampaign.reporting.plot import progress_plot, repeats_plot
 
 RESULTS = Path(os.environ.get("FLCAMPAIGN_RESULTS", "results"))
 OUTPUT = Path(os.environ.get("REVIEW_OUTPUT", RESULTS / "review"))

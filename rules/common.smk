@@ -3,10 +3,16 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from flcampaign.candidate import BASE_PARENT, discover, literature_event_of, parent_of
-from flcampaign.compute import REFERENCE_ID
-from flcampaign.literature import LITERATURE_DIR
-from flcampaign.selection import repeated_ids
+from flcampaign.contract.candidate import (
+    BASE_PARENT,
+    discover,
+    literature_event_of,
+    parent_of,
+)
+from flcampaign.execution.compute import REFERENCE_ID
+from flcampaign.contract.literature import LITERATURE_DIR
+from flcampaign.evidence.selection import repeated_ids
+from flcampaign.deps import code_digest, task_digest
 from flcampaign.task import Task
 from flcampaign.workflow import task_dir
 
@@ -23,7 +29,10 @@ if SEARCH_SEED in REPEAT_SEEDS:
     )
 CANDIDATES = discover("candidates")
 LITERATURE = sorted(str(p) for p in Path("literature").glob("lit-*.yaml"))
-LIB_DIR = Path(workflow.basedir) / "flcampaign"
+SCHEMAS = Path(workflow.basedir) / "rules" / "schemas"
+TASK_DIGEST = task_digest(
+    TASK_DIR
+)  # the task's profile, sources and data: a change re-runs what uses it
 REFERENCE_RUN = f"results/runs/reference/{REFERENCE_ID}/seed{SEARCH_SEED}/run.json"
 
 
@@ -38,17 +47,11 @@ def compute_reference_run(wildcards):
     return [] if wildcards.phase == "reference" else REFERENCE_RUN
 
 
-def lib(*modules):
-    """Library modules a rule depends on, as inputs, so edits re-trigger the right jobs."""
-    return [
-        str(LIB_DIR / f"{name}.py") for name in ("files", "task", "workflow", *modules)
-    ]
-
-
-def task_files():
-    """The task profile and base sources: a change re-validates every candidate."""
-    return [str(TASK_DIR / "profile.yaml")] + sorted(
-        str(p) for p in TASK.sources.rglob("*.py") if "__pycache__" not in p.parts
+def code(script, *extra):
+    """The digest of the library code a rule's script reaches (a parameter: an edit re-runs the rule,
+    a move of the campaign or the package does not)."""
+    return code_digest(
+        Path(workflow.basedir) / "scripts" / f"{script}.py", SCHEMAS, extra
     )
 
 

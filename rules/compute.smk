@@ -1,7 +1,4 @@
 rule compute_reference:
-    input:
-        task=task_files(),
-        lib=lib("compute", "controls", "contract", "candidate", "patches"),
     output:
         record=f"results/candidates/{REFERENCE_ID}/validation.json",
         tree=directory(f"results/candidates/{REFERENCE_ID}/src"),
@@ -11,5 +8,8 @@ rule compute_reference:
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code("compute_reference"),
+        task=TASK_DIGEST,
     script:
         "../scripts/compute_reference.py"

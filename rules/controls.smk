@@ -1,7 +1,4 @@
 rule control_candidate:
-    input:
-        task=task_files(),
-        lib=lib("controls", "contract", "candidate", "patches"),
     output:
         record="results/candidates/{control}/validation.json",
         tree=directory("results/candidates/{control}/src"),
@@ -14,6 +11,8 @@ rule control_candidate:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("control_candidate"),
+        task=TASK_DIGEST,
         args=control_args,
     script:
         "../scripts/control_candidate.py"
@@ -22,7 +21,6 @@ rule control_candidate:
 rule best_control:
     input:
         scores=control_scores,
-        lib=lib("controls", "contract"),
     output:
         record="results/candidates/_ctl-best/validation.json",
         tree=directory("results/candidates/_ctl-best/src"),
@@ -33,6 +31,8 @@ rule best_control:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("best_control"),
+        task=TASK_DIGEST,
         seed=SEARCH_SEED,
     script:
         "../scripts/best_control.py"

@@ -6,7 +6,6 @@ rule ledger:
         runs=search_records("run.json"),
         scores=search_records("score.json"),
         literature=LITERATURE,
-        lib=lib("ledger", "guard", "literature", "candidate", "schemas", "sandbox"),
     output:
         tsv=report(
             "results/results.tsv",
@@ -20,6 +19,8 @@ rule ledger:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("ledger"),
+        task=TASK_DIGEST,
         candidates=CANDIDATES,
         seed=SEARCH_SEED,
         min_delta=config["ledger"]["min_delta"],

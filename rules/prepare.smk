@@ -1,8 +1,4 @@
 rule prepare_splits:
-    input:
-        profile=str(TASK_DIR / "profile.yaml"),
-        raw=sorted(str(p) for p in (TASK_DIR / TASK.profile["data"]["raw"]).iterdir()),
-        lib=lib("splits", f"datasets/{TASK.profile['data']['loader']}"),
     output:
         train=directory("results/task/train"),
         search_val=directory("results/task/search_val"),
@@ -13,5 +9,11 @@ rule prepare_splits:
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code(
+            "prepare_splits",
+            f"flcampaign.data.datasets.{TASK.profile['data']['loader']}",
+        ),
+        task=TASK_DIGEST,
     script:
         "../scripts/prepare_splits.py"

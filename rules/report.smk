@@ -1,7 +1,6 @@
 rule progress:
     input:
         tsv="results/results.tsv",
-        lib=lib("plot", "ledger"),
     output:
         plot=report(
             "reports/progress.png", category="Report", caption="captions/progress.rst"
@@ -11,6 +10,9 @@ rule progress:
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code("progress"),
+        task=TASK_DIGEST,
     script:
         "../scripts/progress.py"
 
@@ -21,7 +23,6 @@ rule report:
         state="results/campaign_state.json",
         winners="results/winners.json",
         plot="reports/progress.png",
-        lib=lib("report", "plot", "ledger", "stats", "winners"),
     output:
         markdown="reports/report.md",
         pdf=report(
@@ -36,6 +37,8 @@ rule report:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("report"),
+        task=TASK_DIGEST,
         command="make run",
     script:
         "../scripts/report.py"

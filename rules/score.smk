@@ -4,15 +4,6 @@ rule score:
         tree="results/candidates/{candidate}/src",
         split="results/task/search_val",
         reference=REFERENCE_RUN,
-        lib=lib(
-            "scoring",
-            "predict_driver",
-            "process",
-            "splits",
-            "compute",
-            "containment",
-            "sandbox",
-        ),
     output:
         score="results/runs/{phase}/{candidate}/seed{seed}/score.json",
     log:
@@ -21,6 +12,9 @@ rule score:
         "results/benchmarks/score/{phase}/{candidate}/seed{seed}.tsv"
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code("score"),
+        task=TASK_DIGEST,
     script:
         "../scripts/score.py"
 
@@ -31,15 +25,6 @@ rule heldout:
         tree="results/candidates/{candidate}/src",
         split="results/task/heldout",
         reference=REFERENCE_RUN,
-        lib=lib(
-            "scoring",
-            "predict_driver",
-            "process",
-            "splits",
-            "compute",
-            "containment",
-            "sandbox",
-        ),
     output:
         score="results/runs/repeat/{candidate}/seed{seed}/heldout.json",
     log:
@@ -48,5 +33,8 @@ rule heldout:
         "results/benchmarks/heldout/{candidate}/seed{seed}.tsv"
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code("score"),
+        task=TASK_DIGEST,
     script:
         "../scripts/score.py"

@@ -1,7 +1,6 @@
 checkpoint select_winners:
     input:
         tsv="results/results.tsv",
-        lib=lib("selection", "controls", "ledger"),
     output:
         selection="results/selection.json",
     log:
@@ -10,6 +9,8 @@ checkpoint select_winners:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("select_winners"),
+        task=TASK_DIGEST,
         top_k=config["selection"]["top_k"],
         n_controls=config["controls"]["n"],
         control_seed=config["controls"]["seed"],

@@ -4,20 +4,6 @@ rule simulate:
         tree="results/candidates/{candidate}/src",
         train="results/task/train",
         reference=compute_reference_run,
-        lib=lib(
-            "runner",
-            "process",
-            "slots",
-            "sandbox",
-            "containment",
-            "contained",
-            "isolation",
-            "site_data",
-            "aggregation_audit",
-            "box_init",
-            "compute",
-            "resource_caps",
-        ),
     output:
         run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
     log:
@@ -30,6 +16,8 @@ rule simulate:
         gpu=1,
         runtime=lambda w: 5 + TASK.budget["timeout_seconds"] // 60,
     params:
+        code=code("simulate"),
+        task=TASK_DIGEST,
         work=lambda w: f"results/work/{w.phase}/{w.candidate}/seed{w.seed}",
     script:
         "../scripts/simulate.py"

@@ -2,7 +2,6 @@ rule winner_stats:
     input:
         unpack(repeat_records),
         selection="results/selection.json",
-        lib=lib("winners", "stats"),
     output:
         tsv=report(
             "results/winners.tsv",
@@ -16,6 +15,8 @@ rule winner_stats:
     conda:
         "../envs/flcampaign.yaml"
     params:
+        code=code("winner_stats"),
+        task=TASK_DIGEST,
         repeat_seeds=REPEAT_SEEDS,
         search_seed=SEARCH_SEED,
         rerun_seed=RERUN_SEED,

@@ -3,8 +3,6 @@ rule validate:
         candidate=candidate_files,
         parent=parent_validation,
         literature=literature_link,
-        task=task_files(),
-        lib=lib("candidate", "contract", "patches", "errors", "schemas", "literature"),
     output:
         record="results/candidates/{candidate}/validation.json",
         tree=directory("results/candidates/{candidate}/src"),
@@ -16,5 +14,8 @@ rule validate:
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
+    params:
+        code=code("validate"),
+        task=TASK_DIGEST,
     script:
         "../scripts/validate.py"

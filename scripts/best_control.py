@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from flcampaign.controls import pick_best_control
+from flcampaign.evidence.controls import pick_best_control
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from flcampaign.splits import prepare
+from flcampaign.data.splits import prepare
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

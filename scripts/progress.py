@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from flcampaign.ledger import read_tsv
-from flcampaign.plot import progress_plot
+from flcampaign.evidence.ledger import read_tsv
+from flcampaign.reporting.plot import progress_plot
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

@@ -1,9 +1,9 @@
 from pathlib import Path
 
+from flcampaign.evidence.ledger import read_tsv
 from flcampaign.files import read_json
-from flcampaign.ledger import read_tsv
-from flcampaign.plot import repeats_plot
-from flcampaign.report import write_report
+from flcampaign.reporting.plot import repeats_plot
+from flcampaign.reporting.report import write_report
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

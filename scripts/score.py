@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from flcampaign.execution.sandbox import choose
 from flcampaign.files import read_json
-from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

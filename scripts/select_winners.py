@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from flcampaign.evidence.ledger import read_tsv
+from flcampaign.evidence.selection import select
 from flcampaign.files import write_json
-from flcampaign.ledger import read_tsv
-from flcampaign.selection import select
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

@@ -1,9 +1,9 @@
 from pathlib import Path
 
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import lock_dir, machine_slots
 from flcampaign.files import read_json
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.slots import lock_dir, machine_slots
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

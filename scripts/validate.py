@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from flcampaign.contract import validate_candidate
+from flcampaign.contract.validation import validate_candidate
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

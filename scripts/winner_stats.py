@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from flcampaign.evidence.winners import write
 from flcampaign.files import read_json
-from flcampaign.winners import write
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])

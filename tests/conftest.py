@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flcampaign.splits import prepare
+from flcampaign.data.splits import prepare
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

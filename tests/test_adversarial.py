@@ -14,9 +14,9 @@ import pytest
 import yaml
 from conftest import REPO, copy_candidates
 
-from flcampaign.contract import validate_chain
-from flcampaign.ledger import build_rows, read_tsv
-from flcampaign.sandbox import SandboxUnavailable, choose
+from flcampaign.contract.validation import validate_chain
+from flcampaign.evidence.ledger import build_rows, read_tsv
+from flcampaign.execution.sandbox import SandboxUnavailable, choose
 from flcampaign.task import Task
 
 CORPUS = Path(__file__).resolve().parent / "adversarial"

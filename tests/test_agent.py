@@ -16,7 +16,7 @@ import yaml
 from conftest import copy_candidates
 from test_literature import review
 
-from flcampaign.ledger import read_tsv
+from flcampaign.evidence.ledger import read_tsv
 
 pytestmark = pytest.mark.slow
 FLCAMPAIGN = Path(sys.executable).with_name("flcampaign")

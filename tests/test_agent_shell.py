@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import REPO, VENV_BIN, copy_candidates
 
-from flcampaign import agent_shell
-from flcampaign.sandbox import Sandbox, choose
+from flcampaign.agent import agent_shell
+from flcampaign.execution.sandbox import Sandbox, choose
 from flcampaign.task import Task
 
 SANDBOX = choose("auto")

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 
-from flcampaign.aggregation_audit import (
+from flcampaign.execution.aggregation_audit import (
     NOISE_MINIMUM,
     AuditedAggregator,
     judge,
@@ -160,7 +160,7 @@ def test_wrap_puts_the_audit_around_the_candidate_aggregator_only():
     problems, audited = wrap(config, 9)
     assert (problems, audited) == ([], True)
     wrapped = config["workflows"][0]["args"]["aggregator"]
-    assert wrapped["path"] == "flcampaign.aggregation_audit.AuditedAggregator"
+    assert wrapped["path"] == "flcampaign.execution.aggregation_audit.AuditedAggregator"
     assert json.loads(wrapped["args"]["inner"]) == aggregator and wrapped["args"]["channel_fd"] == 9
     builtin = {"workflows": [{"path": "nvflare.app_common.workflows.fedavg.FedAvg", "args": {}}], "components": []}
     assert wrap(builtin, 9) == ([], False)

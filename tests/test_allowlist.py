@@ -5,8 +5,8 @@ import ast
 import pytest
 from conftest import REPO
 
-from flcampaign import allowlist
-from flcampaign.allowlist import API_RULE, IMPORT_RULE
+from flcampaign.contract import allowlist
+from flcampaign.contract.allowlist import API_RULE, IMPORT_RULE
 
 OWN = {"model": {"torch", "nn"}, "fl_data": {"torch", "own_training_split"}, "aggregators": {"np"}}
 
@@ -93,7 +93,7 @@ BYPASSES = {
     "DataLoader workers": "import torch\ntorch.utils.data.DataLoader([], num_workers=4)",
     "breakpoint": "breakpoint()",
     "input": "input()",
-    "flcampaign": "import flcampaign.site_data",
+    "flcampaign": "import flcampaign.execution.site_data",
     "nvflare internals": "import nvflare.private.fed.app.simulator.simulator_runner",
     "os.environ": "import os\nos.environ['HOME']",
 }

@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO
 
 from flcampaign.baseline import CID, header, prepare_splits, set_up
-from flcampaign.candidate import load
-from flcampaign.sandbox import choose
+from flcampaign.contract.candidate import load
+from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
 

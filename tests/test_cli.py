@@ -10,9 +10,9 @@ import yaml
 from conftest import REPO, copy_candidates
 from test_literature import review
 
+from flcampaign.agent.watch import campaign_lock
 from flcampaign.cli import main
-from flcampaign.ledger import COLUMNS, read_tsv, to_tsv
-from flcampaign.watch import campaign_lock
+from flcampaign.evidence.ledger import COLUMNS, read_tsv, to_tsv
 
 SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program", "verify")
 

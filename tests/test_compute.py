@@ -8,8 +8,8 @@ import time
 import pytest
 from conftest import REPO
 
-from flcampaign.compute import CpuCeiling, GpuMeter, check, reference_args
-from flcampaign.process import run_contained
+from flcampaign.execution.compute import CpuCeiling, GpuMeter, check, reference_args
+from flcampaign.execution.process import run_contained
 from flcampaign.task import Task
 
 

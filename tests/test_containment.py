@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flcampaign.box_init import last_report
-from flcampaign.containment import (
+from flcampaign.execution.box_init import last_report
+from flcampaign.execution.containment import (
     VIOLATION_EXIT,
     Policy,
     ViolationWatch,
@@ -18,8 +18,8 @@ from flcampaign.containment import (
     python_dirs,
     violations_in,
 )
-from flcampaign.sandbox import choose
-from flcampaign.site_data import SiteDataBroker, request
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.site_data import SiteDataBroker, request
 
 
 def policy(tmp_path: Path, **extra) -> Policy:
@@ -89,7 +89,7 @@ def test_process_starts_follow_the_policy(layout):
 
 HOOKED = """
 import json, sys
-from flcampaign.containment import Policy, install
+from flcampaign.execution.containment import Policy, install
 install(Policy.from_json(sys.argv[1]))
 try:
     {attempt}
@@ -161,8 +161,8 @@ def test_each_site_is_delivered_once(tmp_path):
 
 BRIDGE = """
 import os, sys
-from flcampaign.containment import Policy, install
-from flcampaign.site_data import FD_VARIABLE, own_training_split
+from flcampaign.execution.containment import Policy, install
+from flcampaign.execution.site_data import FD_VARIABLE, own_training_split
 install(Policy.from_json(sys.argv[1]))
 fd = os.open(sys.argv[2], os.O_RDONLY)
 os.environ[FD_VARIABLE] = str(fd)
@@ -199,7 +199,7 @@ def test_the_box_init_reaps_and_counts_what_outlives_the_command(tmp_path):
 
 @pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
 def test_cpu_time_inside_a_sandbox_is_counted(tmp_path):
-    from flcampaign.process import run_contained
+    from flcampaign.execution.process import run_contained
 
     busy = [sys.executable, "-c", "import time\nwhile time.process_time() < 1.5: pass"]
     outcome = run_contained(
@@ -210,7 +210,7 @@ def test_cpu_time_inside_a_sandbox_is_counted(tmp_path):
 
 
 def test_each_role_of_a_run_gets_only_its_folders(tmp_path):
-    from flcampaign.isolation import RunLayout
+    from flcampaign.execution.isolation import RunLayout
 
     run = RunLayout(
         python=sys.executable,

@@ -1,4 +1,4 @@
-"""Unit tests of flcampaign.contract.validate_candidate: every static rule, on tmp candidate folders.
+"""Unit tests of flcampaign.contract.validation.validate_candidate: every static rule, on tmp candidate folders.
 
 Nothing here simulates: validation is static, and these tests check that it stays so.
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flcampaign import patches
-from flcampaign.candidate import patch_manifest
-from flcampaign.contract import (
+from flcampaign.contract.candidate import patch_manifest
+from flcampaign.contract.validation import (
     CLIENT_CHECKS,
     MAX_LITERAL_CHARACTERS,
     MAX_LITERAL_NUMBERS,
     literal_load,
+    patches,
     validate_candidate,
 )
 from flcampaign.files import read_json, sha256_tree
@@ -62,7 +62,7 @@ def edit_tree(tree: Path, edits: dict[str, list[tuple[str, str]]]) -> None:
 
 
 def make_patch(base: Path, edits: dict[str, list[tuple[str, str]]], work: Path) -> str:
-    """Unified diff (flcampaign.patches.make) from ``base`` to a copy of it with ``edits`` applied."""
+    """Unified diff (flcampaign.contract.patches.make) from ``base`` to a copy of it with ``edits`` applied."""
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(base, work, ignore=shutil.ignore_patterns("__pycache__"))

@@ -13,9 +13,8 @@ import pytest
 from conftest import copy_candidates
 from test_ledger import add_candidate, t
 
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import read_tsv, write_ledger
-from flcampaign.sandbox import choose
+from flcampaign.evidence.ledger import read_tsv, write_ledger
+from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
 FLCAMPAIGN = Path(sys.executable).with_name("flcampaign")
@@ -88,13 +87,13 @@ def ledger_inputs(tmp_path: Path) -> tuple[Task, Path, list[str]]:
 
 def test_full_disk_keeps_the_previous_ledger(tmp_path, small_disk):
     task, records, ids = ledger_inputs(tmp_path)
-    tsv, state = small_disk / "results.tsv", small_disk / "campaign_state.json"
+    tsv = small_disk / "results.tsv"
     tsv.write_text("the previous ledger\n")
     with open(small_disk / "filler", "wb", buffering=0) as filler, pytest.raises(OSError):
         while True:
             filler.write(b"\0" * 4096)
     with pytest.raises(OSError) as error:
-        write_ledger(task, records, ids, 0, 0.0, GuardConfig(), [], tsv, state, tmp_path)
+        write_ledger(task, records, ids, 0, 0.0, [], tsv)
     assert error.value.errno == errno.ENOSPC
     assert f"cannot write {tsv}" in str(error.value) and "the previous version is kept" in str(error.value)
     assert tsv.read_text() == "the previous ledger\n"
@@ -103,10 +102,10 @@ def test_full_disk_keeps_the_previous_ledger(tmp_path, small_disk):
 
 def test_read_only_results_folder_keeps_the_previous_ledger(tmp_path, small_disk):
     task, records, ids = ledger_inputs(tmp_path)
-    tsv, state = small_disk / "results.tsv", small_disk / "campaign_state.json"
+    tsv = small_disk / "results.tsv"
     tsv.write_text("the previous ledger\n")
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     with pytest.raises(OSError) as error:
-        write_ledger(task, records, ids, 0, 0.0, GuardConfig(), [], tsv, state, tmp_path)
+        write_ledger(task, records, ids, 0, 0.0, [], tsv)
     assert error.value.errno == errno.EROFS and "read-only file system" in str(error.value).lower()
     assert tsv.read_text() == "the previous ledger\n"

@@ -13,9 +13,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from flcampaign import patches
-from flcampaign.candidate import patch_manifest
-from flcampaign.contract import validate_candidate
+from flcampaign.contract.candidate import patch_manifest
+from flcampaign.contract.validation import patches, validate_candidate
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parents[1]

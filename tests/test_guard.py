@@ -6,7 +6,7 @@ from itertools import count
 import pytest
 from conftest import REPO
 
-from flcampaign.guard import ACTIONS, GuardConfig, decide, literature_batches
+from flcampaign.agent.guard import ACTIONS, GuardConfig, decide, literature_batches
 from flcampaign.task import Task
 
 TICK = count(1)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from flcampaign import landlock, seccomp
-from flcampaign.containment import Policy
-from flcampaign.sandbox import kernel_layer
+from flcampaign.execution import landlock, seccomp
+from flcampaign.execution.containment import Policy
+from flcampaign.execution.sandbox import kernel_layer
 
 AVAILABLE, WHY = kernel_layer()
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"no kernel layer here: {WHY}")
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"no kernel layer here: {W
 PROBE = """
 import ctypes, json, os, socket, sys
 sys.path.insert(0, {package!r})
-from flcampaign.containment import Policy, confine
+from flcampaign.execution.containment import Policy, confine
 confine(Policy.from_json({policy!r}))
 found = {{}}
 
@@ -109,7 +109,7 @@ def test_the_server_may_open_datagram_sockets_and_the_ephemeral_ports():
     code = (
         "import socket, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
-        "from flcampaign.containment import Policy, confine\n"
+        "from flcampaign.execution.containment import Policy, confine\n"
         f"confine(Policy.from_json({policy.to_json()!r}))\n"
         "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()\n"
         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); print(s.getsockname()[1])\n"
@@ -139,7 +139,7 @@ def test_a_process_that_cannot_be_confined_stops_instead_of_running_unconfined(t
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
-        "from flcampaign.containment import Policy, install\n"
+        "from flcampaign.execution.containment import Policy, install\n"
         f"install(Policy.from_json({policy.to_json()!r}))\n"
         "print('ran unconfined')\n"
     )

@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from flcampaign import ledger
-from flcampaign.files import read_json, write_json
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import (
+from flcampaign.agent.guard import GuardConfig
+from flcampaign.agent.state import campaign_state, write_state
+from flcampaign.evidence import ledger
+from flcampaign.evidence.ledger import (
     COLUMNS,
     STATUSES,
     build_rows,
-    campaign_state,
     fixed_digest,
     read_tsv,
     to_tsv,
     write_ledger,
 )
+from flcampaign.files import read_json, write_json
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
@@ -406,7 +406,8 @@ def test_write_ledger_writes_both_files_and_no_temporaries(task, campaign, tmp_p
     out = tmp_path / "out"
     tsv, state_path = out / "results.tsv", out / "campaign_state.json"
     guard = GuardConfig(plateau=8)
-    rows = write_ledger(task, results, list(reversed(order)), 0, 0.01, guard, [], tsv, state_path, tmp_path)
+    rows = write_ledger(task, results, list(reversed(order)), 0, 0.01, [], tsv)
+    write_state(task, rows, guard, state_path, tmp_path)
     assert sorted(p.name for p in out.iterdir()) == ["campaign_state.json", "results.tsv"]
     assert read_tsv(tsv) == [{k: str(v) for k, v in row.items()} for row in rows]
     assert read_json(state_path) == campaign_state(task, rows, guard)
@@ -416,7 +417,7 @@ def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch)
     results, order = campaign
     out = tmp_path / "out"
     out.mkdir()
-    tsv, state_path = out / "results.tsv", out / "campaign_state.json"
+    tsv = out / "results.tsv"
     tsv.write_text("old ledger\n")
 
     def refuse(*args, **kwargs):
@@ -424,7 +425,7 @@ def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch)
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
-        write_ledger(task, results, order, 0, 0.01, GuardConfig(), [], tsv, state_path, tmp_path)
+        write_ledger(task, results, order, 0, 0.01, [], tsv)
     monkeypatch.undo()
     assert tsv.read_text() == "old ledger\n"
     assert sorted(p.name for p in out.iterdir()) == ["results.tsv"]
@@ -437,18 +438,7 @@ def test_write_ledger_rejects_non_finite_scores(task, tmp_path):
     out.mkdir()
     (out / "results.tsv").write_text("old ledger\n")
     with pytest.raises(ValueError, match="non-finite"):
-        write_ledger(
-            task,
-            results,
-            ["base"],
-            0,
-            0.0,
-            GuardConfig(),
-            [],
-            out / "results.tsv",
-            out / "campaign_state.json",
-            tmp_path,
-        )
+        write_ledger(task, results, ["base"], 0, 0.0, [], out / "results.tsv")
     assert (out / "results.tsv").read_text() == "old ledger\n"
     assert sorted(p.name for p in out.iterdir()) == ["results.tsv"]
 
@@ -484,19 +474,18 @@ def test_a_back_dated_folder_cannot_move_in_front_of_the_recorded_campaign(task,
     results = tmp_path / "results"
     add_candidate(results, "base", t(10), 0.70, baseline=True)
     add_candidate(results, "good", t(11), 0.75)
-    guard = GuardConfig(plateau=8, min_delta=0.0)
-    outputs = (results / "results.tsv", results / "campaign_state.json")
-    write_ledger(task, results, ["base", "good"], 0, 0.0, guard, [], *outputs)
+    tsv = results / "results.tsv"
+    write_ledger(task, results, ["base", "good"], 0, 0.0, [], tsv)
     # dropped later, stamped an hour before the campaign began: it is placed after what was recorded
     add_candidate(results, "early-bird", "2026-11-23T23:00:00+00:00", 0.80)
-    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, guard, [], *outputs)
+    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, [], tsv)
     assert [row["candidate"] for row in rows] == ["base", "good", "early-bird"]
     assert [row["status"] for row in rows] == ["baseline", "keep", "keep"]
     places = read_json(results / "order.json")
     assert places["early-bird"]["at"] == places["good"]["at"] and places["early-bird"]["build"] == 2
     # a place, once given, never moves: editing the stamp afterwards changes nothing
     add_candidate(results, "good", "2026-11-23T00:00:00+00:00", 0.75)
-    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, guard, [], *outputs)
+    rows = write_ledger(task, results, ["base", "good", "early-bird"], 0, 0.0, [], tsv)
     assert [row["candidate"] for row in rows] == ["base", "good", "early-bird"]
 
 
@@ -504,12 +493,11 @@ def test_a_stamp_in_the_future_is_re_stamped_to_its_arrival(task, tmp_path):
     results = tmp_path / "results"
     add_candidate(results, "base", t(0), 0.70, baseline=True)
     add_candidate(results, "from-2099", "2099-01-01T00:00:00+00:00", 0.71)
-    guard = GuardConfig(plateau=8, min_delta=0.0)
-    outputs = (results / "results.tsv", results / "campaign_state.json")
-    write_ledger(task, results, ["base", "from-2099"], 0, 0.0, guard, [], *outputs)
+    tsv = results / "results.tsv"
+    write_ledger(task, results, ["base", "from-2099"], 0, 0.0, [], tsv)
     assert read_json(results / "order.json")["from-2099"]["at"] < "2027"  # placed when it arrived
     add_candidate(results, "next", "2026-12-31T00:00:00+00:00", 0.72)  # not behind a stamp of 2099
-    rows = write_ledger(task, results, ["base", "from-2099", "next"], 0, 0.0, guard, [], *outputs)
+    rows = write_ledger(task, results, ["base", "from-2099", "next"], 0, 0.0, [], tsv)
     assert [row["candidate"] for row in rows] == ["base", "from-2099", "next"]
 
 
@@ -518,11 +506,10 @@ def test_a_campaign_has_exactly_one_baseline(task, tmp_path):
     results = tmp_path / "results"
     add_candidate(results, "real-base", t(5), 0.70, baseline=True)
     add_candidate(results, "idea", t(6), 0.72)
-    guard = GuardConfig(plateau=8, min_delta=0.0)
-    outputs = (results / "results.tsv", results / "campaign_state.json")
-    write_ledger(task, results, ["real-base", "idea"], 0, 0.0, guard, [], *outputs)
+    tsv = results / "results.tsv"
+    write_ledger(task, results, ["real-base", "idea"], 0, 0.0, [], tsv)
     add_candidate(results, "fake-base", t(0), 0.60, baseline=True)
-    rows = by_id(write_ledger(task, results, ["real-base", "idea", "fake-base"], 0, 0.0, guard, [], *outputs))
+    rows = by_id(write_ledger(task, results, ["real-base", "idea", "fake-base"], 0, 0.0, [], tsv))
     assert rows["real-base"]["status"] == "baseline" and rows["idea"]["status"] == "keep"
     assert rows["fake-base"]["status"] == "invalid" and rows["fake-base"]["score"] == ""
     assert (

@@ -9,10 +9,11 @@ import yaml
 from conftest import REPO
 from test_ledger import add_candidate, t
 
-from flcampaign import literature
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import build_rows, campaign_state
-from flcampaign.literature import LiteratureError, add, load_events, proposal_total
+from flcampaign.agent.guard import GuardConfig
+from flcampaign.agent.state import campaign_state
+from flcampaign.contract import literature
+from flcampaign.contract.literature import LiteratureError, add, load_events, proposal_total
+from flcampaign.evidence.ledger import build_rows
 from flcampaign.task import Task
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of flcampaign.patches: strict unified-diff parsing, confinement and exact application."""
+"""Unit tests of flcampaign.contract.patches: strict unified-diff parsing, confinement and exact application."""
 
 import os
 import shutil
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from flcampaign import patches
+from flcampaign.contract import patches
+from flcampaign.contract.patches import MAX_PATCH_BYTES, PatchError
 from flcampaign.files import sha256_tree
-from flcampaign.patches import MAX_PATCH_BYTES, PatchError
 
 BASE_SRC = Path(__file__).resolve().parents[1] / "tasks" / "heart_disease" / "src"
 

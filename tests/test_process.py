@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flcampaign.process import TOKEN_VARIABLE, filtered_env, run_contained
+from flcampaign.execution.process import TOKEN_VARIABLE, filtered_env, run_contained
 
 SECRET = "FLC_TEST_AWS_SECRET_ACCESS_KEY"
 

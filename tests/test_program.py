@@ -6,7 +6,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from flcampaign import program
+from flcampaign.agent import program
 from flcampaign.config import load_config
 from flcampaign.files import read_yaml
 from flcampaign.task import Task

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from flcampaign.agent.guard import GuardConfig
+from flcampaign.agent.state import campaign_state
+from flcampaign.evidence.ledger import build_rows, read_tsv, to_tsv
 from flcampaign.files import atomic_write_text, write_json
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import build_rows, campaign_state, read_tsv, to_tsv
-from flcampaign.plot import progress_plot
-from flcampaign.report import build_markdown, write_report
+from flcampaign.reporting.plot import progress_plot
+from flcampaign.reporting.report import build_markdown, write_report
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,7 +273,7 @@ def test_progress_plot_without_scored_rows(task, tmp_path):
 def test_literature_events_and_null_ideas(task, tmp_path):
     from test_literature import review, write
 
-    from flcampaign.literature import add, load_events
+    from flcampaign.contract.literature import add, load_events
 
     results = tmp_path / "results"
     add_candidate(results, "c0-base", 0, 0.70, baseline=True)
@@ -301,7 +302,7 @@ def test_literature_events_and_null_ideas(task, tmp_path):
 def test_literature_outcome_without_a_gain(task, tmp_path):
     from test_literature import review, write
 
-    from flcampaign.literature import add, load_events
+    from flcampaign.contract.literature import add, load_events
 
     results = tmp_path / "results"
     add_candidate(results, "c0-base", 0, 0.70, baseline=True)

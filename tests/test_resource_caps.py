@@ -8,8 +8,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flcampaign.process import run_contained
-from flcampaign.resource_caps import DEFAULTS, Caps, ResourceCaps
+from flcampaign.execution.process import run_contained
+from flcampaign.execution.resource_caps import DEFAULTS, Caps, ResourceCaps
 
 # allocates up to 1.5 GB in touched 20 MB blocks, slowly enough for the watchdog to see it grow
 MEMORY_HOG = """

@@ -11,11 +11,11 @@ import psutil
 import pytest
 from conftest import REPO, copy_candidates
 
-from flcampaign.candidate import patch_manifest
-from flcampaign.contract import validate_candidate
-from flcampaign.runner import check_exported_budget, infrastructure_failure, judge_workspace, simulate
-from flcampaign.sandbox import choose, kernel_layer
-from flcampaign.slots import Slot
+from flcampaign.contract.candidate import patch_manifest
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.execution.runner import check_exported_budget, infrastructure_failure, judge_workspace, simulate
+from flcampaign.execution.sandbox import choose, kernel_layer
+from flcampaign.execution.slots import Slot
 from flcampaign.task import Task
 
 
@@ -27,7 +27,7 @@ def short_task(task: Task, **budget) -> Task:
 
 def write_candidate(root: Path, cid: str, source_edits: dict[str, tuple[str, str]]) -> None:
     """A candidate whose patch applies ``old -> new`` replacements to the task sources."""
-    from flcampaign import patches
+    from flcampaign.contract import patches
 
     base = REPO / "tasks" / "heart_disease" / "src"
     edited = root / "edited" / cid

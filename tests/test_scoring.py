@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from flcampaign.data.splits import load_split, prepare
+from flcampaign.execution.sandbox import choose
 from flcampaign.files import read_json, sha256_file
-from flcampaign.predict_driver import count_parameters
-from flcampaign.sandbox import choose
-from flcampaign.scoring import binary_accuracy, evaluator_sha256, score_predictions, score_run
-from flcampaign.splits import load_split, prepare
+from flcampaign.scoring.evaluator import binary_accuracy, evaluator_sha256, score_predictions, score_run
+from flcampaign.scoring.predict_driver import count_parameters
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

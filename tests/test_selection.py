@@ -1,4 +1,4 @@
-"""Unit tests of winner selection (flcampaign.selection) and the scalar controls (flcampaign.controls).
+"""Unit tests of winner selection (evidence.selection) and the scalar controls (evidence.controls).
 
 Selection runs on scripted ledger rows (strings, as read back from results.tsv); controls are drawn
 from the bundled heart_disease profile and validated statically (nothing is simulated).
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flcampaign import controls as ctl
-from flcampaign.controls import BEST_CONTROL, draw_controls, pick_best_control, write_control
+from flcampaign.evidence import controls as ctl
+from flcampaign.evidence.controls import BEST_CONTROL, draw_controls, pick_best_control, write_control
+from flcampaign.evidence.selection import repeated_ids, select
 from flcampaign.files import read_json, sha256_tree, write_json
-from flcampaign.selection import repeated_ids, select
 from flcampaign.task import Task
 
 

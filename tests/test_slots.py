@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flcampaign.slots import Slot, all_slots, lease, machine_slots, visible_gpus
+from flcampaign.execution.slots import Slot, all_slots, lease, machine_slots, visible_gpus
 
 
 def hold(lock_dir: str, slots: list[Slot], seconds: float, out: "multiprocessing.Queue") -> None:

@@ -16,7 +16,7 @@ import pytest
 from cluster.layered_venv import layered_venv
 from conftest import REPO, copy_candidates
 
-from flcampaign.ledger import read_tsv
+from flcampaign.evidence.ledger import read_tsv
 
 pytestmark = pytest.mark.slow
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"

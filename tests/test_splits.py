@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flcampaign.datasets.heart_disease import FEATURES, load_centers
-from flcampaign.splits import SPLITS, carve_search_val, load_split, prepare
+from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
+from flcampaign.data.splits import SPLITS, carve_search_val, load_split, prepare
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Unit tests of flcampaign.stats: paired summaries, the exact sign-flip test, bootstrap and attribution.
+"""Unit tests of flcampaign.evidence.stats: paired summaries, the exact sign-flip test, bootstrap and attribution.
 
 Expected values are computed by hand (statistics.md §2 formulas and t table) or by an independent
 enumeration / scipy, never by calling the function under test a second way.
@@ -10,7 +10,7 @@ import math
 import pytest
 import scipy.stats
 
-from flcampaign import stats
+from flcampaign.evidence import stats
 
 # n = 5: d = a - b = [0.02, 0.04, 0.01, 0.05, 0.04]
 A5 = [0.82, 0.85, 0.80, 0.88, 0.84]

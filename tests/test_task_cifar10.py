@@ -25,13 +25,13 @@ import pytest
 import torch
 from conftest import REPO
 
-from flcampaign.contract import validate_candidate
-from flcampaign.datasets import cifar10
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import load_split, prepare
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.datasets import cifar10
+from flcampaign.data.splits import load_split, prepare
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
 TASK_DIR = REPO / "tasks" / "cifar10"
@@ -192,7 +192,7 @@ def test_unreachable_archive_is_a_fetch_error_and_leaves_nothing(tmp_path, archi
 FETCH_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from flcampaign.datasets import cifar10
+from flcampaign.data.datasets import cifar10
 print("ready", flush=True)
 sys.stdin.readline()  # released once every process is ready
 start = time.monotonic()

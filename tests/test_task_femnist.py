@@ -11,13 +11,13 @@ import pytest
 import torch
 from conftest import REPO
 
-from flcampaign.contract import validate_candidate
-from flcampaign.datasets import femnist
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import load_split, prepare
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.datasets import femnist
+from flcampaign.data.splits import load_split, prepare
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
 TASK_DIR = REPO / "tasks" / "femnist"

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from flcampaign.contract import validate_candidate
-from flcampaign.datasets import leaf_synthetic
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.datasets import leaf_synthetic
+from flcampaign.data.splits import prepare
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
 from flcampaign.files import sha256_tree
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import prepare
+from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

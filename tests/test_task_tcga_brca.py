@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from flcampaign.contract import validate_candidate
-from flcampaign.datasets import tcga_brca
-from flcampaign.runner import simulate
-from flcampaign.sandbox import choose
-from flcampaign.scoring import c_index, score_run
-from flcampaign.slots import Slot
-from flcampaign.splits import load_split, prepare
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.data.datasets import tcga_brca
+from flcampaign.data.splits import load_split, prepare
+from flcampaign.execution.runner import simulate
+from flcampaign.execution.sandbox import choose
+from flcampaign.execution.slots import Slot
+from flcampaign.scoring.evaluator import c_index, score_run
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent

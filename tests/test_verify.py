@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 from conftest import REPO, copy_candidates
 
-from flcampaign import winners
 from flcampaign.cli import main
 from flcampaign.config import load_config
-from flcampaign.contract import validate_candidate
-from flcampaign.controls import draw_controls, write_control
+from flcampaign.contract.literature import load_events
+from flcampaign.contract.validation import validate_candidate
+from flcampaign.evidence import winners
+from flcampaign.evidence.controls import draw_controls, write_control
+from flcampaign.evidence.ledger import fixed_digest, read_tsv, write_ledger
 from flcampaign.files import SNAKEMAKE_STAMP, read_json, sha256_file, sha256_tree, write_json
-from flcampaign.guard import GuardConfig
-from flcampaign.ledger import fixed_digest, read_tsv, write_ledger
-from flcampaign.literature import load_events
 from flcampaign.task import Task
 from flcampaign.verify import CHECKS, Finding, audit, verify
 from flcampaign.workflow import task_of
@@ -84,10 +83,8 @@ def build(root: Path) -> None:
             list(IDS),
             task.profile["seeds"]["search"],
             config["ledger"]["min_delta"],
-            GuardConfig(),
             load_events(Path("literature")),
             Path("results/results.tsv"),
-            Path("results/campaign_state.json"),
         )
 
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import REPO, copy_candidates
 from test_cli import ledger
 
-from flcampaign.guard import GuardConfig
+from flcampaign.agent.guard import GuardConfig
+from flcampaign.agent.watch import SEARCH_TARGETS, CampaignBusy, campaign_lock, snapshot, watch
 from flcampaign.task import Task
-from flcampaign.watch import SEARCH_TARGETS, CampaignBusy, campaign_lock, snapshot, watch
 
 
 @pytest.fixture(scope="module")

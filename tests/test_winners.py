@@ -1,4 +1,4 @@
-"""Unit tests of flcampaign.winners on fake run records: pairing, attribution, TSV/JSON and the noise floor.
+"""Unit tests of flcampaign.evidence.winners on fake run records: pairing, attribution, TSV/JSON and the noise floor.
 
 Every record is written by the test (score.json / heldout.json / validation.json / global_model.pt);
 nothing is simulated. Expected summaries come from stats.paired on the numbers the test wrote.
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from flcampaign import stats, winners
-from flcampaign.controls import BEST_CONTROL
+from flcampaign.evidence import stats, winners
+from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import read_json, write_json
 from flcampaign.task import Task
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, copy_candidates
 
-from flcampaign.ledger import COLUMNS, read_tsv
-from flcampaign.stats import ATTRIBUTIONS
+from flcampaign.evidence.ledger import COLUMNS, read_tsv
+from flcampaign.evidence.stats import ATTRIBUTIONS
 
 pytestmark = pytest.mark.slow
 

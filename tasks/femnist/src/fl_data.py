@@ -6,7 +6,7 @@ that; any other site's name is a violation (``cross-site-data``) that ends the p
 
 import torch
 
-from flcampaign.site_data import own_training_split
+from flcampaign.execution.site_data import own_training_split
 
 
 def load_train(site_name: str) -> tuple[torch.Tensor, torch.Tensor]:

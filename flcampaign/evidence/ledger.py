@@ -1,0 +1,227 @@
+"""The ledger: ``results/results.tsv`` and ``results/campaign_state.json``, rebuilt from artifacts.
+
+No agent writes the ledger. It is recomputed from the per-candidate validation, run and score
+records each time, in campaign order (``order``: created stamps, placed once and never moved), and
+replaced atomically.
+"""
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from flcampaign.contract.candidate import METADATA
+from flcampaign.evidence.order import campaign_order
+from flcampaign.files import atomic_write_text, read_json, sha256_bytes
+from flcampaign.task import Task
+
+COLUMNS = (
+    "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "cpu_seconds",
+    "gpu_seconds", "compute_ratio", "kind",
+    "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "fixed_sha256", "model_sha256",
+    "sandbox", "seed", "description", "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of",
+    "artifacts",
+)  # fmt: skip
+STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
+
+
+def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]:
+    run_dir = Path(results) / "runs" / phase / cid / f"seed{seed}"
+    return {
+        "validation": Path(results) / "candidates" / cid / "validation.json",
+        "run": run_dir / "run.json",
+        "score": run_dir / "score.json",
+        "dir": run_dir,
+    }
+
+
+def fixed_digest(fixed: dict[str, str] | None) -> str:
+    """One sha256 over a validation record's ``fixed_sha256`` map (canonical JSON); '' when there is none."""
+    if not fixed:
+        return ""
+    return sha256_bytes(json.dumps(fixed, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _sandbox(run: dict | None) -> str:
+    """The sandbox kind the candidate's code ran in; '' when it did not run (skipped) or none was recorded."""
+    if not run or run.get("state") == "skipped" or not isinstance(run.get("sandbox"), dict):
+        return ""
+    return str(run["sandbox"].get("kind", ""))
+
+
+def _compute_columns(run: dict | None, score: dict | None) -> dict[str, str]:
+    """What the run used (CPU and GPU seconds) and its share of the compute budget's reference, as measured."""
+    used = (score or {}).get("compute") or (run or {}).get("compute") or {}
+
+    def number(key: str, digits: int) -> str:
+        value = used.get(key)
+        return "" if value is None else f"{float(value):.{digits}f}"
+
+    return {
+        "cpu_seconds": number("cpu_seconds", 3),
+        "gpu_seconds": number("gpu_seconds", 3),
+        "compute_ratio": number("ratio", 4),
+    }
+
+
+def _kind(validation: dict) -> str:
+    if validation.get("is_baseline"):
+        return "baseline"
+    edits = validation.get("changed_files") or validation.get("patch_files")
+    return "source_edit" if edits else "argument_only"
+
+
+def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[str, str, float | None]:
+    """(status before keep/discard, failure reason, score) of one candidate."""
+    for record in (validation, run, score):
+        if record is None:
+            return "crash", "stage did not produce its record", None
+        state = record.get("state")
+        if state in ("invalid", "crash", "timeout"):
+            return state, record.get("reason", ""), None
+    return "scored", "", float(score["score"])
+
+
+def _literature_row(event: dict, incumbent: float | None) -> dict:
+    """A literature event: not scored; a file that breaks the literature schema is recorded as invalid."""
+    kept = [source["ref"] for source in event.get("sources") or [] if source.get("decision") == "keep"]
+    return {
+        "candidate": event["id"],
+        "status": "invalid" if "error" in event else "literature",
+        "kind": "literature",
+        "description": event.get("title", ""),
+        "literature_event": event["id"],
+        "sources": " ".join(kept),
+        "failure_reason": event.get("error", ""),
+        "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+        "artifacts": f"literature/{event['id']}.yaml",
+    }
+
+
+def build_rows(
+    task: Task,
+    results: Path,
+    candidate_ids: list[str],
+    seed: int,
+    min_delta: float,
+    events: list[dict] = (),
+    place_newcomers: bool = False,
+) -> list[dict]:
+    """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent.
+
+    The order is ``results/order.json``'s (``order.campaign_order``); ``place_newcomers`` records the
+    places of entries it does not hold yet (the ledger stage), else they are placed by their stamps."""
+    entries = [(str(event.get("created", "")), event["id"], event, None, None, None) for event in events]
+    for cid in candidate_ids:
+        paths = run_paths(results, cid, "search", seed)
+        validation = read_json(paths["validation"])
+        run = read_json(paths["run"]) if paths["run"].is_file() else None
+        score = read_json(paths["score"]) if paths["score"].is_file() else None
+        created = str((validation.get("meta") or {}).get("created", ""))
+        entries.append((created, cid, validation, run, score, paths["dir"]))
+    # Campaign order; at the same instant a literature event precedes the candidates it may have prompted.
+    keys = campaign_order(results, {entry[1]: entry[0] for entry in entries}, record=place_newcomers)
+    entries.sort(key=lambda entry: (*keys[entry[1]], entry[5] is not None, entry[1]))
+    rows, incumbent, seen_effects, baseline = [], None, {}, None
+    for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
+        if run_dir is None:
+            rows.append(dict.fromkeys(COLUMNS, "") | {"order": order} | _literature_row(validation, incumbent))
+            continue
+        status, reason, value = _outcome(validation, run, score)
+        second_baseline = validation.get("is_baseline") and baseline is not None
+        if validation.get("is_baseline") and baseline is None:
+            baseline = cid  # the first candidate without changes in campaign order; there is one
+        if second_baseline:
+            status, value = "invalid", None
+            reason = (
+                f"candidate {cid}: {METADATA}: rule one-baseline: the campaign's baseline is {baseline}; "
+                "a second candidate without changes is not another baseline"
+            )
+        elif status == "scored":
+            if validation.get("is_baseline"):
+                status = "baseline"
+                if incumbent is None or task.better(value, incumbent):
+                    incumbent = value
+            elif incumbent is None or task.better(value, incumbent, min_delta):
+                status, incumbent = "keep", value
+            else:
+                status = "discard"
+        meta = validation.get("meta") or {}
+        effect = (validation.get("tree_sha256"), repr(sorted((validation.get("effective_args") or {}).items())))
+        duplicate_of = seen_effects.get(effect, "") if validation.get("state") == "ok" else ""
+        if validation.get("state") == "ok":
+            seen_effects.setdefault(effect, cid)
+        rows.append(
+            {
+                "order": order,
+                "candidate": cid,
+                "parent": validation.get("parent", ""),
+                "status": status,
+                "score": "" if value is None else f"{value:.6f}",
+                "metric": task.metric["name"],
+                "split": "search_val",
+                "runtime_seconds": f"{run['runtime_seconds']:.3f}" if run and "runtime_seconds" in run else "",
+                **_compute_columns(run, score),
+                "kind": _kind(validation),
+                "family": meta.get("family", ""),
+                "changed_files": ",".join(validation.get("changed_files") or []),
+                "patch_sha256": validation.get("patch_sha256", ""),
+                "tree_sha256": validation.get("tree_sha256", ""),
+                "budget_sha256": validation.get("budget_sha256", ""),
+                "fixed_sha256": fixed_digest(validation.get("fixed_sha256")),
+                "model_sha256": (run or {}).get("model_sha256", ""),
+                "sandbox": _sandbox(run),
+                "seed": seed,
+                "description": meta.get("title", ""),
+                "literature_event": meta.get("literature_event", ""),
+                "sources": " ".join(item.get("ref", "") for item in meta.get("literature") or []),
+                "failure_reason": " ".join(reason.split()),
+                "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+                "duplicate_of": duplicate_of,
+                "artifacts": run_dir.as_posix(),
+            }
+        )
+    return rows
+
+
+def to_tsv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_tsv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def best_row(task: Task, rows: list[dict]) -> dict | None:
+    """The incumbent: the best baseline or kept row (the first of equals)."""
+    best = None
+    for row in rows:
+        if row["status"] in ("baseline", "keep") and (
+            best is None or task.better(float(row["score"]), float(best["score"]))
+        ):
+            best = row
+    return best
+
+
+def write_ledger(
+    task: Task,
+    results: Path,
+    candidate_ids: list[str],
+    seed: int,
+    min_delta: float,
+    events: list[dict],
+    tsv: Path,
+) -> list[dict]:
+    """Rewrite the ledger from the records (placing newcomers in the campaign order); its rows."""
+    rows = build_rows(task, results, candidate_ids, seed, min_delta, events, place_newcomers=True)
+    for row in rows:
+        if row["score"] and not math.isfinite(float(row["score"])):
+            raise ValueError(f"non-finite score for {row['candidate']}")
+    atomic_write_text(tsv, to_tsv(rows))
+    return rows

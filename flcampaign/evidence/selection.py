@@ -1,0 +1,41 @@
+"""Winner selection after the search phase: what gets repeated, held out and controlled.
+
+Selection reads the search ledger only. It is deterministic (explicit tie-break on campaign order)
+so that the checkpoint's output, and with it the downstream DAG, is stable across re-runs.
+"""
+
+from flcampaign.evidence.controls import BEST_CONTROL, draw_controls
+from flcampaign.task import Task
+
+
+def select(task: Task, rows: list[dict], top_k: int, n_controls: int | None, control_seed: int) -> dict:
+    """Top-k scored candidates by search score plus the final kept one, the baseline, and the controls."""
+    scored = [r for r in rows if r["status"] in ("keep", "discard")]
+    sign = 1.0 if task.metric["direction"] == "max" else -1.0
+    ranked = sorted(scored, key=lambda r: (-sign * float(r["score"]), int(r["order"])))
+    winners: dict[str, list[str]] = {}
+    for rank, row in enumerate(ranked[:top_k], start=1):
+        winners.setdefault(row["candidate"], []).append(f"top-{rank} by search score")
+    kept = [r for r in rows if r["status"] == "keep"]
+    if kept:
+        winners.setdefault(kept[-1]["candidate"], []).append("final kept candidate")
+    baseline = next((r["candidate"] for r in rows if r["status"] == "baseline"), None)
+    n = len(scored) if n_controls is None else n_controls
+    return {
+        "baseline": baseline,
+        "winners": [{"candidate": cid, "reasons": reasons} for cid, reasons in winners.items()],
+        "controls": draw_controls(task, n, control_seed),
+        "n_scored_agent_candidates": len(scored),
+        "top_k": top_k,
+        "control_seed": control_seed,
+    }
+
+
+def repeated_ids(selection: dict) -> list[str]:
+    """Everything that runs on the repeat seeds: winners, the baseline and the best control."""
+    ids = [w["candidate"] for w in selection["winners"]]
+    if selection["baseline"]:
+        ids.append(selection["baseline"])
+    if selection["controls"]:
+        ids.append(BEST_CONTROL)
+    return list(dict.fromkeys(ids))
