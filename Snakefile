@@ -25,11 +25,11 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "results/results.tsv",
-        "results/campaign_state.json",
-        "results/selection.json",
-        "results/winners.tsv",
-        "reports/report.md",
-        "reports/report.pdf",
-        "reports/progress.png",
-        "reports/repeats.png",
+        rules.ledger.output.tsv,
+        rules.ledger.output.state,
+        rules.select_winners.output.selection,
+        rules.winner_stats.output.tsv,
+        rules.report.output.markdown,
+        rules.report.output.pdf,
+        rules.progress.output.plot,
+        rules.report.output.repeats,

@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     task = Task.load(TASK_DIR)
-    options = task.profile["data"]["options"]
+    options = task.data["options"]
     cache = cifar10.cache_dir_of(options)
     print(f"CIFAR-10 archive: {options['url']} (md5 {options['md5']}), cache {cache}")
     try:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: no GPU visible. At the reference budget a run trains about 2.9 PFLOP, many hours on a CPU.")
         print("Run on a GPU machine, or pass --allow-cpu to run it anyway.")
         return 4
-    seeds = args.seeds or task.profile["seeds"]["repeat"]
+    seeds = args.seeds or task.seeds["repeat"]
     work = (args.work or Path(tempfile.mkdtemp(prefix="flc-cifar10-baseline-"))).resolve()
     print(f"budget {task.budget}, seeds {seeds}, device {'GPU ' + ','.join(gpus) if gpus else 'CPU'}, work {work}")
     prepare_splits(task, work, reuse=True)

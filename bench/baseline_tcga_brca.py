@@ -127,10 +127,10 @@ def replica(seed: int, centers: list[tuple], carve: bool, data_cfg: dict) -> tup
 def replica_spread(task: Task, n_seeds: int) -> None:
     """Seed-to-seed spread of FLamby's FedAvg on this split: what a 5-seed mean may differ by."""
     torch.set_num_threads(1)
-    centers = tcga_brca.load_centers(task.root / task.profile["data"]["raw"], 6, {})
+    centers = tcga_brca.load_centers(task.root / task.data["raw"], 6, {})
     print(f"\nplain-torch replica of FLamby's FedAvg (no NVFlare), seeds 0-{n_seeds - 1}, test C-index:")
     for carve, label in ((False, "all 866 training rows (FLamby)"), (True, "without the search-val rows (task)")):
-        values = np.array([replica(seed, centers, carve, task.profile["data"]) for seed in range(n_seeds)])
+        values = np.array([replica(seed, centers, carve, task.data) for seed in range(n_seeds)])
         for column, name in ((0, "pooled"), (1, "mean over clients")):
             v = values[:, column]
             print(f"  {label:36s} {name:18s} mean {v.mean():.3f}  sd {v.std(ddof=1):.3f}  "
@@ -148,7 +148,7 @@ def main(
 
 
 def simulated(task: Task, seeds: list[int] | None, keep: Path | None) -> None:
-    seeds = seeds or task.profile["seeds"]["repeat"]
+    seeds = seeds or task.seeds["repeat"]
     sandbox = choose("auto")
     with scratch(keep, "flc-tcga-bench-") as root:
         rows, _ = prepare_splits(task, root)

@@ -44,13 +44,13 @@ def write_candidate(root: Path, cid: str, args: dict, hidden: int = 1) -> None:
     folder.mkdir(parents=True)
     if hidden > 1:
         edited = root / "edited" / cid
-        shutil.copytree(TASK_DIR / "src", edited)
+        shutil.copytree(Task.load(TASK_DIR).sources, edited)
         client = (edited / "client.py").read_text()
         (edited / "client.py").write_text(
             client.replace("for _ in range(steps):", f"for _ in range(steps * {hidden}):")
         )
         (folder / "patches").mkdir()
-        (folder / "patches" / "001.patch").write_text(patches.make(TASK_DIR / "src", edited))
+        (folder / "patches" / "001.patch").write_text(patches.make(Task.load(TASK_DIR).sources, edited))
     meta = {"title": cid, "hypothesis": "bench", "parent": "baseline", "family": "bench"}
     write_metadata(folder, meta | {"created": "2026-12-01T00:00:00+00:00", "args": args})
 

@@ -41,7 +41,7 @@ def main(campaign: Path) -> None:
             validate_candidate(campaign / "candidates", cid, task, Path(scratch))
             validate[cid] = time.perf_counter() - start
     start = time.perf_counter()
-    build_rows(task, results, ids, task.profile["seeds"]["search"], 0.0)
+    build_rows(task, results, ids, task.seeds["search"], 0.0)
     ledger_per_candidate = (time.perf_counter() - start) / len(ids)
     print(f"campaign {campaign} ({len(simulated)} simulated candidates)")
     print("candidate                     simulate   validate  score   ledger   overhead")

@@ -82,8 +82,8 @@ def header(task: Task, sandbox: Sandbox, name: str, below: str) -> str:
         f"{name} baseline: {budget['n_clients']} clients, {budget['num_rounds']} rounds, batch {budget['batch_size']}, "
         f"knobs {task.knob_values({})}, sandbox {sandbox.kind}"
     )
-    if task.profile.get("budget_note"):
-        text += f"\n  NOTE: {task.profile['budget_note']} (--rounds): {below}"
+    if task.budget_note:
+        text += f"\n  NOTE: {task.budget_note} (--rounds): {below}"
     return text
 
 

@@ -18,6 +18,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from flcampaign.task import Task
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGE = PACKAGE_DIR.name
 SCHEMAS_MODULE = f"{PACKAGE}.schemas"
@@ -91,12 +93,17 @@ def code_digest(script: Path, schemas: Path, extra: tuple[str, ...] = ()) -> str
     return digest
 
 
-def task_digest(task_dir: Path) -> str:
-    """The digest of a task folder's profile, sources and shipped data (caches and bytecode aside)."""
-    root = Path(task_dir)
-    files = sorted(
+def _folder_files(root: Path) -> list[Path]:
+    """A folder's files, caches, bytecode and hidden files aside."""
+    return sorted(
         path
-        for path in root.rglob("*")
+        for path in Path(root).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith(".")
     )
-    return _digest(files, root)
+
+
+def task_digest(task: Task) -> str:
+    """The digest of a task: its folder (profile, sources, shipped data) and its base source tree, shared
+    layer included."""
+    folder, sources = _digest(_folder_files(task.root), task.root), _digest(_folder_files(task.sources), task.sources)
+    return hashlib.sha256((folder + sources).encode()).hexdigest()

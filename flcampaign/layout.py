@@ -1,3 +1,172 @@
-"""Where everything of a campaign lives: one definition that the workflow and the library both use."""
+"""Where everything of a campaign lives: one definition that the workflow, the library and the CLI use.
 
+``Campaign(root)`` is the campaign folder: what people and agents write (candidates, literature,
+drafts, the config) and where the workflow writes (``results/``, ``reports/``). ``Records(results)``
+is the workflow's results folder: validation records, runs, scores, the ledger, the selection,
+the winners. Paths are relative when the campaign is the working directory (``Campaign()``), so the
+ledger names its artifacts the same way wherever the campaign is, and a campaign keeps working when
+it is copied or moved. The methods take wildcards as well as ids (``"{candidate}"``): the Snakemake
+rules are written from the same definitions.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CANDIDATES_DIR = "candidates"
+LITERATURE_DIR = "literature"
 DRAFTS_DIR = "drafts"
+RESULTS_DIR = "results"
+REPORTS_DIR = "reports"
+PHASES = ("search", "control", "repeat", "rerun", "reference")
+
+
+@dataclass(frozen=True)
+class Records:
+    """The workflow's results folder (``results/`` of a campaign)."""
+
+    root: Path = Path(RESULTS_DIR)
+
+    @staticmethod
+    def holding(path: Path) -> Path:
+        """The results folder that holds ``path`` (a file a rule declared), for the scripts: the folder
+        comes from the paths Snakemake hands them, not from a literal."""
+        path = Path(path)
+        for parent in (path, *path.parents):
+            if parent.name == RESULTS_DIR:
+                return parent
+        raise ValueError(f"{path} is not inside a {RESULTS_DIR}/ folder")
+
+    @property
+    def splits(self) -> Path:
+        """The prepared splits (train, search_val, heldout) and their manifest."""
+        return self.root / "task"
+
+    def split(self, name: str) -> Path:
+        return self.splits / name
+
+    @property
+    def splits_manifest(self) -> Path:
+        return self.splits / "splits.json"
+
+    def candidate(self, cid: str) -> Path:
+        """A candidate's validation output folder (also controls and the compute reference)."""
+        return self.root / "candidates" / cid
+
+    def validation(self, cid: str) -> Path:
+        return self.candidate(cid) / "validation.json"
+
+    def tree(self, cid: str) -> Path:
+        """The candidate's materialised source tree."""
+        return self.candidate(cid) / "src"
+
+    def effective_diff(self, cid: str) -> Path:
+        return self.candidate(cid) / "effective.diff"
+
+    def scalar_candidate(self, record_id: str) -> Path:
+        """The candidate folder written for a control or the compute reference (knob values only)."""
+        return self.root / "controls" / record_id.removeprefix("_")
+
+    def run_dir(self, phase: str, cid: str, seed: int | str) -> Path:
+        return self.root / "runs" / phase / cid / f"seed{seed}"
+
+    def run_record(self, phase: str, cid: str, seed: int | str) -> Path:
+        return self.run_dir(phase, cid, seed) / "run.json"
+
+    def score_record(self, phase: str, cid: str, seed: int | str) -> Path:
+        return self.run_dir(phase, cid, seed) / "score.json"
+
+    def heldout_record(self, cid: str, seed: int | str) -> Path:
+        return self.run_dir("repeat", cid, seed) / "heldout.json"
+
+    def work_dir(self, phase: str, cid: str, seed: int | str) -> Path:
+        """A run's scratch folder (code copy, job, workspace), removed and remade by each attempt."""
+        return self.root / "work" / phase / cid / f"seed{seed}"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "results.tsv"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "campaign_state.json"
+
+    @property
+    def order(self) -> Path:
+        return self.root / "order.json"
+
+    @property
+    def selection(self) -> Path:
+        return self.root / "selection.json"
+
+    @property
+    def winners_tsv(self) -> Path:
+        return self.root / "winners.tsv"
+
+    @property
+    def winners_json(self) -> Path:
+        return self.root / "winners.json"
+
+    @property
+    def slots(self) -> Path:
+        return self.root / ".slots"
+
+    def log(self, *parts: str) -> Path:
+        return self.root / "logs" / Path(*parts)
+
+    def benchmark(self, *parts: str) -> Path:
+        return self.root / "benchmarks" / Path(*parts)
+
+    def artifact(self, path: Path) -> str:
+        """How the ledger names a file below this folder: from the campaign folder, whatever the working
+        directory (``results/runs/search/x/seed0``)."""
+        return (Path(self.root.name) / Path(path).relative_to(self.root)).as_posix()
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign folder."""
+
+    root: Path = Path(".")
+
+    def _at(self, name: str) -> Path:
+        return Path(name) if self.root == Path(".") else self.root / name
+
+    @property
+    def candidates(self) -> Path:
+        return self._at(CANDIDATES_DIR)
+
+    @property
+    def literature(self) -> Path:
+        return self._at(LITERATURE_DIR)
+
+    @property
+    def drafts(self) -> Path:
+        return self._at(DRAFTS_DIR)
+
+    @property
+    def config(self) -> Path:
+        return self._at("config.yaml")
+
+    @property
+    def records(self) -> Records:
+        return Records(self._at(RESULTS_DIR))
+
+    @property
+    def reports(self) -> Path:
+        return self._at(REPORTS_DIR)
+
+    @property
+    def report_md(self) -> Path:
+        return self.reports / "report.md"
+
+    @property
+    def report_pdf(self) -> Path:
+        return self.reports / "report.pdf"
+
+    @property
+    def progress_plot(self) -> Path:
+        return self.reports / "progress.png"
+
+    @property
+    def repeats_plot(self) -> Path:
+        return self.reports / "repeats.png"

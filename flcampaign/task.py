@@ -1,6 +1,9 @@
 """Task profiles: the fixed budget, data, metric, seeds and mutation surface of a campaign."""
 
 import math
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +13,16 @@ from flcampaign.files import read_yaml, sha256_bytes, sha256_file
 from flcampaign.schemas import schema_errors
 
 BUDGET_ARGS = ("n_clients", "num_rounds", "batch_size")
+SHARED_LAYER = "_shared"
+
+
+def _source_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class ProfileError(ValueError):
@@ -41,8 +54,85 @@ class Task:
         return self.profile["name"]
 
     @property
-    def sources(self) -> Path:
+    def title(self) -> str:
+        return self.profile["title"]
+
+    @property
+    def objective(self) -> str:
+        return " ".join(self.profile["objective"].split())
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.profile["data"]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.profile.get("model") or {}
+
+    @property
+    def seeds(self) -> dict[str, Any]:
+        return self.profile["seeds"]
+
+    @property
+    def budget_note(self) -> str:
+        """Why the budget differs from the profile's (rounds shortened by the campaign config), or ''."""
+        return self.profile.get("budget_note", "")
+
+    @property
+    def own_sources(self) -> Path:
+        """The task's own source folder (without the shared layer)."""
         return self.root / self.profile["sources"]
+
+    @property
+    def shared_sources(self) -> Path:
+        """The shared source layer the profile's ``shared`` files come from."""
+        return self.root.parent / SHARED_LAYER / "src"
+
+    @cached_property
+    def sources(self) -> Path:
+        """The task's base source tree that candidates patch: the shared files it lists, then its own.
+
+        Without shared files this is the task's own folder; with them, a folder named by the digest of
+        its content (made once, by a rename, so concurrent jobs see a complete tree or none)."""
+        shared = [name for name in self.profile.get("shared", []) if not (self.own_sources / name).exists()]
+        if not shared:
+            return self.own_sources
+        files = {name: self.shared_sources / name for name in shared}
+        files |= {p.relative_to(self.own_sources).as_posix(): p for p in _source_files(self.own_sources)}
+        missing = [name for name, path in files.items() if not path.is_file()]
+        if missing:
+            raise ProfileError(
+                f"{self.root / 'profile.yaml'}: shared source {missing[0]} is not in {self.shared_sources}"
+            )
+        digest = sha256_bytes(
+            b"".join(name.encode() + b"\0" + path.read_bytes() + b"\0" for name, path in sorted(files.items()))
+        )
+        tree = Path(tempfile.gettempdir()) / "flcampaign-sources" / f"{self.name}-{digest[:16]}"
+        if not tree.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=f".{tree.name}-", dir=_mkdir(tree.parent)))
+            for name, path in files.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, staging / name)
+            try:
+                staging.rename(tree)
+            except OSError:  # another process made it first: theirs is the same content
+                shutil.rmtree(staging, ignore_errors=True)
+        return tree
+
+    def copy_to(self, dest: Path) -> "Task":
+        """A self-contained copy of the task at ``dest``: its folder, with the shared files it lists copied
+        into its own sources (the copy's profile lists none), so it works wherever it is put."""
+        dest = Path(dest)
+        shutil.copytree(self.root, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        own = dest / self.profile["sources"]
+        for name in self.profile.get("shared", []):
+            if not (own / name).exists():
+                shutil.copyfile(self.shared_sources / name, own / name)
+        profile_path = dest / "profile.yaml"
+        text = profile_path.read_text(encoding="utf-8")
+        stripped = re.sub(r"(?m)^shared:[^\n]*\n(?:[ \t]+-[^\n]*\n)*", "", text)
+        profile_path.write_text(stripped, encoding="utf-8")
+        return Task.load(dest, num_rounds=self.budget["num_rounds"] if "budget_note" in self.profile else None)
 
     @property
     def budget(self) -> dict[str, int]:
@@ -70,11 +160,18 @@ class Task:
         values.update(self.knob_values(overrides))
         return [item for key, value in values.items() for item in (f"--{key}", str(value))]
 
+    @property
+    def orientation(self) -> float:
+        """+1 where a higher metric is better, -1 where a lower one is: the one place the direction is read."""
+        return 1.0 if self.metric["direction"] == "max" else -1.0
+
+    def gain(self, score: float, reference: float) -> float:
+        """How much better ``score`` is than ``reference``: positive when it is better, whatever the direction."""
+        return self.orientation * (score - reference)
+
     def better(self, score: float, reference: float, margin: float = 0.0) -> bool:
         """True when ``score`` beats ``reference`` by more than ``margin`` in the metric's direction."""
-        if self.metric["direction"] == "max":
-            return score > reference + margin
-        return score < reference - margin
+        return self.gain(score, reference) > margin
 
     @cached_property
     def fixed_source_hashes(self) -> dict[str, str]:
@@ -84,7 +181,8 @@ class Task:
     @property
     def fixed_hashes(self) -> dict[str, str]:
         """The profile's hash and the fixed sources' hashes, as recorded with every validation."""
-        sources = {f"{self.profile['sources']}/{rel}": digest for rel, digest in self.fixed_source_hashes.items()}
+        own = self.own_sources.relative_to(self.root).as_posix()
+        sources = {f"{own}/{rel}": digest for rel, digest in self.fixed_source_hashes.items()}
         return {"profile.yaml": sha256_file(self.root / "profile.yaml"), **sources}
 
     @property

@@ -258,13 +258,10 @@ class _Audit:
                 self.task,
                 self.results,
                 ids,
-                self.task.profile["seeds"]["search"],
-                float(self.config["ledger"]["min_delta"]),
+                self.task.seeds["search"],
+                float(self.config["ledger"]["keep_margin"]),
                 load_events(literature),
             )
-            for row in rows:
-                if row["kind"] != "literature":
-                    row["artifacts"] = self.rel(Path(row["artifacts"]))
             expected = list(csv.DictReader(io.StringIO(to_tsv(rows)), delimiter="\t"))
             actual = read_tsv(tsv)
             with open(tsv, encoding="utf-8", newline="") as handle:
@@ -351,7 +348,7 @@ class _Audit:
         if evidence is None:
             return
         try:
-            seeds, search_seed = evidence["repeat_seeds"], self.task.profile["seeds"]["search"]
+            seeds, search_seed = evidence["repeat_seeds"], self.task.seeds["search"]
             baseline = evidence.get("baseline")
             arms = [(baseline, evidence["baseline_scores"], evidence["baseline_heldout"])] if baseline else []
             arms += [(entry["candidate"], entry["scores"], entry["heldout"]) for entry in evidence["entries"]]

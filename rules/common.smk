@@ -6,45 +6,42 @@ from snakemake.utils import validate
 from flcampaign.contract.candidate import (
     BASE_PARENT,
     discover,
+    lineage,
     literature_event_of,
     parent_of,
 )
-from flcampaign.execution.compute import REFERENCE_ID
-from flcampaign.contract.literature import LITERATURE_DIR
-from flcampaign.evidence.selection import repeated_ids
 from flcampaign.deps import code_digest, task_digest
+from flcampaign.evidence.controls import BEST_CONTROL
+from flcampaign.evidence.selection import repeated_ids
+from flcampaign.execution.compute import REFERENCE_ID
+from flcampaign.layout import PHASES, Campaign
 from flcampaign.task import Task
 from flcampaign.workflow import task_dir
 
 validate(config, "schemas/config.schema.yaml")
 
-TASK_DIR = task_dir(config["task"])
-TASK = Task.load(TASK_DIR, num_rounds=config["num_rounds"])
-SEARCH_SEED = TASK.profile["seeds"]["search"]
-REPEAT_SEEDS = config["repeats"]["seeds"] or TASK.profile["seeds"]["repeat"]
+CAMPAIGN = Campaign()
+RECORDS = CAMPAIGN.records
+TASK = Task.load(task_dir(config["task"]), num_rounds=config["num_rounds"])
+SEARCH_SEED = TASK.seeds["search"]
+REPEAT_SEEDS = config["repeats"]["seeds"] or TASK.seeds["repeat"]
 RERUN_SEED = REPEAT_SEEDS[0]
 if SEARCH_SEED in REPEAT_SEEDS:
     raise ValueError(
         f"repeat seeds {REPEAT_SEEDS} contain the search seed {SEARCH_SEED}: repeats need fresh seeds"
     )
-CANDIDATES = discover("candidates")
-LITERATURE = sorted(str(p) for p in Path("literature").glob("lit-*.yaml"))
+CANDIDATES = discover(CAMPAIGN.candidates)
+LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
 SCHEMAS = Path(workflow.basedir) / "rules" / "schemas"
-TASK_DIGEST = task_digest(
-    TASK_DIR
-)  # the task's profile, sources and data: a change re-runs what uses it
-REFERENCE_RUN = f"results/runs/reference/{REFERENCE_ID}/seed{SEARCH_SEED}/run.json"
+# the task's profile, sources (shared layer included) and data: a change re-runs what uses it
+TASK_DIGEST = task_digest(TASK)
+REFERENCE_RUN = RECORDS.run_record("reference", REFERENCE_ID, SEARCH_SEED)
 
 
 wildcard_constraints:
     candidate=r"_?[A-Za-z0-9][A-Za-z0-9_-]*",
-    phase=r"search|control|repeat|rerun|reference",
+    phase="|".join(PHASES),
     seed=r"\d+",
-
-
-def compute_reference_run(wildcards):
-    """The compute reference's run, which every other run's budget is relative to (none for itself)."""
-    return [] if wildcards.phase == "reference" else REFERENCE_RUN
 
 
 def code(script, *extra):
@@ -55,53 +52,37 @@ def code(script, *extra):
     )
 
 
+def compute_reference_run(wildcards):
+    """The compute reference's run, which every other run's budget is relative to (none for itself)."""
+    return [] if wildcards.phase == "reference" else REFERENCE_RUN
+
+
 def candidate_files(wildcards):
     """Every file of a candidate folder (patches included), so any edit re-validates it."""
-    folder = Path("candidates") / wildcards.candidate
-    return sorted(str(p) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
-
-
-PARENTS = {cid: parent_of(Path("candidates") / cid) for cid in CANDIDATES}
+    folder = CAMPAIGN.candidates / wildcards.candidate
+    return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
 
 
 def literature_link(wildcards):
     """The literature event a candidate names, so validation waits for it and reruns if it changes."""
-    event = literature_event_of(Path("candidates") / wildcards.candidate)
-    path = Path(LITERATURE_DIR) / f"{event}.yaml"
-    return [str(path)] if event and path.is_file() else []
+    event = literature_event_of(CAMPAIGN.candidates / wildcards.candidate)
+    path = CAMPAIGN.literature / f"{event}.yaml"
+    return [path] if event and path.is_file() else []
 
 
 def parent_validation(wildcards):
-    """The parent's validation record; none for the baseline parent or an unreadable/self parent."""
-    parent = PARENTS.get(wildcards.candidate)
-    if parent in (None, BASE_PARENT, wildcards.candidate) or parent not in CANDIDATES:
+    """The parent's validation record; none for the baseline parent or a chain that breaks."""
+    parent = parent_of(CAMPAIGN.candidates / wildcards.candidate)
+    chain = lineage(CAMPAIGN.candidates, wildcards.candidate)
+    if parent in (None, BASE_PARENT) or not chain.complete:
         return []
-    if wildcards.candidate in ancestors(parent):
-        return []
-    return [f"results/candidates/{parent}/validation.json"]
+    return [RECORDS.validation(parent)]
 
 
-def ancestors(cid):
-    """Ids above ``cid``; stops at the baseline, a missing parent or a repeat (a cycle)."""
-    seen = []
-    current = parent_of(Path("candidates") / cid)
-    while (
-        current not in (None, BASE_PARENT)
-        and current in CANDIDATES
-        and current not in seen
-    ):
-        seen.append(current)
-        current = parent_of(Path("candidates") / current)
-    return seen
-
-
-def search_records(name):
-    return expand(
-        "results/runs/search/{candidate}/seed{seed}/{name}",
-        candidate=CANDIDATES,
-        seed=SEARCH_SEED,
-        name=name,
-    )
+def search_records(kind):
+    """Every candidate's search run or score record."""
+    record = RECORDS.run_record if kind == "run" else RECORDS.score_record
+    return [record("search", cid, SEARCH_SEED) for cid in CANDIDATES]
 
 
 def selection():
@@ -112,16 +93,15 @@ def selection():
 
 def control_args(wildcards):
     """A control's knob values, as a parameter: the control re-runs only if they change."""
-    chosen = json.loads(Path("results/selection.json").read_text())
+    chosen = json.loads(RECORDS.selection.read_text())
     return next(c["args"] for c in chosen["controls"] if c["id"] == wildcards.control)
 
 
 def control_scores(wildcards):
-    return expand(
-        "results/runs/control/{control}/seed{seed}/score.json",
-        control=[control["id"] for control in selection()["controls"]],
-        seed=SEARCH_SEED,
-    )
+    return [
+        RECORDS.score_record("control", control["id"], SEARCH_SEED)
+        for control in selection()["controls"]
+    ]
 
 
 def repeat_records(wildcards):
@@ -129,20 +109,29 @@ def repeat_records(wildcards):
     chosen = selection()
     ids = repeated_ids(chosen)
     records = {
-        "scores": expand(
-            "results/runs/repeat/{candidate}/seed{seed}/score.json",
-            candidate=ids,
-            seed=REPEAT_SEEDS,
-        ),
-        "heldout": expand(
-            "results/runs/repeat/{candidate}/seed{seed}/heldout.json",
-            candidate=ids,
-            seed=REPEAT_SEEDS,
-        ),
+        "scores": [
+            RECORDS.score_record("repeat", cid, seed)
+            for cid in ids
+            for seed in REPEAT_SEEDS
+        ],
+        "heldout": [
+            RECORDS.heldout_record(cid, seed) for cid in ids for seed in REPEAT_SEEDS
+        ],
         "controls": control_scores(wildcards),
     }
     if chosen["baseline"]:
         records["rerun"] = [
-            f"results/runs/rerun/{chosen['baseline']}/seed{RERUN_SEED}/score.json"
+            RECORDS.score_record("rerun", chosen["baseline"], RERUN_SEED)
         ]
     return records
+
+
+def kept_chain_records(wildcards):
+    """What the report reads beside the ledger: every candidate's validation record and effective diff,
+    and the search run records (devices)."""
+    return {
+        "validations": [RECORDS.validation(cid) for cid in CANDIDATES],
+        "diffs": [RECORDS.effective_diff(cid) for cid in CANDIDATES],
+        "runs": search_records("run"),
+        "literature": LITERATURE,
+    }

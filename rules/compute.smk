@@ -1,10 +1,10 @@
 rule compute_reference:
     output:
-        record=f"results/candidates/{REFERENCE_ID}/validation.json",
-        tree=directory(f"results/candidates/{REFERENCE_ID}/src"),
-        diff=f"results/candidates/{REFERENCE_ID}/effective.diff",
+        record=RECORDS.validation(REFERENCE_ID),
+        tree=directory(RECORDS.tree(REFERENCE_ID)),
+        diff=RECORDS.effective_diff(REFERENCE_ID),
     log:
-        "results/logs/compute_reference.log",
+        RECORDS.log("compute_reference.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"

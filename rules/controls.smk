@@ -1,10 +1,10 @@
 rule control_candidate:
     output:
-        record="results/candidates/{control}/validation.json",
-        tree=directory("results/candidates/{control}/src"),
-        diff="results/candidates/{control}/effective.diff",
+        record=RECORDS.validation("{control}"),
+        tree=directory(RECORDS.tree("{control}")),
+        diff=RECORDS.effective_diff("{control}"),
     log:
-        "results/logs/controls/{control}.log",
+        RECORDS.log("controls", "{control}.log"),
     wildcard_constraints:
         control=r"_ctl-\d+",
     localrule: True
@@ -22,17 +22,16 @@ rule best_control:
     input:
         scores=control_scores,
     output:
-        record="results/candidates/_ctl-best/validation.json",
-        tree=directory("results/candidates/_ctl-best/src"),
-        diff="results/candidates/_ctl-best/effective.diff",
+        record=RECORDS.validation(BEST_CONTROL),
+        tree=directory(RECORDS.tree(BEST_CONTROL)),
+        diff=RECORDS.effective_diff(BEST_CONTROL),
     log:
-        "results/logs/controls/best.log",
+        RECORDS.log("controls", "best.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
     params:
         code=code("best_control"),
         task=TASK_DIGEST,
-        seed=SEARCH_SEED,
     script:
         "../scripts/best_control.py"

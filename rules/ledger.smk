@@ -1,20 +1,14 @@
 rule ledger:
     input:
-        validations=expand(
-            "results/candidates/{candidate}/validation.json", candidate=CANDIDATES
-        ),
-        runs=search_records("run.json"),
-        scores=search_records("score.json"),
+        validations=[RECORDS.validation(cid) for cid in CANDIDATES],
+        runs=search_records("run"),
+        scores=search_records("score"),
         literature=LITERATURE,
     output:
-        tsv=report(
-            "results/results.tsv",
-            category="Ledger",
-            caption="captions/ledger.rst",
-        ),
-        state="results/campaign_state.json",
+        tsv=report(RECORDS.ledger, category="Ledger", caption="captions/ledger.rst"),
+        state=RECORDS.state,
     log:
-        "results/logs/ledger.log",
+        RECORDS.log("ledger.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
@@ -23,7 +17,8 @@ rule ledger:
         task=TASK_DIGEST,
         candidates=CANDIDATES,
         seed=SEARCH_SEED,
-        min_delta=config["ledger"]["min_delta"],
+        keep_margin=config["ledger"]["keep_margin"],
         guard=config["guard"],
+        campaign=CAMPAIGN.root,
     script:
         "../scripts/ledger.py"

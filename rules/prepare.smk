@@ -1,18 +1,18 @@
 rule prepare_splits:
     output:
-        train=directory("results/task/train"),
-        search_val=directory("results/task/search_val"),
-        heldout=directory("results/task/heldout"),
-        manifest="results/task/splits.json",
+        train=directory(RECORDS.split("train")),
+        search_val=directory(RECORDS.split("search_val")),
+        heldout=directory(RECORDS.split("heldout")),
+        manifest=RECORDS.splits_manifest,
     log:
-        "results/logs/prepare_splits.log",
+        RECORDS.log("prepare_splits.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
     params:
         code=code(
             "prepare_splits",
-            f"flcampaign.data.datasets.{TASK.profile['data']['loader']}",
+            f"flcampaign.data.datasets.{TASK.data['loader']}",
         ),
         task=TASK_DIGEST,
     script:

@@ -1,12 +1,12 @@
 rule progress:
     input:
-        tsv="results/results.tsv",
+        tsv=rules.ledger.output.tsv,
     output:
         plot=report(
-            "reports/progress.png", category="Report", caption="captions/progress.rst"
+            CAMPAIGN.progress_plot, category="Report", caption="captions/progress.rst"
         ),
     log:
-        "results/logs/progress.log",
+        RECORDS.log("progress.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"
@@ -19,20 +19,21 @@ rule progress:
 
 rule report:
     input:
-        tsv="results/results.tsv",
-        state="results/campaign_state.json",
-        winners="results/winners.json",
-        plot="reports/progress.png",
+        unpack(kept_chain_records),
+        tsv=rules.ledger.output.tsv,
+        state=rules.ledger.output.state,
+        winners=rules.winner_stats.output.evidence,
+        plot=rules.progress.output.plot,
     output:
-        markdown="reports/report.md",
+        markdown=CAMPAIGN.report_md,
         pdf=report(
-            "reports/report.pdf", category="Report", caption="captions/report.rst"
+            CAMPAIGN.report_pdf, category="Report", caption="captions/report.rst"
         ),
         repeats=report(
-            "reports/repeats.png", category="Winners", caption="captions/repeats.rst"
+            CAMPAIGN.repeats_plot, category="Winners", caption="captions/repeats.rst"
         ),
     log:
-        "results/logs/report.log",
+        RECORDS.log("report.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"

@@ -1,15 +1,15 @@
 rule score:
     input:
-        run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
-        tree="results/candidates/{candidate}/src",
-        split="results/task/search_val",
+        run=rules.simulate.output.run,
+        tree=rules.validate.output.tree,
+        split=rules.prepare_splits.output.search_val,
         reference=REFERENCE_RUN,
     output:
-        score="results/runs/{phase}/{candidate}/seed{seed}/score.json",
+        score=RECORDS.score_record("{phase}", "{candidate}", "{seed}"),
     log:
-        "results/logs/score/{phase}/{candidate}/seed{seed}.log",
+        RECORDS.log("score", "{phase}", "{candidate}", "seed{seed}.log"),
     benchmark:
-        "results/benchmarks/score/{phase}/{candidate}/seed{seed}.tsv"
+        RECORDS.benchmark("score", "{phase}", "{candidate}", "seed{seed}.tsv")
     conda:
         "../envs/flcampaign.yaml"
     params:
@@ -21,16 +21,16 @@ rule score:
 
 rule heldout:
     input:
-        run="results/runs/repeat/{candidate}/seed{seed}/run.json",
-        tree="results/candidates/{candidate}/src",
-        split="results/task/heldout",
+        run=RECORDS.run_record("repeat", "{candidate}", "{seed}"),
+        tree=rules.validate.output.tree,
+        split=rules.prepare_splits.output.heldout,
         reference=REFERENCE_RUN,
     output:
-        score="results/runs/repeat/{candidate}/seed{seed}/heldout.json",
+        score=RECORDS.heldout_record("{candidate}", "{seed}"),
     log:
-        "results/logs/heldout/{candidate}/seed{seed}.log",
+        RECORDS.log("heldout", "{candidate}", "seed{seed}.log"),
     benchmark:
-        "results/benchmarks/heldout/{candidate}/seed{seed}.tsv"
+        RECORDS.benchmark("heldout", "{candidate}", "seed{seed}.tsv")
     conda:
         "../envs/flcampaign.yaml"
     params:

@@ -1,10 +1,10 @@
 checkpoint select_winners:
     input:
-        tsv="results/results.tsv",
+        tsv=rules.ledger.output.tsv,
     output:
-        selection="results/selection.json",
+        selection=RECORDS.selection,
     log:
-        "results/logs/select_winners.log",
+        RECORDS.log("select_winners.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"

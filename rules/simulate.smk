@@ -1,15 +1,15 @@
 rule simulate:
     input:
-        validation="results/candidates/{candidate}/validation.json",
-        tree="results/candidates/{candidate}/src",
-        train="results/task/train",
+        validation=rules.validate.output.record,
+        tree=rules.validate.output.tree,
+        train=rules.prepare_splits.output.train,
         reference=compute_reference_run,
     output:
-        run="results/runs/{phase}/{candidate}/seed{seed}/run.json",
+        run=RECORDS.run_record("{phase}", "{candidate}", "{seed}"),
     log:
-        "results/logs/simulate/{phase}/{candidate}/seed{seed}.log",
+        RECORDS.log("simulate", "{phase}", "{candidate}", "seed{seed}.log"),
     benchmark:
-        "results/benchmarks/simulate/{phase}/{candidate}/seed{seed}.tsv"
+        RECORDS.benchmark("simulate", "{phase}", "{candidate}", "seed{seed}.tsv")
     conda:
         "../envs/flcampaign.yaml"
     resources:
@@ -18,6 +18,7 @@ rule simulate:
     params:
         code=code("simulate"),
         task=TASK_DIGEST,
-        work=lambda w: f"results/work/{w.phase}/{w.candidate}/seed{w.seed}",
+        work=lambda w: RECORDS.work_dir(w.phase, w.candidate, w.seed),
+        slots=RECORDS.slots,
     script:
         "../scripts/simulate.py"

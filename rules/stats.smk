@@ -1,16 +1,14 @@
 rule winner_stats:
     input:
         unpack(repeat_records),
-        selection="results/selection.json",
+        selection=rules.select_winners.output.selection,
     output:
         tsv=report(
-            "results/winners.tsv",
-            category="Winners",
-            caption="captions/winners.rst",
+            RECORDS.winners_tsv, category="Winners", caption="captions/winners.rst"
         ),
-        evidence="results/winners.json",
+        evidence=RECORDS.winners_json,
     log:
-        "results/logs/winner_stats.log",
+        RECORDS.log("winner_stats.log"),
     localrule: True
     conda:
         "../envs/flcampaign.yaml"

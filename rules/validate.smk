@@ -4,11 +4,11 @@ rule validate:
         parent=parent_validation,
         literature=literature_link,
     output:
-        record="results/candidates/{candidate}/validation.json",
-        tree=directory("results/candidates/{candidate}/src"),
-        diff="results/candidates/{candidate}/effective.diff",
+        record=RECORDS.validation("{candidate}"),
+        tree=directory(RECORDS.tree("{candidate}")),
+        diff=RECORDS.effective_diff("{candidate}"),
     log:
-        "results/logs/validate/{candidate}.log",
+        RECORDS.log("validate", "{candidate}.log"),
     wildcard_constraints:
         candidate=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     localrule: True
@@ -17,5 +17,7 @@ rule validate:
     params:
         code=code("validate"),
         task=TASK_DIGEST,
+        candidates=CAMPAIGN.candidates,
+        literature=CAMPAIGN.literature,
     script:
         "../scripts/validate.py"

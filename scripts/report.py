@@ -2,20 +2,19 @@ from pathlib import Path
 
 from flcampaign.evidence.ledger import read_tsv
 from flcampaign.files import read_json
+from flcampaign.layout import Records
 from flcampaign.reporting.plot import repeats_plot
 from flcampaign.reporting.report import write_report
 from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])
-task = task_of(snakemake.config)
-rows = read_tsv(snakemake.input.tsv)
 evidence = read_json(snakemake.input.winners)
 repeats_plot(evidence, Path(snakemake.output.repeats))
 write_report(
-    task=task,
-    rows=rows,
+    task=task_of(snakemake.config),
+    rows=read_tsv(snakemake.input.tsv),
     state=read_json(snakemake.input.state),
-    results=Path("results"),
+    results=Records.holding(Path(snakemake.input.tsv)),
     markdown=Path(snakemake.output.markdown),
     pdf=Path(snakemake.output.pdf),
     plot=Path(snakemake.input.plot),

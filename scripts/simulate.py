@@ -2,7 +2,7 @@ from pathlib import Path
 
 from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import choose
-from flcampaign.execution.slots import lock_dir, machine_slots
+from flcampaign.execution.slots import machine_slots
 from flcampaign.files import read_json
 from flcampaign.workflow import log_to, task_of
 
@@ -18,7 +18,7 @@ simulate(
     out_dir=Path(snakemake.output.run).parent,
     work_dir=Path(snakemake.params.work),
     slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"]),
-    lock_dir=lock_dir(Path("results")),
+    lock_dir=Path(snakemake.params.slots),
     sandbox=choose(execution["sandbox"]),
     reference=read_json(snakemake.input.reference) if snakemake.input.reference else None,
 )

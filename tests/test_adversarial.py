@@ -115,7 +115,7 @@ def widened_task(campaign: Path, cases: list[str]) -> None:
 
     At one round the same recipe's CPU seconds vary 1.55x run to run (15 rounds: 1.21x, docs/security.md),
     so the compute cap is 2.0 here; the compute cases hide 1000x the work and meet it all the same."""
-    shutil.copytree(REPO / "tasks" / "heart_disease", campaign / "tasks" / "heart_disease")
+    Task.load(REPO / "tasks" / "heart_disease").copy_to(campaign / "tasks" / "heart_disease")
     profile_path = campaign / "tasks" / "heart_disease" / "profile.yaml"
     profile = yaml.safe_load(profile_path.read_text())
     modules = sorted({module for case in cases for module in CASES[case].get("allow_imports", [])})

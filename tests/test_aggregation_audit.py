@@ -20,7 +20,7 @@ from flcampaign.execution.aggregation_audit import (
     wrap,
 )
 
-AGGREGATORS = REPO / "tasks" / "heart_disease" / "src" / "aggregators.py"
+AGGREGATORS = REPO / "tasks" / "_shared" / "src" / "aggregators.py"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,6 +7,7 @@ from conftest import REPO
 
 from flcampaign.contract import allowlist
 from flcampaign.contract.allowlist import API_RULE, IMPORT_RULE
+from flcampaign.task import Task
 
 OWN = {"model": {"torch", "nn"}, "fl_data": {"torch", "own_training_split"}, "aggregators": {"np"}}
 
@@ -165,12 +166,14 @@ def test_honest_client_code_passes():
 
 
 def test_every_bundled_task_source_passes():
-    for path in sorted(REPO.glob("tasks/*/src/*.py")):
-        if path.name == "fl_data.py":  # fixed: trusted, never checked as candidate code
-            continue
-        own = {p.stem: allowlist.module_exports(ast.parse(p.read_text())) for p in path.parent.glob("*.py")}
-        found = allowlist.violations(ast.parse(path.read_text()), allowlist.allowed_imports(path.name, {}), own)
-        assert found == [], (path, found)
+    for profile in sorted(REPO.glob("tasks/*/profile.yaml")):
+        tree = Task.load(profile.parent).sources
+        own = {p.stem: allowlist.module_exports(ast.parse(p.read_text())) for p in tree.glob("*.py")}
+        for path in sorted(tree.glob("*.py")):
+            if path.name == "fl_data.py":  # fixed: trusted, never checked as candidate code
+                continue
+            found = allowlist.violations(ast.parse(path.read_text()), allowlist.allowed_imports(path.name, {}), own)
+            assert found == [], (profile.parent.name, path.name, found)
 
 
 def test_job_py_may_build_the_recipe_and_nothing_else_may():

@@ -3,8 +3,6 @@
 Nothing here simulates (run_seed is exercised by the bench/baseline_*.py scripts).
 """
 
-import shutil
-
 import pytest
 from conftest import REPO
 
@@ -32,7 +30,7 @@ def test_set_up_keeps_a_given_id_and_title(heart_task, tmp_path):
 
 
 def test_set_up_names_the_rule_when_the_task_sources_break_the_contract(tmp_path):
-    shutil.copytree(REPO / "tasks" / "heart_disease", tmp_path / "heart_disease")
+    Task.load(REPO / "tasks" / "heart_disease").copy_to(tmp_path / "heart_disease")
     client = tmp_path / "heart_disease" / "src" / "client.py"
     client.write_text(client.read_text() + "\nimport subprocess\n\nsubprocess.run(['true'])\n")
     task = Task.load(tmp_path / "heart_disease")

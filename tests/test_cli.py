@@ -13,6 +13,7 @@ from test_literature import review
 from flcampaign.agent.watch import campaign_lock
 from flcampaign.cli import main
 from flcampaign.evidence.ledger import COLUMNS, read_tsv, to_tsv
+from flcampaign.task import Task
 
 SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program", "verify")
 
@@ -118,7 +119,7 @@ def test_finish_refuses_contract_breaks_and_keeps_the_draft(campaign, capsys):
     assert main(["new", "--finish", draft.name]) == 2
     assert "tree/fl_data.py: rule path-confinement" in capsys.readouterr().err
     data.unlink()
-    data.write_bytes((REPO / "tasks/heart_disease/src/fl_data.py").read_bytes())
+    data.write_bytes((Task.load(REPO / "tasks" / "heart_disease").sources / "fl_data.py").read_bytes())
     (draft / "tree" / "fl_extra_blob.py").write_bytes(b"\xff\xfe\x00binary")
     assert main(["validate", draft.name]) == 2
     assert "rule no-binary" in capsys.readouterr().err

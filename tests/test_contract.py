@@ -28,7 +28,7 @@ from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = REPO / "tasks" / "heart_disease"
-BASE_SRC = TASK_DIR / "src"
+BASE_SRC = Task.load(TASK_DIR).sources
 PATCH_NAME = "patches/001-change.patch"
 DEFAULT_ARGS = {"lr": 0.001, "local_steps": 100, "aggregator": "fedavg", "server_lr": 1.0, "server_momentum": 0.9}
 

@@ -67,8 +67,8 @@ def test_failures_neither_advance_nor_reset_the_plateau(task):
 
 def test_only_a_material_gain_resets_the_plateau(task):
     small = base(0.70) + discards(5) + [row("keep", 0.7003)] + discards(2)
-    assert action(task, small) == "run_literature_loop"  # +0.0003 is below min_delta 0.0005
-    assert action(task, small, min_delta=0.0001) == "propose_candidate"
+    assert action(task, small) == "run_literature_loop"  # +0.0003 is below material_gain 0.0005
+    assert action(task, small, material_gain=0.0001) == "propose_candidate"
     material = base(0.70) + discards(5) + [row("keep", 0.71)] + discards(7)
     assert action(task, material) == "propose_candidate"
     assert action(task, material + discards(1)) == "run_literature_loop"
@@ -179,7 +179,7 @@ def test_only_final_report_allows_the_final_response():
 
 
 def test_guard_config_from_the_campaign_config():
-    config = {"guard": {"plateau": 4, "min_delta": 0.01, "max_candidates": 20, "stop_file": "HALT"}}
+    config = {"guard": {"plateau": 4, "material_gain": 0.01, "max_candidates": 20, "stop_file": "HALT"}}
     guard = GuardConfig.from_config(config)
-    assert (guard.plateau, guard.min_delta, guard.max_candidates, guard.stop_file) == (4, 0.01, 20, "HALT")
+    assert (guard.plateau, guard.material_gain, guard.max_candidates, guard.stop_file) == (4, 0.01, 20, "HALT")
     assert (guard.literature_batch, guard.family_repeat, guard.hard_crash) == (3, 6, 6)

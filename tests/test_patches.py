@@ -9,8 +9,9 @@ import pytest
 from flcampaign.contract import patches
 from flcampaign.contract.patches import MAX_PATCH_BYTES, PatchError
 from flcampaign.files import sha256_tree
+from flcampaign.task import Task
 
-BASE_SRC = Path(__file__).resolve().parents[1] / "tasks" / "heart_disease" / "src"
+BASE_SRC = Task.load(Path(__file__).resolve().parents[1] / "tasks" / "heart_disease").sources
 
 
 def copy_sources(dest: Path) -> Path:

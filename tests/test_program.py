@@ -61,31 +61,31 @@ def test_every_surface_entry_of_the_profile_appears(bundled):
         assert ("| yes |" in row) == bool(spec.get("log_scale"))
     for key, value in task.budget.items():
         assert f"| `{key}` | {value} |" in text
-    assert task.profile["title"] in text
+    assert task.title in text
     assert f"{task.metric['name']} ({task.metric['kind']})" in text
 
 
 def test_default_guard_thresholds_appear(bundled):
     _, config, text = bundled
     guard = config["guard"]
-    for key in ("plateau", "min_delta", "literature_batch", "family_repeat", "hard_crash"):
+    for key in ("plateau", "material_gain", "literature_batch", "family_repeat", "hard_crash"):
         assert f"| `{key}` | {guard[key]} |" in text
     assert "| `max_candidates` | null (no cap) |" in text
     assert f"stop file `{guard['stop_file']}` present" in text
-    assert f"by more than `ledger.min_delta` = {config['ledger']['min_delta']}" in text
+    assert f"by more than `ledger.keep_margin` = {config['ledger']['keep_margin']}" in text
 
 
 def test_changed_guard_thresholds_change_the_rules(tmp_path, heart_task):
     guard = {
         "plateau": 5,
-        "min_delta": 0.01,
+        "material_gain": 0.01,
         "literature_batch": 4,
         "family_repeat": 3,
         "hard_crash": 2,
         "max_candidates": 40,
         "stop_file": "HALT",
     }
-    config = campaign_config(tmp_path, guard=guard, ledger={"min_delta": 0.002})
+    config = campaign_config(tmp_path, guard=guard, ledger={"keep_margin": 0.002})
     text = program.render(heart_task, config)
     for key, value in guard.items():
         shown = f"`{value}`" if key == "stop_file" else value
@@ -97,7 +97,7 @@ def test_changed_guard_thresholds_change_the_rules(tmp_path, heart_task):
     assert "the last 3 scored attempts are argument-only" in text
     assert "5 scored candidates since the last material gain (> 0.01 over the best)" in text
     assert "Develop the batch: 4 source-edited candidates" in text
-    assert "`ledger.min_delta` = 0.002" in text
+    assert "`ledger.keep_margin` = 0.002" in text
 
 
 def test_changed_profile_changes_the_rendered_numbers(tmp_path, bundled):

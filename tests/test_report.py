@@ -94,7 +94,7 @@ def add_candidate(
 def ledger_of(task: Task, results: Path, ids: list[str], tmp: Path) -> tuple[list[dict], dict]:
     """Rows as the report script reads them (through the TSV), and the campaign state."""
     rows = build_rows(task, results, ids, 0, 0.0)
-    state = campaign_state(task, rows, GuardConfig(plateau=8, min_delta=0.0))
+    state = campaign_state(task, rows, GuardConfig(plateau=8, material_gain=0.0))
     tsv = tmp / "results.tsv"
     tsv.write_text(to_tsv(rows), encoding="utf-8")
     return read_tsv(tsv), state
@@ -131,8 +131,8 @@ def test_markdown_has_every_section_in_order(task, campaign):
     text = build_markdown(task, rows, state, results, "progress.png", COMMAND)
     positions = [text.index(h + "\n") for h in SECTIONS]
     assert positions == sorted(positions)
-    assert task.profile["title"] in text.splitlines()[0]
-    assert task.profile["objective"] in section(text, "## Objective and contract")
+    assert task.title in text.splitlines()[0]
+    assert task.objective in section(text, "## Objective and contract")
 
 
 def test_an_unsandboxed_campaign_says_so_on_the_first_page(task, campaign, tmp_path):

@@ -29,7 +29,7 @@ def write_candidate(root: Path, cid: str, source_edits: dict[str, tuple[str, str
     """A candidate whose patch applies ``old -> new`` replacements to the task sources."""
     from flcampaign.contract import patches
 
-    base = REPO / "tasks" / "heart_disease" / "src"
+    base = Task.load(REPO / "tasks" / "heart_disease").sources
     edited = root / "edited" / cid
     shutil.copytree(base, edited)
     for rel, (old, new) in source_edits.items():
@@ -210,7 +210,7 @@ def run_injected(
     containment, the audit hook and the sandbox stop when a static check is bypassed.
     """
     tree = tmp_path / "tree"
-    shutil.copytree(REPO / "tasks/heart_disease/src", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(task.sources, tree, ignore=shutil.ignore_patterns("__pycache__"))
     client = (tree / "client.py").read_text()
     client = client.replace("def main() -> None:\n", f"def main() -> None:\n    {first_line}\n")
     if after_init:

@@ -19,7 +19,7 @@ from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
-SRC = TASK_ROOT / "src"
+SRC = Task.load(TASK_ROOT).sources
 SANDBOX = choose("auto")  # bubblewrap where it works, as the workflow does
 MODEL_SPEC = {"path": "model.HeartLogReg", "args": {}}
 

@@ -24,7 +24,7 @@ def task() -> Task:
 
 @pytest.fixture(scope="module")
 def centers(task):
-    return load_centers(task.root / task.profile["data"]["raw"])
+    return load_centers(task.root / task.data["raw"])
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +152,8 @@ def test_prepare_is_deterministic(task, prepared, tmp_path):
 
 def test_prepare_changes_with_split_seed(task, prepared, tmp_path):
     _, first = prepared
-    other = _with_data(task, split_seed=task.profile["data"]["split_seed"] + 1)
-    assert task.profile["data"]["split_seed"] != other.profile["data"]["split_seed"]  # original untouched
+    other = _with_data(task, split_seed=task.data["split_seed"] + 1)
+    assert task.data["split_seed"] != other.profile["data"]["split_seed"]  # original untouched
     second = prepare(other, tmp_path)
     for k in range(1, 5):
         key = f"search_val/site-{k}.npz"

@@ -404,18 +404,18 @@ def test_load_centers_reads_the_archive_into_normalised_client_rows(tmp_path, ar
 
 def test_profile_has_the_reference_budget():
     task = Task.load(TASK_DIR)
-    assert task.name == "cifar10" and task.profile["data"]["loader"] == "cifar10"
+    assert task.name == "cifar10" and task.data["loader"] == "cifar10"
     assert {k: task.budget[k] for k in ("n_clients", "num_rounds", "batch_size", "max_model_params")} == {
         "n_clients": 8,
         "num_rounds": 20,
         "batch_size": 64,
         "max_model_params": 5_000_000,
     }
-    options = task.profile["data"]["options"]
+    options = task.data["options"]
     assert (options["alpha"], options["seed"], options["url"], options["md5"]) == (0.5, 0, cifar10.URL, cifar10.MD5)
-    assert task.profile["data"]["normalize"] == "none" and task.profile["model"]["input_features"] == 3072
+    assert task.data["normalize"] == "none" and task.model["input_features"] == 3072
     assert task.metric == {"name": "accuracy", "kind": "accuracy", "direction": "max", "site_aggregation": "pooled"}
-    assert task.profile["seeds"] == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
+    assert task.seeds == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
     assert task.knob_values({})["aggregation_epochs"] == 4 and task.knob_values({})["local_steps"] == 0
     assert task.knobs["lr"]["log_scale"] and {"aggregator", "server_lr", "server_momentum"} <= set(task.knobs)
 
@@ -443,7 +443,7 @@ def task_modules():
     """The task's client and model modules, imported from src/ and removed again afterwards."""
     names = ("client", "model", "fl_data", "aggregators")
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(TASK_DIR / "src"))
+    sys.path.insert(0, str(Task.load(TASK_DIR).sources))
     no_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the task sources
     try:
         import client
@@ -452,7 +452,7 @@ def task_modules():
         yield client, model
     finally:
         sys.dont_write_bytecode = no_bytecode
-        sys.path.remove(str(TASK_DIR / "src"))
+        sys.path.remove(str(Task.load(TASK_DIR).sources))
         for name in names:
             sys.modules.pop(name, None)
         sys.modules.update(saved)

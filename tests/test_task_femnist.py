@@ -121,9 +121,9 @@ def test_load_centers_follows_the_grouping_and_regroups_with_n_sites(writers):
 def test_profile_loads(task):
     assert task.name == "femnist" and task.budget["n_clients"] == 5
     assert task.metric == {"name": "accuracy", "kind": "accuracy", "direction": "max", "site_aggregation": "pooled"}
-    data = task.profile["data"]
+    data = task.data
     assert (data["loader"], data["normalize"], data["stratify"]) == ("femnist", "none", "none")
-    assert task.profile["seeds"] == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
+    assert task.seeds == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
     assert set(task.knobs) == {"lr", "local_steps", "aggregator", "server_lr", "server_momentum"}
     assert task.surface["fixed"] == ["fl_data.py"]
 

@@ -46,7 +46,7 @@ def task() -> Task:
 
 @pytest.fixture(scope="module")
 def centers(task) -> list[tuple]:
-    data = task.profile["data"]
+    data = task.data
     return leaf_synthetic.load_centers(TASK_ROOT / data["raw"], task.budget["n_clients"], data["options"])
 
 
@@ -168,7 +168,7 @@ def test_load_centers_gives_each_site_its_users_train_and_test_rows(users, masks
 
 
 def test_load_centers_is_deterministic(task, centers):
-    data = task.profile["data"]
+    data = task.data
     again = leaf_synthetic.load_centers(TASK_ROOT / data["raw"], 10, data["options"])
     assert all(
         all(np.array_equal(a, b) for a, b in zip(s, t, strict=True)) for s, t in zip(again, centers, strict=True)
@@ -189,11 +189,11 @@ def test_profile_loads(task):
     assert task.name == "leaf_synthetic"
     assert task.budget["n_clients"] == 10 and task.budget["num_rounds"] == 20 and task.budget["batch_size"] == 10
     assert task.metric == {"name": "accuracy", "kind": "accuracy", "direction": "max", "site_aggregation": "pooled"}
-    assert task.profile["data"]["loader"] == "leaf_synthetic"
-    assert task.profile["data"]["normalize"] == "none" and task.profile["data"]["stratify"] == "label"
-    assert task.profile["data"]["options"]["split_seed"] == SPLIT_SEED
-    assert (TASK_ROOT / task.profile["data"]["raw"] / "SOURCES.md").is_file()
-    assert task.profile["seeds"] == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
+    assert task.data["loader"] == "leaf_synthetic"
+    assert task.data["normalize"] == "none" and task.data["stratify"] == "label"
+    assert task.data["options"]["split_seed"] == SPLIT_SEED
+    assert (TASK_ROOT / task.data["raw"] / "SOURCES.md").is_file()
+    assert task.seeds == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
     assert task.knob_values({})["lr"] == 0.0003  # LEAF's MODEL_PARAMS['synthetic.log_reg']
     assert task.fixed_source_hashes.keys() == {"fl_data.py"}
 

@@ -23,7 +23,7 @@ from flcampaign.task import Task
 REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "tcga_brca"
 RAW = TASK_ROOT / "data"
-SRC = TASK_ROOT / "src"
+SRC = Task.load(TASK_ROOT).sources
 
 # FLamby's README / shared/reference/datasets.md §4
 TRAIN_SIZES = [248, 156, 164, 129, 129, 40]
@@ -121,9 +121,9 @@ def test_profile_loads_with_flamby_budget(task):
         "n_clients": 6, "num_rounds": 5, "batch_size": 8,
     }  # fmt: skip
     assert task.metric == {"name": "c_index", "kind": "c_index", "direction": "max", "site_aggregation": "pooled"}
-    assert task.profile["data"]["normalize"] == "none" and task.profile["data"]["stratify"] == "event"
+    assert task.data["normalize"] == "none" and task.data["stratify"] == "event"
     assert task.knob_values({})["lr"] == 0.1 and task.knob_values({})["local_steps"] == 100
-    assert task.profile["seeds"] == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
+    assert task.seeds == {"search": 0, "repeat": [42, 43, 44, 45, 46]}
 
 
 def test_baseline_passes_validation(task, tmp_path):

@@ -81,8 +81,8 @@ def build(root: Path) -> None:
             task,
             Path("results"),
             list(IDS),
-            task.profile["seeds"]["search"],
-            config["ledger"]["min_delta"],
+            task.seeds["search"],
+            config["ledger"]["keep_margin"],
             load_events(Path("literature")),
             Path("results/results.tsv"),
         )
@@ -132,7 +132,7 @@ def test_a_finished_campaign_is_clean(campaign):
 
 
 def test_tree_hash_ignores_the_snakemake_stamp_only_at_the_top(tmp_path):
-    src = REPO / "tasks" / "heart_disease" / "src"
+    src = Task.load(REPO / "tasks" / "heart_disease").sources
     tree = tmp_path / "src"
     shutil.copytree(src, tree)
     (tree / SNAKEMAKE_STAMP).write_text("")
@@ -368,8 +368,9 @@ def test_a_forged_row_is_named(campaign):
 def test_a_changed_task_is_named_for_every_validation(campaign, tmp_path):
     copy = tmp_path / "tasks" / "heart_disease"
     shutil.copytree(REPO / "tasks" / "heart_disease", copy)
+    shutil.copytree(REPO / "tasks" / "_shared", tmp_path / "tasks" / "_shared")
     assert check(campaign, Task.load(copy)) == []  # same content elsewhere: same hashes
-    append(copy / "src" / "fl_data.py", b"# the data bridge changed\n")
+    append(tmp_path / "tasks" / "_shared" / "src" / "fl_data.py", b"# the data bridge changed\n")
     findings = check(campaign, Task.load(copy))
     validations = sorted(
         p.relative_to(campaign).as_posix() for p in campaign.glob("results/candidates/*/validation.json")

@@ -32,7 +32,7 @@ def hidden_paths(campaign: Path, task: Task) -> list[Path]:
     paths += sorted(path for path in (campaign / "tasks").glob("*/data") if path.is_dir())
     for path in paths:
         path.mkdir(parents=True, exist_ok=True)
-    raw = (task.root / task.profile["data"]["raw"]).resolve()
+    raw = (task.root / task.data["raw"]).resolve()
     return sorted({*paths, *([raw] if raw.is_dir() else [])})
 
 

@@ -21,7 +21,7 @@ from flcampaign.contract.candidate import (
     ID_PATTERN,
     METADATA,
     PATCH_DIR,
-    parent_of,
+    lineage,
     write_metadata,
 )
 from flcampaign.contract.validation import validate_chain
@@ -173,18 +173,10 @@ def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = 
         staged = scratch / "candidates"
         created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
         build(campaign_dir, draft_id, task, staged / draft_id, created, scratch / "parent")
-        for ancestor in _ancestor_folders(candidates_dir, staged / draft_id):
+        for ancestor in lineage(candidates_dir, draft_id, staged / draft_id).ancestors:
             shutil.copytree(candidates_dir / ancestor, staged / ancestor)
         literature_dir = Path(campaign_dir) / literature.LITERATURE_DIR
         return validate_chain(staged, draft_id, task, scratch / "results", literature_dir)
-
-
-def _ancestor_folders(candidates_dir: Path, folder: Path) -> list[str]:
-    chain, parent = [], parent_of(folder)
-    while parent not in (None, BASE_PARENT) and parent not in chain and (candidates_dir / parent).is_dir():
-        chain.append(parent)
-        parent = parent_of(candidates_dir / parent)
-    return chain
 
 
 def finish(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = None) -> Path:

@@ -30,7 +30,7 @@ ACTIONS = {
 @dataclass(frozen=True)
 class GuardConfig:
     plateau: int = 8
-    min_delta: float = 0.0005
+    material_gain: float = 0.0005
     literature_batch: int = 3
     family_repeat: int = 6
     hard_crash: int = 6
@@ -46,12 +46,12 @@ def _score(row: dict) -> float:
     return float(row["score"])
 
 
-def _material_gains(rows: list[dict], task: Task, min_delta: float) -> list[int]:
-    """Indices of scored rows that beat the best so far by more than ``min_delta`` (the baseline counts)."""
+def _material_gains(rows: list[dict], task: Task, material_gain: float) -> list[int]:
+    """Indices of scored rows that beat the best so far by more than ``material_gain`` (the baseline counts)."""
     gains, best = [], None
     for i, row in enumerate(rows):
         if row["status"] == "baseline" or (row["status"] in SCORED and best is not None):
-            if best is None or task.better(_score(row), best, min_delta):
+            if best is None or task.better(_score(row), best, material_gain):
                 gains.append(i)
             if best is None or task.better(_score(row), best):
                 best = _score(row)
@@ -99,7 +99,7 @@ def decide(
     attempts = [row for row in after if row["status"] in ATTEMPTS]
     scored = [row for row in after if row["status"] in SCORED]
     batches = literature_batches(rows, config.literature_batch)
-    gains = _material_gains(rows, task, config.min_delta)
+    gains = _material_gains(rows, task, config.material_gain)
     completed = [b["completed_at"] for b in batches if b["completed_at"] is not None]
     reset_at = max([*gains[-1:], *completed[-1:]], default=-1)
     since_reset = sum(1 for i, row in enumerate(rows) if i > reset_at and row["status"] in SCORED)
@@ -154,7 +154,7 @@ def decide(
         (
             since_reset >= config.plateau,
             "run_literature_loop",
-            f"{since_reset} scored candidates without a gain above {config.min_delta} (plateau {config.plateau})",
+            f"{since_reset} scored candidates without a gain above {config.material_gain} (plateau {config.plateau})",
         ),
         (True, "propose_candidate", "no guard rule fired"),
     )

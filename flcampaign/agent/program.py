@@ -94,15 +94,15 @@ def render(task: Task, config: dict[str, Any]) -> str:
     metric = task.metric
     template = Template(files("flcampaign.agent").joinpath("templates/program.md").read_text(encoding="utf-8"))
     return template.substitute(
-        title=task.profile["title"],
-        objective=" ".join(task.profile["objective"].split()),
+        title=task.title,
+        objective=task.objective,
         metric=f"{metric['name']} ({metric['kind']})",
         direction=f"{metric['direction']} ({'higher' if metric['direction'] == 'max' else 'lower'} is better)",
         site_aggregation=metric["site_aggregation"],
         budget_table=_budget_table(task, rounds),
         rounds_note=_rounds_note(rounds),
-        search_seed=task.profile["seeds"]["search"],
-        repeat_seeds=", ".join(str(seed) for seed in config["repeats"]["seeds"] or task.profile["seeds"]["repeat"]),
+        search_seed=task.seeds["search"],
+        repeat_seeds=", ".join(str(seed) for seed in config["repeats"]["seeds"] or task.seeds["repeat"]),
         sources=f"tasks/{task.name}/{task.profile['sources']}",
         editable=_code(task.surface["editable"]),
         creatable=_code(task.surface["creatable"]),
@@ -110,7 +110,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         knobs_table=_knobs_table(task.knobs),
         imports_table=_imports_table(task),
         forbidden="\n".join(f"- {line}" for line in task.surface["forbidden"]),
-        ledger_min_delta=config["ledger"]["min_delta"],
+        ledger_keep_margin=config["ledger"]["keep_margin"],
         stop_file=guard.stop_file,
         cap_rule=_cap_rule(guard.max_candidates),
         max_candidates="null (no cap)" if guard.max_candidates is None else guard.max_candidates,
@@ -118,7 +118,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         literature_batch=guard.literature_batch,
         family_repeat=guard.family_repeat,
         plateau=guard.plateau,
-        guard_min_delta=guard.min_delta,
+        guard_material_gain=guard.material_gain,
     )
 
 

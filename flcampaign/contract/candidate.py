@@ -105,22 +105,44 @@ def literature_event_of(folder: Path) -> str | None:
     return _declared(folder, "literature_event")
 
 
-def ancestry(candidates_dir: Path, cid: str) -> list[str]:
-    """Parent chain of ``cid`` up to the task baseline, nearest first; raises on cycles and gaps."""
+@dataclass(frozen=True)
+class Lineage:
+    """A candidate's parents up to the task baseline, nearest first, and where the chain breaks, if it does."""
+
+    ancestors: tuple[str, ...]
+    rule: str = ""  # parent-missing or parent-cycle, when the chain breaks
+    detail: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return not self.rule
+
+
+def lineage(candidates_dir: Path, cid: str, folder: Path | None = None) -> Lineage:
+    """Walk ``cid``'s parents (read from ``folder``, by default its folder in ``candidates_dir``) up to the
+    baseline: the one walker of a parent chain, used by validation, the workflow's DAG and drafts."""
     chain: list[str] = []
-    current = cid
+    current = Path(folder) if folder is not None else Path(candidates_dir) / cid
     while True:
-        parent = parent_of(Path(candidates_dir) / current)
+        parent = parent_of(current)
         if parent is None:
-            raise ContractViolation(cid, METADATA, "parent-missing", f"cannot read the parent of {current}")
+            return Lineage(tuple(chain), "parent-missing", f"cannot read the parent of {current.name}")
         if parent == BASE_PARENT:
-            return chain
+            return Lineage(tuple(chain))
         if parent == cid or parent in chain:
-            raise ContractViolation(cid, METADATA, "parent-cycle", " -> ".join([cid, *chain, parent]))
+            return Lineage(tuple(chain), "parent-cycle", " -> ".join([cid, *chain, parent]))
         if not (Path(candidates_dir) / parent / METADATA).is_file():
-            raise ContractViolation(cid, METADATA, "parent-missing", f"parent {parent!r} is not a candidate folder")
+            return Lineage(tuple(chain), "parent-missing", f"parent {parent!r} is not a candidate folder")
         chain.append(parent)
-        current = parent
+        current = Path(candidates_dir) / parent
+
+
+def ancestry(candidates_dir: Path, cid: str) -> list[str]:
+    """Parent chain of ``cid`` up to the task baseline, nearest first; raises where the chain breaks."""
+    found = lineage(candidates_dir, cid)
+    if not found.complete:
+        raise ContractViolation(cid, METADATA, found.rule, found.detail)
+    return list(found.ancestors)
 
 
 def discover(candidates_dir: Path) -> list[str]:

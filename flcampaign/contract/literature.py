@@ -61,10 +61,12 @@ def check(event: Any, name: str) -> None:
         raise LiteratureError(name, "literature-queries", "queries must be distinct")
 
 
-def load_events(literature_dir: Path) -> list[dict[str, Any]]:
-    """Every recorded event, checked; a broken file becomes an event carrying its ``error``."""
+def load_events(source: Path | list[Path]) -> list[dict[str, Any]]:
+    """Every recorded event (of a literature folder, or the given files), checked; a broken file becomes
+    an event carrying its ``error``."""
+    files = sorted(Path(source).glob("lit-*.yaml")) if isinstance(source, Path) else sorted(source)
     events = []
-    for path in sorted(Path(literature_dir).glob("lit-*.yaml")):
+    for path in files:
         event_id = path.stem
         try:
             event = read_yaml(path)

@@ -16,6 +16,7 @@ from flcampaign.contract.candidate import BASE_PARENT, METADATA, PATCH_DIR, Cand
 from flcampaign.contract.literature import LITERATURE_DIR
 from flcampaign.errors import ContractViolation
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes, sha256_file, sha256_tree, write_json
+from flcampaign.layout import Records
 from flcampaign.task import BUDGET_ARGS, Task, check_knob
 
 CLIENT_FILE = "client.py"
@@ -386,8 +387,8 @@ def validate_candidate(
     the record under another name (scalar controls use ids no candidate folder can have);
     ``literature_dir`` is the campaign's literature folder (by default beside ``candidates_dir``).
     """
-    out_dir = Path(results_dir) / "candidates" / (record_id or cid)
-    out_tree = out_dir / "src"
+    records = Records(Path(results_dir))
+    out_tree = records.tree(record_id or cid)
     record: dict = {
         "candidate": record_id or cid,
         "task": task.name,
@@ -414,13 +415,13 @@ def validate_candidate(
         candidates.ancestry(candidates_dir, cid)
         parent_tree = task.sources
         if cand.parent != BASE_PARENT:
-            parent_record = Path(results_dir) / "candidates" / cand.parent / "validation.json"
+            parent_record = records.validation(cand.parent)
             parent_state = read_json(parent_record)["state"] if parent_record.is_file() else "missing"
             if parent_state != "ok":
                 raise ContractViolation(
                     cid, "candidate.yaml", "parent-invalid", f"parent {cand.parent} is {parent_state}"
                 )
-            parent_tree = parent_record.parent / "src"
+            parent_tree = records.tree(cand.parent)
         record.update(validate(cand, task, parent_tree, out_tree))
         record.update(state="ok", reason="", rule="", file="")
         diff = patches.make(task.sources, out_tree)
@@ -432,8 +433,8 @@ def validate_candidate(
         record.update(
             state="invalid", reason=str(violation), **{k: v for k, v in violation.as_dict().items() if k != "candidate"}
         )
-    atomic_write_text(out_dir / "effective.diff", diff)
-    write_json(out_dir / "validation.json", record)
+    atomic_write_text(records.effective_diff(record_id or cid), diff)
+    write_json(records.validation(record_id or cid), record)
     return record
 
 

@@ -16,6 +16,9 @@ from flcampaign.task import Task
 
 SPLITS = ("train", "search_val", "heldout")
 
+CLASS_INDEX_METRICS = ("accuracy",)  # multi-class: labels are class indices (the data bridge gives them as int64)
+CLASS_LABELS = np.int64
+
 
 def carve_search_val(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of search-validation rows: per label class, a seeded share of at least one row."""
@@ -41,12 +44,13 @@ def strata(labels: np.ndarray, stratify: str) -> np.ndarray:
 
 def prepare(task: Task, out_dir: Path) -> dict:
     """Write ``<out_dir>/<split>/site-<k>.npz`` and ``splits.json`` with their hashes."""
-    data = task.profile["data"]
+    data = task.data
     loader = importlib.import_module(f"flcampaign.data.datasets.{data['loader']}")
     centers = loader.load_centers(task.root / data["raw"], task.budget["n_clients"], data.get("options") or {})
     if len(centers) != task.budget["n_clients"]:
         raise ValueError(f"{task.name}: loader gives {len(centers)} sites, budget says {task.budget['n_clients']}")
     summary: dict = {"task": task.name, "sites": {}, "files": {}}
+    label_dtype = CLASS_LABELS if task.metric["kind"] in CLASS_INDEX_METRICS else np.float32
     for index, (x_train, y_train, x_test, y_test) in enumerate(centers):
         site = f"site-{index + 1}"
         key = strata(y_train, data.get("stratify", "label"))
@@ -65,7 +69,7 @@ def prepare(task: Task, out_dir: Path) -> dict:
         for split, (x, y) in arrays.items():
             path = Path(out_dir) / split / f"{site}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, x=((x - mean) / std).astype(np.float32), y=y.astype(np.float32))
+            np.savez(path, x=((x - mean) / std).astype(np.float32), y=y.astype(label_dtype))
             summary["files"][f"{split}/{site}.npz"] = sha256_file(path)
     write_json(Path(out_dir) / "splits.json", summary)
     return summary

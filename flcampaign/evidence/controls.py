@@ -14,6 +14,7 @@ from flcampaign.contract.candidate import write_metadata
 from flcampaign.contract.validation import validate_candidate
 from flcampaign.execution.compute import REFERENCE_ID, reference_args
 from flcampaign.files import atomic_write_text, read_json, write_json
+from flcampaign.layout import Records
 from flcampaign.task import Task, check_knob
 
 CONTROL_PREFIX = "_ctl-"
@@ -50,7 +51,7 @@ def draw_controls(task: Task, n: int, seed: int) -> list[dict]:
 
 def write_scalar_candidate(task: Task, record_id: str, meta: dict, results: Path) -> dict:
     """A knob-only candidate of the unchanged baseline (a control, the compute reference), validated like any other."""
-    folder = Path(results) / "controls" / record_id.removeprefix("_")
+    folder = Records(Path(results)).scalar_candidate(record_id)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "parent": "baseline", "created": CONTROL_CREATED}
     write_metadata(folder, meta)
@@ -78,18 +79,18 @@ def pick_best_control(task: Task, score_paths: list[Path], results: Path) -> dic
         score = read_json(path)
         if score["state"] == "ok" and (best is None or task.better(score["score"], best[1])):
             best = (path.parent.parent.name, score["score"])
+    records = Records(Path(results))
     if best is None:
-        out_dir = Path(results) / "candidates" / BEST_CONTROL
-        (out_dir / "src").mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / "effective.diff", "")
+        records.tree(BEST_CONTROL).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(records.effective_diff(BEST_CONTROL), "")
         record = {"candidate": BEST_CONTROL, "state": "invalid", "reason": "no control produced a score", "rule": ""}
-        write_json(out_dir / "validation.json", record)
+        write_json(records.validation(BEST_CONTROL), record)
         return record
     control_id, score = best
-    folder = Path(results) / "controls" / control_id.removeprefix("_")
+    folder = records.scalar_candidate(control_id)
     record = validate_candidate(folder.parent, folder.name, task, results, record_id=BEST_CONTROL)
     record.update(source_control=control_id, source_score=score)
-    write_json(Path(results) / "candidates" / BEST_CONTROL / "validation.json", record)
+    write_json(records.validation(BEST_CONTROL), record)
     return record
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from flcampaign.contract.candidate import METADATA
 from flcampaign.evidence.order import campaign_order
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes
+from flcampaign.layout import Records
 from flcampaign.task import Task
 
 COLUMNS = (
@@ -24,16 +25,6 @@ COLUMNS = (
     "artifacts",
 )  # fmt: skip
 STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
-
-
-def run_paths(results: Path, cid: str, phase: str, seed: int) -> dict[str, Path]:
-    run_dir = Path(results) / "runs" / phase / cid / f"seed{seed}"
-    return {
-        "validation": Path(results) / "candidates" / cid / "validation.json",
-        "run": run_dir / "run.json",
-        "score": run_dir / "score.json",
-        "dir": run_dir,
-    }
 
 
 def fixed_digest(fixed: dict[str, str] | None) -> str:
@@ -104,7 +95,7 @@ def build_rows(
     results: Path,
     candidate_ids: list[str],
     seed: int,
-    min_delta: float,
+    keep_margin: float,
     events: list[dict] = (),
     place_newcomers: bool = False,
 ) -> list[dict]:
@@ -113,13 +104,14 @@ def build_rows(
     The order is ``results/order.json``'s (``order.campaign_order``); ``place_newcomers`` records the
     places of entries it does not hold yet (the ledger stage), else they are placed by their stamps."""
     entries = [(str(event.get("created", "")), event["id"], event, None, None, None) for event in events]
+    records = Records(Path(results))
     for cid in candidate_ids:
-        paths = run_paths(results, cid, "search", seed)
-        validation = read_json(paths["validation"])
-        run = read_json(paths["run"]) if paths["run"].is_file() else None
-        score = read_json(paths["score"]) if paths["score"].is_file() else None
+        validation = read_json(records.validation(cid))
+        run_path, score_path = records.run_record("search", cid, seed), records.score_record("search", cid, seed)
+        run = read_json(run_path) if run_path.is_file() else None
+        score = read_json(score_path) if score_path.is_file() else None
         created = str((validation.get("meta") or {}).get("created", ""))
-        entries.append((created, cid, validation, run, score, paths["dir"]))
+        entries.append((created, cid, validation, run, score, records.run_dir("search", cid, seed)))
     # Campaign order; at the same instant a literature event precedes the candidates it may have prompted.
     keys = campaign_order(results, {entry[1]: entry[0] for entry in entries}, record=place_newcomers)
     entries.sort(key=lambda entry: (*keys[entry[1]], entry[5] is not None, entry[1]))
@@ -143,7 +135,7 @@ def build_rows(
                 status = "baseline"
                 if incumbent is None or task.better(value, incumbent):
                     incumbent = value
-            elif incumbent is None or task.better(value, incumbent, min_delta):
+            elif incumbent is None or task.better(value, incumbent, keep_margin):
                 status, incumbent = "keep", value
             else:
                 status = "discard"
@@ -179,7 +171,7 @@ def build_rows(
                 "failure_reason": " ".join(reason.split()),
                 "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
                 "duplicate_of": duplicate_of,
-                "artifacts": run_dir.as_posix(),
+                "artifacts": records.artifact(run_dir),
             }
         )
     return rows
@@ -214,12 +206,12 @@ def write_ledger(
     results: Path,
     candidate_ids: list[str],
     seed: int,
-    min_delta: float,
+    keep_margin: float,
     events: list[dict],
     tsv: Path,
 ) -> list[dict]:
     """Rewrite the ledger from the records (placing newcomers in the campaign order); its rows."""
-    rows = build_rows(task, results, candidate_ids, seed, min_delta, events, place_newcomers=True)
+    rows = build_rows(task, results, candidate_ids, seed, keep_margin, events, place_newcomers=True)
     for row in rows:
         if row["score"] and not math.isfinite(float(row["score"])):
             raise ValueError(f"non-finite score for {row['candidate']}")

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flcampaign.files import read_json, write_json
-
-ORDER_FILE = "order.json"
+from flcampaign.layout import Records
 
 
 def moment(stamp: str) -> datetime:
@@ -47,7 +46,7 @@ def campaign_order(results: Path, created: dict[str, str], record: bool = True) 
     """Sort keys of the entries (id -> created stamp), placing newcomers in ``results/order.json``.
 
     ``record=False`` reads the places without writing (``flcampaign verify``)."""
-    path = Path(results) / ORDER_FILE
+    path = Records(Path(results)).order
     recorded = read_json(path) if path.is_file() else {}
     updated, keys = place(recorded, created, datetime.now(UTC))
     if record and updated != recorded:

@@ -15,6 +15,7 @@ import torch
 from flcampaign.evidence import stats
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import atomic_write_text, read_json, write_json
+from flcampaign.layout import Records
 from flcampaign.task import Task
 
 TSV_COLUMNS = (
@@ -39,7 +40,7 @@ def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) ->
     """Seed -> score for the runs of ``cid`` that produced a score (crashed seeds are left out)."""
     out = {}
     for seed in seeds:
-        path = Path(results) / "runs" / phase / cid / f"seed{seed}" / name
+        path = Records(Path(results)).run_dir(phase, cid, seed) / name
         if path.is_file():
             record = read_json(path)
             if record.get("state") == "ok":
@@ -70,8 +71,8 @@ def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_see
     base = _scores(results, "repeat", baseline, repeat_seeds, "score.json")
     floor: dict = {"baseline": baseline, "seeds": sorted(base), "scores": [base[s] for s in sorted(base)]}
     floor.update(stats.describe(floor["scores"]) if len(base) >= 2 else {})
-    first = Path(results) / "runs" / "repeat" / baseline / f"seed{rerun_seed}"
-    again = Path(results) / "runs" / "rerun" / baseline / f"seed{rerun_seed}"
+    records = Records(Path(results))
+    first, again = records.run_dir("repeat", baseline, rerun_seed), records.run_dir("rerun", baseline, rerun_seed)
     rerun = _scores(results, "rerun", baseline, [rerun_seed], "score.json")
     if rerun_seed in rerun and rerun_seed in base:
         floor["same_seed"] = {
@@ -100,7 +101,7 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         scores = _scores(results, "repeat", cid, repeat_seeds, "score.json")
         heldout = _scores(results, "repeat", cid, repeat_seeds, "heldout.json")
         if cid == BEST_CONTROL:
-            source = read_json(Path(results) / "candidates" / BEST_CONTROL / "validation.json").get("source_control")
+            source = read_json(Records(Path(results)).validation(BEST_CONTROL)).get("source_control")
             search = _scores(results, "control", source, [search_seed], "score.json") if source else {}
             reasons = [*reasons, f"= {source}"] if source else reasons
         else:

@@ -441,7 +441,7 @@ def model_signature(model_path: Path) -> str:
 def check_fixed_model(task: Task, spec: dict) -> str:
     """Where the task fixes the architecture, the server must build the task's model class (its weights are
     then judged in the task's own copy of that class)."""
-    fixed = task.profile["model"].get("fixed")
+    fixed = task.model.get("fixed")
     if fixed and spec["path"] != fixed["class"]:
         return f"the server builds {spec['path']}; the task fixes the model to {fixed['class']}"
     return ""

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from flcampaign.layout import Records
+
 POLL_S = 0.2
 
 
@@ -93,4 +95,4 @@ def machine_slots(simulations_per_gpu: int = 1, cpu_slots: int | None = None) ->
 
 def lock_dir(results: Path) -> Path:
     """Per-host lock folder: slot numbers are only unique on one machine."""
-    return Path(results) / ".slots" / socket.gethostname()
+    return Records(Path(results)).slots / socket.gethostname()

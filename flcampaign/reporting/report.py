@@ -10,6 +10,7 @@ from pathlib import Path
 from flcampaign.agent.guard import literature_batches
 from flcampaign.contract.literature import proposal_total, ranked_proposals
 from flcampaign.files import atomic_write_text, read_json, read_yaml
+from flcampaign.layout import Records
 from flcampaign.task import Task
 
 PACKAGES = ("nvflare", "torch", "snakemake", "numpy", "pandas", "scikit-learn")
@@ -261,11 +262,11 @@ def build_markdown(
     metric, direction = task.metric["name"], task.metric["direction"]
     budget = task.budget
     baseline, best = state.get("baseline"), state.get("best")
-    out = [f"# Campaign report: {task.profile['title']}", ""]
+    out = [f"# Campaign report: {task.title}", ""]
     if state.get("sandbox_notice"):
         out += [f"> **Warning: unsandboxed.** {state['sandbox_notice']}", ""]
-    out += ["## Objective and contract", "", task.profile["objective"], ""]
-    note = task.profile.get("budget_note")
+    out += ["## Objective and contract", "", task.objective, ""]
+    note = task.budget_note
     if note:
         out += [
             f"**Shortened budget:** {note} (the task's budget is the profile's; this campaign ran a demo budget).",
@@ -317,7 +318,7 @@ def build_markdown(
     simulated = [float(r["runtime_seconds"]) for r in rows if r["runtime_seconds"] and float(r["runtime_seconds"]) > 0]
     out += ["## Runtime", ""]
     if simulated:
-        devices = ", ".join(sorted(_devices(rows)))
+        devices = ", ".join(sorted(_devices(rows, Path(results).parent)))
         out += [
             f"{len(simulated)} simulations, {sum(simulated):.0f} s of simulation in total, "
             f"{sum(simulated) / len(simulated):.1f} s per simulation on average "
@@ -350,13 +351,13 @@ def build_markdown(
     out += ["## Kept chain", ""]
     for r in [r for r in rows if r["status"] in ("baseline", "keep")]:
         out += [f"### {r['candidate']} ({r['status']}, {metric} {r['score']})", "", r["description"], ""]
-        validation = read_json(Path(results) / "candidates" / r["candidate"] / "validation.json")
+        validation = read_json(Records(Path(results)).validation(r["candidate"]))
         meta = validation.get("meta") or {}
         if meta.get("hypothesis"):
             out += [f"Hypothesis: {meta['hypothesis']}", ""]
         if validation.get("args"):
             out += ["Knobs: " + ", ".join(f"`{k}={v}`" for k, v in validation["args"].items()), ""]
-        diff_path = Path(results) / "candidates" / r["candidate"] / "effective.diff"
+        diff_path = Records(Path(results)).effective_diff(r["candidate"])
         diff = diff_path.read_text(encoding="utf-8") if diff_path.is_file() else ""
         out += [
             "Effective change against the task's base sources:",
@@ -412,10 +413,10 @@ def compute_markdown(rows: list[dict], task: Task) -> list[str]:
     return [summary, "", _table(["candidate", "status", "CPU s", "GPU s", "ratio"], table), ""]
 
 
-def _devices(rows: list[dict]) -> set[str]:
+def _devices(rows: list[dict], campaign_dir: Path) -> set[str]:
     devices = set()
     for r in rows:
-        run = Path(r["artifacts"]) / "run.json"
+        run = campaign_dir / r["artifacts"] / "run.json"
         if r["runtime_seconds"] and run.is_file():
             devices.add(read_json(run).get("device", "unknown"))
     return devices or {"unknown"}

@@ -124,7 +124,7 @@ def score_run(
     record["compute"] = compute.check(task, run, reference)
     if "violation" in record["compute"]:
         return _finish(record, out_path, "invalid", record["compute"]["violation"], rule="compute-budget")
-    fixed = task.profile["model"].get("fixed")
+    fixed = task.model.get("fixed")
     data = load_split(split_dir, split)
     record["split_sha256"] = {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
     views = Views.draw(task, data, seed=f"{run['model_sha256']}:{record['split_sha256']}")

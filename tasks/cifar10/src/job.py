@@ -52,7 +52,10 @@ def main() -> None:
         train_script=os.path.join(HERE, "client.py"),
         train_args=" ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in client_args.items()),
         aggregator=CampaignAggregator(
-            method=args.aggregator, server_lr=args.server_lr, server_momentum=args.server_momentum
+            method=args.aggregator,
+            server_lr=args.server_lr,
+            server_momentum=args.server_momentum,
+            weight_by="steps",  # the reference campaign weights clients by their steps
         ),
         aggregator_data_kind=DataKind.WEIGHT_DIFF,
         key_metric="train_accuracy",

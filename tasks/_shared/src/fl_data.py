@@ -10,6 +10,8 @@ from flcampaign.execution.site_data import own_training_split
 
 
 def load_train(site_name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and labels of ``site_name``'s training split: 39 raw covariates and (time, event) rows."""
+    """Features and labels of ``site_name``'s training split, prepared by the task's loader: features as
+    float32, labels as the task stores them (class indices as int64, the rest as float32)."""
     features, labels = own_training_split(site_name)
-    return torch.from_numpy(features).float(), torch.from_numpy(labels).float()
+    targets = torch.from_numpy(labels)
+    return torch.from_numpy(features).float(), targets.float() if targets.is_floating_point() else targets.long()

@@ -10,10 +10,13 @@ from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 from nvflare.app_common.aggregators.model_aggregator import ModelAggregator
 
 
-def client_weight(model: FLModel) -> float:
-    """The reference Auto-FL `weighted` FedAvg: each client counts by its optimizer steps this round."""
+def client_weight(model: FLModel, weight_by: str = "samples") -> float:
+    """FedAvg's weight of a client: its training-set size (McMahan et al.; FLamby), falling back to its step
+    count, or its optimizer steps this round (``weight_by="steps"``, the reference Auto-FL ``weighted``)."""
     meta = model.meta or {}
-    return float(meta.get("NUM_STEPS_CURRENT_ROUND", 1.0))
+    if weight_by == "steps":
+        return float(meta.get("NUM_STEPS_CURRENT_ROUND", 1.0))
+    return float(meta.get("NUM_TRAIN_SAMPLES", meta.get("NUM_STEPS_CURRENT_ROUND", 1.0)))
 
 
 class CampaignAggregator(ModelAggregator):
@@ -26,11 +29,15 @@ class CampaignAggregator(ModelAggregator):
         server_momentum: float = 0.9,
         beta2: float = 0.99,
         tau: float = 1e-3,
+        weight_by: str = "samples",
     ):
         super().__init__()
         if method not in ("fedavg", "fedavgm", "fedadam", "median"):
             raise ValueError(f"unknown aggregation method {method!r}")
+        if weight_by not in ("samples", "steps"):
+            raise ValueError(f"unknown client weighting {weight_by!r}")
         self.method = method
+        self.weight_by = weight_by
         self.server_lr = server_lr
         self.server_momentum = server_momentum
         self.beta2 = beta2
@@ -43,7 +50,7 @@ class CampaignAggregator(ModelAggregator):
         if model.params_type != ParamsType.DIFF:
             raise ValueError(f"expected DIFF updates, got {model.params_type}")
         params = {name: np.asarray(value, dtype=np.float64) for name, value in model.params.items()}
-        self._updates.append((params, client_weight(model), dict(model.metrics or {})))
+        self._updates.append((params, client_weight(model, self.weight_by), dict(model.metrics or {})))
 
     def reset_stats(self) -> None:
         self._updates = []
