@@ -26,24 +26,24 @@ SCHEMAS_MODULE = f"{PACKAGE}.schemas"
 MODULE_NAME = re.compile(rf"^{PACKAGE}(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
-def module_file(name: str) -> Path | None:
+def module_file(name: str, package: Path = PACKAGE_DIR) -> Path | None:
     """The file of a library module (or package) by dotted name, None when there is none."""
     parts = name.split(".")[1:]
-    base = PACKAGE_DIR.joinpath(*parts)
+    base = Path(package).joinpath(*parts)
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _module_of(path: Path) -> str:
-    rel = path.relative_to(PACKAGE_DIR).with_suffix("")
+def _module_of(path: Path, package: Path) -> str:
+    rel = path.relative_to(package).with_suffix("")
     parts = [PACKAGE, *rel.parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 @cache
-def _references(path: Path) -> frozenset[str]:
+def _references(path: Path, package: Path) -> frozenset[str]:
     """Library modules one file names: imports, ``-m`` targets, sibling scripts started by file name."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -57,22 +57,23 @@ def _references(path: Path) -> frozenset[str]:
             if MODULE_NAME.match(text):
                 found.add(text)
             elif text.endswith(".py") and "/" not in text and (path.parent / text).is_file():
-                found.add(_module_of(path.parent / text))
+                found.add(_module_of(path.parent / text, package))
     return frozenset(found)
 
 
-def closure(entry: Path, extra: tuple[str, ...] = ()) -> list[Path]:
+def closure(entry: Path, extra: tuple[str, ...] = (), package: Path = PACKAGE_DIR) -> list[Path]:
     """Every library file ``entry`` reaches (with its packages' ``__init__``), sorted."""
+    package = Path(package).resolve()
     seen: set[Path] = set()
-    pending = [name for name in (*_references(Path(entry).resolve()), *extra)]
+    pending = [*_references(Path(entry).resolve(), package), *extra]
     while pending:
         name = pending.pop()
         parts = name.split(".")
         for depth in range(2, len(parts) + 1):  # the packages on the way, then the module
-            path = module_file(".".join(parts[:depth]))
+            path = module_file(".".join(parts[:depth]), package)
             if path is not None and path not in seen:
                 seen.add(path)
-                pending.extend(_references(path))
+                pending.extend(_references(path, package))
     return sorted(seen)
 
 
@@ -83,11 +84,12 @@ def _digest(files: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def code_digest(script: Path, schemas: Path, extra: tuple[str, ...] = ()) -> str:
+def code_digest(script: Path, schemas: Path, extra: tuple[str, ...] = (), package: Path = PACKAGE_DIR) -> str:
     """The digest of the library code (and schemas, if read) that ``script`` depends on."""
-    files = closure(script, extra)
-    digest = _digest(files, PACKAGE_DIR)
-    if module_file(SCHEMAS_MODULE) in files:
+    package = Path(package).resolve()
+    files = closure(script, extra, package)
+    digest = _digest(files, package)
+    if module_file(SCHEMAS_MODULE, package) in files:
         schema_files = sorted(Path(schemas).glob("*.yaml"))
         digest = hashlib.sha256((digest + _digest(schema_files, Path(schemas))).encode()).hexdigest()
     return digest
