@@ -35,9 +35,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from baseline import prepare_splits, run_seed, set_up
 from scipy import stats as scipy_stats
 
-from flcampaign.baseline import prepare_splits, run_seed, set_up
 from flcampaign.data.datasets import cifar10
 from flcampaign.evidence.stats import describe
 from flcampaign.execution.sandbox import choose

@@ -17,7 +17,8 @@ Usage: python bench/baseline_femnist.py [--seeds 42 43 44 45 46] [--rounds N] [-
 import argparse
 from pathlib import Path
 
-from flcampaign.baseline import finished, header, prepare_splits, scratch, seed_table, set_up, spread_text
+from baseline import finished, header, prepare_splits, scratch, seed_table, set_up, spread_text
+
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 

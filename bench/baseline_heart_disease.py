@@ -12,7 +12,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from flcampaign.baseline import failure, prepare_splits, run_seed, set_up, summary
+from baseline import failure, prepare_splits, run_seed, set_up, summary
+
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 

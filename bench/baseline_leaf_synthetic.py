@@ -21,12 +21,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
-
-from flcampaign.baseline import (
+from baseline import (
     finished,
     header,
     prepare_splits,
@@ -36,6 +31,11 @@ from flcampaign.baseline import (
     spread_text,
     summary,
 )
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
 from flcampaign.data.splits import load_split
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from flcampaign.baseline import (
+from baseline import (
     finished,
     header,
     median_seconds,
@@ -32,6 +31,7 @@ from flcampaign.baseline import (
     set_up,
     summary,
 )
+
 from flcampaign.data.datasets import tcga_brca
 from flcampaign.data.splits import carve_search_val
 from flcampaign.evidence.stats import describe

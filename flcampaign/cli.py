@@ -23,6 +23,7 @@ from flcampaign.agent.watch import (
 )
 from flcampaign.config import load_config
 from flcampaign.contract import literature
+from flcampaign.contract.candidate import parent_of
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.execution.sandbox import choose
@@ -77,8 +78,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not args.slug:
         raise ValueError("new: give a slug for the draft, or --finish ID / --abandon ID")
     draft = drafts.new(Path.cwd(), args.slug, task, args.parent, args.family, args.literature, args.proposal)
-    meta = (draft / "candidate.yaml").read_text(encoding="utf-8")
-    parent = next(line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("parent:"))
+    parent = parent_of(draft)
     print(f"draft {draft.name} (parent {parent}): edit {DRAFTS_DIR}/{draft.name}/tree/ and candidate.yaml,")
     print(f"then `flcampaign validate {draft.name}` and `flcampaign new --finish {draft.name}`")
     return 0

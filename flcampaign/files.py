@@ -25,15 +25,21 @@ def sha256_file(path: Path) -> str:
 SNAKEMAKE_STAMP = ".snakemake_timestamp"  # Snakemake marks a directory output with it after the rule ran
 
 
-def sha256_tree(root: Path) -> str:
-    """Content hash of a directory: relative paths and file contents, order-independent of the disk.
+def tree_files(root: Path) -> list[Path]:
+    """The files that are a source tree's content, sorted: byte-code caches and the stamp Snakemake adds to
+    a directory output are not."""
+    root = Path(root)
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not (p.parent == root and p.name == SNAKEMAKE_STAMP)
+    )
 
-    Byte-code caches and the stamp Snakemake adds to a directory output are not content.
-    """
+
+def sha256_tree(root: Path) -> str:
+    """Content hash of a directory: relative paths and file contents, order-independent of the disk."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        if path.parent == Path(root) and path.name == SNAKEMAKE_STAMP:
-            continue
+    for path in tree_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(sha256_file(path).encode() + b"\n")
     return digest.hexdigest()

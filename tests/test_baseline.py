@@ -1,12 +1,12 @@
-"""Unit tests of flcampaign.baseline's static part: the baseline candidate is written and validated.
+"""Unit tests of bench/baseline.py's static part: the baseline candidate is written and validated.
 
 Nothing here simulates (run_seed is exercised by the bench/baseline_*.py scripts).
 """
 
 import pytest
+from baseline import CID, header, prepare_splits, set_up
 from conftest import REPO
 
-from flcampaign.baseline import CID, header, prepare_splits, set_up
 from flcampaign.contract.candidate import load
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task

@@ -153,11 +153,11 @@ def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):
 def test_review_notebook_rebuilds_the_tables(campaign, tmp_path):
     import jupytext
 
-    notebook = jupytext.read(REPO / "reports" / "review.py")
+    notebook = jupytext.read(REPO / "notebooks" / "review.py")
     assert sum(cell.cell_type == "code" for cell in notebook.cells) >= 6
     env = {**os.environ, "FLCAMPAIGN_RESULTS": str(campaign / "results"), "REVIEW_OUTPUT": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, str(REPO / "reports" / "review.py")], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, str(REPO / "notebooks" / "review.py")], capture_output=True, text=True, env=env, timeout=300
     )
     assert result.returncode == 0, result.stderr
     evidence = json.loads((campaign / "results" / "winners.json").read_text())

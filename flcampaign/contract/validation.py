@@ -15,7 +15,15 @@ from flcampaign.contract import candidate as candidates
 from flcampaign.contract.candidate import BASE_PARENT, METADATA, PATCH_DIR, Candidate
 from flcampaign.contract.literature import LITERATURE_DIR
 from flcampaign.errors import ContractViolation
-from flcampaign.files import atomic_write_text, read_json, sha256_bytes, sha256_file, sha256_tree, write_json
+from flcampaign.files import (
+    atomic_write_text,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+    sha256_tree,
+    tree_files,
+    write_json,
+)
 from flcampaign.layout import Records
 from flcampaign.task import BUDGET_ARGS, Task, check_knob
 
@@ -32,14 +40,7 @@ RULE_HINTS = {
 
 def dotted_name(node: ast.expr | None) -> str:
     """``flare.send`` for ``flare.send``; '' for anything that is not a plain dotted name."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return ""
-    parts.append(node.id)
-    return ".".join(reversed(parts))
+    return ".".join(allowlist.dotted(node)) if node is not None else ""
 
 
 def call_name(node: ast.Call) -> str:
@@ -356,7 +357,7 @@ def validate(candidate: Candidate, task: Task, parent_tree: Path, out_tree: Path
 
 def changed_files(base: Path, tree: Path) -> list[str]:
     """Files whose content differs from the task's base sources (the effective change)."""
-    rels = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    rels = {p.relative_to(tree).as_posix() for p in tree_files(tree)}
     return sorted(
         rel for rel in rels if not (base / rel).is_file() or sha256_file(base / rel) != sha256_file(tree / rel)
     )

@@ -21,10 +21,10 @@ import psutil
 
 TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
 POLL_S = 0.5
-EXIT_GRACE_S = 3.0
+EXIT_GRACE_S = 3.0  # after a normal exit, stragglers get this long to finish on their own
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36  # orphans of a run come back to us, so their CPU time is counted when reaped
-_LIBC = ctypes.CDLL(None, use_errno=True)  # after a normal exit, stragglers get this long to finish on their own
+_LIBC = ctypes.CDLL(None, use_errno=True)
 PASSED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CUDA_VISIBLE_DEVICES", "SYSTEMROOT")
 
 

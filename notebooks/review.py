@@ -16,8 +16,8 @@
 #
 # Rebuilds every table and plot of `reports/report.md` from the ledger and the run records, so a
 # reviewer can check each number and dig further. Nothing here simulates. Open it with Jupyter
-# (`jupytext --to notebook reports/review.py`) or run it as a script from the campaign folder:
-# `python reports/review.py` (set `FLCAMPAIGN_RESULTS` for another results folder and
+# (`jupytext --to notebook notebooks/review.py`) or run it as a script from the campaign folder:
+# `python notebooks/review.py` (set `FLCAMPAIGN_RESULTS` for another results folder and
 # `REVIEW_OUTPUT` for where the rebuilt plots go).
 
 # %%
@@ -39,6 +39,7 @@ ledger = pd.DataFrame(read_tsv(RESULTS / "results.tsv"))
 state = json.loads((RESULTS / "campaign_state.json").read_text())
 evidence = json.loads((RESULTS / "winners.json").read_text())
 metric = state["metric"]["name"]
+orientation = 1.0 if state["metric"]["direction"] == "max" else -1.0  # gains are positive when better
 
 # %% [markdown]
 # ## Ledger and decisions
@@ -46,8 +47,8 @@ metric = state["metric"]["name"]
 # %%
 ledger["score"] = pd.to_numeric(ledger["score"], errors="coerce")
 baseline_score = state["baseline"]["score"] if state["baseline"] else float("nan")
-ledger["vs_baseline"] = ledger["score"] - baseline_score
-decisions = ledger[["order", "candidate", "status", "score", "vs_baseline", "kind", "description"]]
+ledger["gain_over_baseline"] = orientation * (ledger["score"] - baseline_score)
+decisions = ledger[["order", "candidate", "status", "score", "gain_over_baseline", "kind", "description"]]
 print(decisions.to_string(index=False))
 print(ledger["status"].value_counts().to_string())
 
@@ -57,10 +58,10 @@ print(ledger["status"].value_counts().to_string())
 # %%
 best = state["best"]
 if state["baseline"] and best:
-    delta = best["score"] - baseline_score
+    delta = orientation * (best["score"] - baseline_score)
     print(
         f"baseline {baseline_score:.4f}, best {best['candidate']} {best['score']:.4f}, "
-        f"difference {delta:+.4f} ({100 * delta / abs(baseline_score):+.1f}%)"
+        f"gain {delta:+.4f} ({100 * delta / abs(baseline_score):+.1f}%)"
     )
 
 # %% [markdown]

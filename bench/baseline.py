@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flcampaign.contract.candidate import write_metadata
 from flcampaign.contract.validation import validate_candidate
-from flcampaign.data.splits import prepare
+from flcampaign.data.splits import SPLITS, prepare
 from flcampaign.evidence.stats import describe
 from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import Sandbox
@@ -27,7 +27,6 @@ from flcampaign.task import Task
 
 CID = "baseline"
 CREATED = "2026-11-24T00:00:00+00:00"
-SPLITS = ("train", "search_val", "heldout")
 TABLE_HEADER = "seed  state  wall s   held-out pooled  held-out site mean  search-val pooled"
 
 
