@@ -132,6 +132,18 @@ def test_widened_cases_are_refused_by_the_default_allowlist(case, task, tmp_path
     assert (record["state"], record["rule"]) == ("invalid", "import-allowlist"), record["reason"]
 
 
+@pytest.mark.parametrize("case", RUNTIME)
+def test_runtime_case_reaches_the_runtime_defence(case, tmp_path):
+    """Every runtime case passes validation in the widened task, so the slow campaign test exercises the layer
+    it names and not a patch that stopped applying (a shared source that moved, say)."""
+    widened_task(tmp_path, [case])
+    drop(tmp_path, case)
+    record = validate_chain(
+        tmp_path / "candidates", case, Task.load(tmp_path / "tasks" / "heart_disease"), tmp_path / "results"
+    )
+    assert record["state"] == "ok", record.get("reason")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(KIND_MODE))
 def test_runtime_cases_in_a_real_campaign(tmp_path, kind):
