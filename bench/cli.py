@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from flcampaign.contract.candidate import discover
-from flcampaign.evidence.ledger import COLUMNS, to_tsv
+from flcampaign.evidence.ledger import to_tsv
+from flcampaign.records import ledger_row
 
 REPO = Path(__file__).resolve().parent.parent
 FLCAMPAIGN = Path(sys.executable).with_name("flcampaign")
@@ -31,14 +32,19 @@ def timed(campaign: Path, *args: str) -> float:
 def scripted_ledger(campaign: Path, rows: int) -> None:
     statuses = ["discard"] * 6 + ["keep", "crash", "invalid"]
     records = [
-        dict.fromkeys(COLUMNS, "")
-        | {"order": i, "candidate": f"{i:04d}-c", "status": "baseline" if i == 1 else statuses[i % len(statuses)]}
-        | {"score": f"{0.6 + i * 1e-4:.6f}", "kind": "source_edit", "family": "fedavg"}
+        ledger_row(
+            order=i,
+            candidate=f"{i:04d}-c",
+            status="baseline" if i == 1 else statuses[i % len(statuses)],
+            score=0.6 + i * 1e-4,
+            kind="source_edit",
+            family="fedavg",
+        )
         for i in range(1, rows + 1)
     ]
     for record in records:
-        if record["status"] in ("crash", "invalid"):
-            record["score"] = ""
+        if record["status"].failed:
+            record["score"] = None
     (campaign / "results").mkdir(exist_ok=True)
     (campaign / "results" / "results.tsv").write_text(to_tsv(records))
 

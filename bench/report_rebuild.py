@@ -12,10 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state
 from flcampaign.evidence.ledger import to_tsv
 from flcampaign.evidence.stats import ATTRIBUTIONS, paired
 from flcampaign.files import atomic_write_text, write_json
+from flcampaign.records import ledger_row
 from flcampaign.reporting.plot import progress_plot, repeats_plot
 from flcampaign.reporting.report import write_report
 from flcampaign.task import Task
@@ -38,16 +40,13 @@ def synthetic_rows(n: int, results: Path) -> list[dict]:
             status = "baseline" if best is None else "keep" if score > best else "discard"
             best = score if status in ("baseline", "keep") else best
         rows.append(
-            {
-                "order": order, "candidate": cid, "parent": "baseline", "status": status,
-                "score": "" if score is None else f"{score:.6f}", "metric": "accuracy", "split": "search_val",
-                "runtime_seconds": "60.000", "kind": "argument_only", "family": "lr", "changed_files": "",
-                "patch_sha256": "0" * 64, "tree_sha256": f"{order:064d}", "budget_sha256": "1" * 64, "seed": 0,
-                "description": f"candidate {order}", "literature_event": "", "sources": "",
-                "failure_reason": "candidate x: client.py: rule client-contract: broken" if status == "invalid" else "",
-                "best_so_far": "" if best is None else f"{best:.6f}", "duplicate_of": "",
-                "artifacts": (results / "runs" / "search" / cid / "seed0").as_posix(),
-            }
+            ledger_row(
+                order=order, candidate=cid, parent="baseline", status=status, score=score, metric="accuracy",
+                split="search_val", runtime_seconds=60.0, kind="argument_only", family="lr", patch_sha256="0" * 64,
+                tree_sha256=f"{order:064d}", budget_sha256="1" * 64, seed=0, description=f"candidate {order}",
+                failure_reason="candidate x: client.py: rule client-contract: broken" if status == "invalid" else "",
+                best_so_far=best, artifacts=f"results/runs/search/{cid}/seed0",
+            )
         )  # fmt: skip
         write_json(
             results / "candidates" / cid / "validation.json", {"meta": {"hypothesis": "h"}, "args": {"lr": 0.002}}
@@ -85,13 +84,13 @@ def main(n: int = 1000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results, reports = Path(tmp) / "results", Path(tmp) / "reports"
         reports.mkdir()
-        rows = [{k: str(v) for k, v in row.items()} for row in synthetic_rows(n, results)]
+        rows = synthetic_rows(n, results)
         atomic_write_text(results / "results.tsv", to_tsv(rows))
         evidence = synthetic_evidence(task)
         start = time.perf_counter()
-        progress_plot(rows, "accuracy", "max", reports / "progress.png")
+        progress_plot(rows, task, reports / "progress.png")
         repeats_plot(evidence, reports / "repeats.png")
-        state = campaign_state(task, rows, 8, 0.0)
+        state = campaign_state(task, rows, GuardConfig())
         write_report(
             task,
             rows,

@@ -1,3 +1,3 @@
 """flcampaign: reproducible, trustworthy federated-learning research campaigns on NVIDIA FLARE."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

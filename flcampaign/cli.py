@@ -160,6 +160,8 @@ def cmd_literature(args: argparse.Namespace) -> int:
         raise ValueError("literature add: give the review file (start from `flcampaign literature template`)")
     event_id, path = literature.add(Path(args.file), Path.cwd() / literature.LITERATURE_DIR)
     event = literature.find(path.parent, event_id)
+    if event is None:
+        raise FileNotFoundError(f"literature event {event_id} is no longer in {path.parent}")
     ranked = ", ".join(f"{p['id']} ({p['total']})" for p in literature.ranked_proposals(event))
     print(f"literature event {event_id} recorded in {literature.LITERATURE_DIR}/{path.name}; proposals: {ranked}")
     print(f"link its batch with `flcampaign new <slug> --literature {event_id} --proposal <P>`")

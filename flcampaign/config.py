@@ -1,18 +1,16 @@
-"""The campaign configuration (config.yaml), checked against its schema with the schema's defaults."""
+"""The campaign configuration (config.yaml), checked against its schema with the schema's defaults.
+
+Defaults are filled by Snakemake's own ``validate`` (as ``rules/common.smk`` does for the workflow), so
+the CLI and the workflow see the same configuration.
+"""
 
 from pathlib import Path
 from typing import Any
 
+from snakemake.utils import validate
+
 from flcampaign.files import read_yaml
-from flcampaign.schemas import schema_errors, validator
-
-
-def _fill_defaults(schema: dict[str, Any], document: dict[str, Any]) -> None:
-    for key, spec in schema.get("properties", {}).items():
-        if key not in document and "default" in spec:
-            document[key] = spec["default"] if not isinstance(spec["default"], dict) else {}
-        if spec.get("type") == "object" and isinstance(document.get(key), dict):
-            _fill_defaults(spec, document[key])
+from flcampaign.schemas import SCHEMA_DIR, schema_errors
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -24,5 +22,5 @@ def load_config(path: Path) -> dict[str, Any]:
     problems = schema_errors("config", config)
     if problems:
         raise ValueError(f"{path}: does not follow rules/schemas/config.schema.yaml: " + "; ".join(problems))
-    _fill_defaults(validator("config").schema, config)
+    validate(config, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
     return config

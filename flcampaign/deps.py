@@ -49,7 +49,9 @@ def _references(path: Path, package: Path) -> frozenset[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE}
-        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == PACKAGE:
+        elif (
+            isinstance(node, ast.ImportFrom) and not node.level and node.module and node.module.split(".")[0] == PACKAGE
+        ):
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -96,7 +96,10 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-class _PlainLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # CSafeLoader is no SafeLoader subclass
+
+
+class _PlainLoader(_SafeLoader):
     """Safe loader (libyaml when available) that keeps timestamps as strings, so ISO dates stay text."""
 
 

@@ -116,6 +116,15 @@ class Records:
     def benchmark(self, *parts: str) -> Path:
         return self.root / "benchmarks" / Path(*parts)
 
+    @property
+    def campaign(self) -> Path:
+        """The campaign folder holding these results, against which ledger artifacts are named."""
+        return self.root.parent
+
+    def matching(self, pattern: Path) -> list[Path]:
+        """The existing paths a layout path with ``*`` parts names (``matching(run_dir("*", "*", "*"))``)."""
+        return list(self.root.glob(Path(pattern).relative_to(self.root).as_posix()))
+
     def artifact(self, path: Path) -> str:
         """How the ledger names a file below this folder: from the campaign folder, whatever the working
         directory (``results/runs/search/x/seed0``)."""

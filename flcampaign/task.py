@@ -135,11 +135,11 @@ class Task:
         return Task.load(dest, num_rounds=self.budget["num_rounds"] if "budget_note" in self.profile else None)
 
     @property
-    def budget(self) -> dict[str, int]:
+    def budget(self) -> dict[str, Any]:
         return self.profile["budget"]
 
     @property
-    def metric(self) -> dict[str, str]:
+    def metric(self) -> dict[str, Any]:
         return self.profile["metric"]
 
     @property

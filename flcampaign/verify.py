@@ -19,7 +19,6 @@ Checks (the ``check`` of a finding):
 """
 
 import csv
-import io
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,10 +27,13 @@ from typing import Any
 import yaml
 
 from flcampaign.contract.candidate import METADATA, PATCH_DIR
-from flcampaign.contract.literature import LITERATURE_DIR, load_events
+from flcampaign.contract.literature import load_events
 from flcampaign.evidence.controls import BEST_CONTROL
-from flcampaign.evidence.ledger import COLUMNS, build_rows, read_tsv, to_tsv
+from flcampaign.evidence.ledger import COLUMNS, build_rows, read_cells
+from flcampaign.evidence.winners import scored_records
 from flcampaign.files import read_json, read_yaml, sha256_bytes, sha256_file, sha256_tree
+from flcampaign.layout import RESULTS_DIR, Campaign, Records
+from flcampaign.records import State, format_row
 from flcampaign.task import Task
 
 CHECKS = ("patch", "tree", "fixed", "model", "score", "ledger", "winners")
@@ -71,10 +73,12 @@ def _short(digest: Any) -> str:
     return str(digest)[:12] if digest else "nothing"
 
 
-class _Audit:
+class Audit:
+    """What the checks share: the campaign's layout, the findings in discovery order, what was looked at."""
+
     def __init__(self, campaign_dir: Path, task: Task, config: dict):
         self.root = Path(campaign_dir).absolute()
-        self.results = self.root / "results"
+        self.records = Records(self.root / RESULTS_DIR)
         self.task, self.config = task, config
         self.findings: dict[Finding, None] = {}  # discovery order (rows, then columns), without repeats
         self.checked: set[str] = set()
@@ -108,264 +112,272 @@ class _Audit:
             return None
         return data
 
-    # -- candidates: patch, tree, fixed ---------------------------------------------------------------
 
-    def validations(self) -> dict[str, dict]:
-        out = {}
-        for path in sorted(self.results.glob("candidates/*/validation.json")):
-            record = self.record(path, "patch")
-            if record is not None:
-                out[path.parent.name] = record
-        return out
+# -- candidates: patch, tree, fixed -------------------------------------------------------------------
 
-    def candidate_folder(self, cid: str, record: dict) -> Path | None:
-        """Where the validated folder lives: candidates/<id>, or results/controls/<id> for a knob-only
-        candidate the workflow wrote itself (a control ``_ctl-NNN``, the compute reference ``_compute-ref``)."""
-        if cid == BEST_CONTROL:
-            source = record.get("source_control")
-            return self.results / "controls" / source.removeprefix("_") if isinstance(source, str) else None
-        if cid.startswith("_"):
-            return self.results / "controls" / cid.removeprefix("_")
-        return self.root / "candidates" / cid
 
-    def check_patch(self, cid: str, record: dict) -> None:
-        if "patch_sha256" not in record:
-            return  # refused before its patches were hashed: nothing was recorded to compare with
-        folder = self.candidate_folder(cid, record)
-        validation = self.results / "candidates" / cid / "validation.json"
-        if folder is None or not folder.is_dir():
-            self.flag(validation, "patch", f"the validated candidate folder of {cid} is gone")
-            return
-        patch_files = sorted((folder / PATCH_DIR).glob("*.patch"))
-        for path in patch_files:
-            self.saw(path)
-        digest = sha256_bytes(b"".join(path.read_bytes() for path in patch_files))
-        if digest != record["patch_sha256"]:
-            self.flag(
-                folder / PATCH_DIR,
-                "patch",
-                f"patches hash to {_short(digest)}, validation recorded {_short(record['patch_sha256'])} "
-                "(edited after validation)",
-            )
-        meta_path = folder / METADATA
-        if "meta" in record:
-            self.saw(meta_path)
-            try:
-                meta = read_yaml(meta_path)
-            except (OSError, ValueError, yaml.YAMLError) as error:
-                meta = f"unreadable ({error})"
-            if meta != record["meta"]:
-                self.flag(meta_path, "patch", "differs from the metadata recorded at validation")
+def validations(audit: Audit) -> dict[str, dict]:
+    """Every validation record that can be read, by candidate id."""
+    out = {}
+    for path in sorted(audit.records.matching(audit.records.validation("*"))):
+        record = audit.record(path, "patch")
+        if record is not None:
+            out[path.parent.name] = record
+    return out
 
-    def check_tree(self, cid: str, record: dict) -> None:
-        if record.get("state") != "ok":
-            return
-        src = self.results / "candidates" / cid / "src"
-        self.saw(src)
-        if not src.is_dir():
-            self.flag(src, "tree", "the validated source tree is missing")
-            return
-        digest = sha256_tree(src)
-        if digest != record.get("tree_sha256"):
-            self.flag(
-                src, "tree", f"hashes to {_short(digest)}, validation recorded {_short(record.get('tree_sha256'))}"
-            )
 
-    def check_fixed(self, cid: str, record: dict) -> None:
-        if "task" not in record:
-            return  # not a contract validation (the stub written when no control produced a score)
-        path = self.results / "candidates" / cid / "validation.json"
-        recorded, now = record.get("fixed_sha256") or {}, self.task.fixed_hashes
-        changed = sorted(rel for rel in set(recorded) | set(now) if recorded.get(rel) != now.get(rel))
-        if changed:
-            self.flag(
-                path,
-                "fixed",
-                f"fixed files of task {self.task.name} differ from their hashes at validation: {', '.join(changed)}",
-            )
-        if record.get("budget_sha256") != self.task.budget_sha256:
-            self.flag(
-                path,
-                "fixed",
-                f"budget_sha256 {_short(record.get('budget_sha256'))} differs from the task's budget now "
-                f"({_short(self.task.budget_sha256)})",
-            )
+def candidate_folder(audit: Audit, cid: str, record: dict) -> Path | None:
+    """Where the validated folder lives: candidates/<id>, or the workflow's own folder for a knob-only
+    candidate it wrote itself (a control ``_ctl-NNN``, the compute reference ``_compute-ref``)."""
+    if cid == BEST_CONTROL:
+        source = record.get("source_control")
+        return audit.records.scalar_candidate(source) if isinstance(source, str) else None
+    if cid.startswith("_"):
+        return audit.records.scalar_candidate(cid)
+    return Campaign(audit.root).candidates / cid
 
-    # -- runs: model, score ---------------------------------------------------------------------------
 
-    def check_runs(self) -> None:
-        run_dirs = sorted(
-            {p.parent for name in ("run.json", *SCORE_RECORDS) for p in self.results.glob(f"runs/*/*/seed*/{name}")}
+def check_patch(audit: Audit, cid: str, record: dict) -> None:
+    """The candidate's patches and candidate.yaml still match what validation recorded."""
+    if "patch_sha256" not in record:
+        return  # refused before its patches were hashed: nothing was recorded to compare with
+    folder = candidate_folder(audit, cid, record)
+    if folder is None or not folder.is_dir():
+        audit.flag(audit.records.validation(cid), "patch", f"the validated candidate folder of {cid} is gone")
+        return
+    patch_files = sorted((folder / PATCH_DIR).glob("*.patch"))
+    for path in patch_files:
+        audit.saw(path)
+    digest = sha256_bytes(b"".join(path.read_bytes() for path in patch_files))
+    if digest != record["patch_sha256"]:
+        audit.flag(
+            folder / PATCH_DIR,
+            "patch",
+            f"patches hash to {_short(digest)}, validation recorded {_short(record['patch_sha256'])} "
+            "(edited after validation)",
         )
-        for run_dir in run_dirs:
-            run_path = run_dir / "run.json"
-            run = self.record(run_path, "model") if run_path.is_file() else None
-            if run is not None and run.get("state") == "ok":
-                self.check_model(run_dir, run)
-            for name in SCORE_RECORDS:
-                if (run_dir / name).is_file():
-                    score = self.record(run_dir / name, "score")
-                    if score is not None and score.get("state") == "ok":
-                        self.check_score(run_dir / name, score, run)
-
-    def check_model(self, run_dir: Path, run: dict) -> None:
-        model = run_dir / "global_model.pt"
-        self.saw(model)
-        digest = self.sha(model)
-        if digest is None:
-            self.flag(model, "model", "run.json is ok but its final global model is missing")
-        elif digest != run.get("model_sha256"):
-            self.flag(
-                model, "model", f"hashes to {_short(digest)}, run.json recorded {_short(run.get('model_sha256'))}"
-            )
-
-    def check_score(self, path: Path, score: dict, run: dict | None) -> None:
-        if run is None or run.get("state") != "ok":
-            state = "missing" if run is None else run.get("state")
-            self.flag(path, "score", f"is ok but its run.json is {state}")
-        elif score.get("model_sha256") != run.get("model_sha256"):
-            self.flag(
-                path,
-                "score",
-                f"judged model {_short(score.get('model_sha256'))}, run.json has {_short(run.get('model_sha256'))}",
-            )
-        split, hashes = score.get("split"), score.get("split_sha256")
-        if not isinstance(split, str) or not isinstance(hashes, dict) or not hashes:
-            self.flag(path, "score", "does not name the split files it was computed on")
-            return
-        for site, recorded in sorted(hashes.items()):
-            split_file = self.results / "task" / split / f"{site}.npz"
-            self.saw(split_file)
-            digest = self.sha(split_file)
-            if digest != recorded:
-                now = "is missing" if digest is None else f"hashes to {_short(digest)}"
-                self.flag(split_file, "score", f"{now}, {self.rel(path)} recorded {_short(recorded)}")
-
-    # -- ledger ---------------------------------------------------------------------------------------
-
-    def check_ledger(self, validations: dict[str, dict]) -> None:
-        tsv = self.results / "results.tsv"
-        self.saw(tsv)
-        if not tsv.is_file():
-            self.flag(tsv, "ledger", "the ledger is missing")
-            return
-        literature = self.root / LITERATURE_DIR
-        for path in sorted(literature.glob("lit-*.yaml")):
-            self.saw(path)
-        ids = [cid for cid in validations if not cid.startswith("_")]  # workflow-written ids start with _
+    meta_path = folder / METADATA
+    if "meta" in record:
+        audit.saw(meta_path)
         try:
-            rows = build_rows(
-                self.task,
-                self.results,
-                ids,
-                self.task.seeds["search"],
-                float(self.config["ledger"]["keep_margin"]),
-                load_events(literature),
-            )
-            expected = list(csv.DictReader(io.StringIO(to_tsv(rows)), delimiter="\t"))
-            actual = read_tsv(tsv)
-            with open(tsv, encoding="utf-8", newline="") as handle:
-                header = next(csv.reader(handle, delimiter="\t"), [])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            self.flag(tsv, "ledger", f"cannot be compared with the records: {error}")
-            return
-        if header != list(COLUMNS):
-            missing = [c for c in COLUMNS if c not in header]
-            extra = [c for c in header if c not in COLUMNS]
-            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "columns are out of order"
-            self.flag(tsv, "ledger", f"results.tsv header: {detail}")
-        self.compare_rows(tsv, [column for column in COLUMNS if column in header], actual, expected)
+            meta = read_yaml(meta_path)
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            meta = f"unreadable ({error})"
+        if meta != record["meta"]:
+            audit.flag(meta_path, "patch", "differs from the metadata recorded at validation")
 
-    def compare_rows(self, tsv: Path, columns: list[str], actual: list[dict], expected: list[dict]) -> None:
-        """Rows are matched by candidate: extra, missing and moved rows are one finding each, then cell by cell."""
-        wanted = {row["candidate"]: (number, row) for number, row in enumerate(expected, start=1)}
-        seen: dict[str, int] = {}
-        for number, have in enumerate(actual, start=1):
-            cid = have.get("candidate")
-            if cid not in wanted or cid in seen:
-                again = f" (again; first at row {seen[cid]})" if cid in seen else ""
-                self.flag(tsv, "ledger", f"results.tsv row {number} (candidate {cid}) is not in the records{again}")
-                continue
-            seen[cid] = number
-            want = wanted[cid][1]
-            for column in columns:
-                if have.get(column) != want[column]:
-                    self.flag(
-                        tsv,
-                        "ledger",
-                        f"results.tsv row {number} (candidate {cid}): column {column} is {_cell(have.get(column))} "
-                        f"in the ledger, {_cell(want[column])} in the records",
-                    )
-        for cid, (number, _) in wanted.items():
-            if cid not in seen:
-                self.flag(tsv, "ledger", f"results.tsv row {number} (candidate {cid}) is missing")
-        ledger_order = list(seen)  # candidates present in both, in the ledger's order
-        campaign_order = [cid for cid in wanted if cid in seen]
-        for have_cid, want_cid in zip(ledger_order, campaign_order, strict=True):
-            if have_cid != want_cid:
-                self.flag(
+
+def check_tree(audit: Audit, cid: str, record: dict) -> None:
+    """A valid candidate's materialised sources still hash to its ``tree_sha256``."""
+    if record.get("state") != State.OK:
+        return
+    src = audit.records.tree(cid)
+    audit.saw(src)
+    if not src.is_dir():
+        audit.flag(src, "tree", "the validated source tree is missing")
+        return
+    digest = sha256_tree(src)
+    if digest != record.get("tree_sha256"):
+        audit.flag(src, "tree", f"hashes to {_short(digest)}, validation recorded {_short(record.get('tree_sha256'))}")
+
+
+def check_fixed(audit: Audit, cid: str, record: dict) -> None:
+    """The task's fixed files and budget still hash to what the validation recorded."""
+    path, task = audit.records.validation(cid), audit.task
+    recorded, now = record.get("fixed_sha256") or {}, task.fixed_hashes
+    changed = sorted(rel for rel in set(recorded) | set(now) if recorded.get(rel) != now.get(rel))
+    if changed:
+        audit.flag(
+            path,
+            "fixed",
+            f"fixed files of task {task.name} differ from their hashes at validation: {', '.join(changed)}",
+        )
+    if record.get("budget_sha256") != task.budget_sha256:
+        audit.flag(
+            path,
+            "fixed",
+            f"budget_sha256 {_short(record.get('budget_sha256'))} differs from the task's budget now "
+            f"({_short(task.budget_sha256)})",
+        )
+
+
+# -- runs: model, score -------------------------------------------------------------------------------
+
+
+def check_runs(audit: Audit) -> None:
+    """Each ok run's model still hashes to its record; each ok score judged that model on unchanged splits."""
+    every_run = audit.records.run_dir("*", "*", "*")
+    run_dirs = sorted(
+        {p.parent for name in ("run.json", *SCORE_RECORDS) for p in audit.records.matching(every_run / name)}
+    )
+    for run_dir in run_dirs:
+        run_path = run_dir / "run.json"
+        run = audit.record(run_path, "model") if run_path.is_file() else None
+        if run is not None and run.get("state") == State.OK:
+            check_model(audit, run_dir, run)
+        for name in SCORE_RECORDS:
+            if (run_dir / name).is_file():
+                score = audit.record(run_dir / name, "score")
+                if score is not None and score.get("state") == State.OK:
+                    check_score(audit, run_dir / name, score, run)
+
+
+def check_model(audit: Audit, run_dir: Path, run: dict) -> None:
+    model = run_dir / "global_model.pt"
+    audit.saw(model)
+    digest = audit.sha(model)
+    if digest is None:
+        audit.flag(model, "model", "run.json is ok but its final global model is missing")
+    elif digest != run.get("model_sha256"):
+        audit.flag(model, "model", f"hashes to {_short(digest)}, run.json recorded {_short(run.get('model_sha256'))}")
+
+
+def check_score(audit: Audit, path: Path, score: dict, run: dict | None) -> None:
+    if run is None or run.get("state") != State.OK:
+        state = "missing" if run is None else run.get("state")
+        audit.flag(path, "score", f"is ok but its run.json is {state}")
+    elif score.get("model_sha256") != run.get("model_sha256"):
+        audit.flag(
+            path,
+            "score",
+            f"judged model {_short(score.get('model_sha256'))}, run.json has {_short(run.get('model_sha256'))}",
+        )
+    split, hashes = score.get("split"), score.get("split_sha256")
+    if not isinstance(split, str) or not isinstance(hashes, dict) or not hashes:
+        audit.flag(path, "score", "does not name the split files it was computed on")
+        return
+    for site, recorded in sorted(hashes.items()):
+        split_file = audit.records.split(split) / f"{site}.npz"
+        audit.saw(split_file)
+        digest = audit.sha(split_file)
+        if digest != recorded:
+            now = "is missing" if digest is None else f"hashes to {_short(digest)}"
+            audit.flag(split_file, "score", f"{now}, {audit.rel(path)} recorded {_short(recorded)}")
+
+
+# -- ledger -------------------------------------------------------------------------------------------
+
+
+def check_ledger(audit: Audit, validated: dict[str, dict]) -> None:
+    """``results.tsv`` equals the ledger rebuilt from the records, cell by cell and in campaign order."""
+    tsv = audit.records.ledger
+    audit.saw(tsv)
+    if not tsv.is_file():
+        audit.flag(tsv, "ledger", "the ledger is missing")
+        return
+    literature = Campaign(audit.root).literature
+    for path in sorted(literature.glob("lit-*.yaml")):
+        audit.saw(path)
+    ids = [cid for cid in validated if not cid.startswith("_")]  # workflow-written ids start with _
+    try:
+        rows = build_rows(
+            audit.task,
+            audit.records.root,
+            ids,
+            audit.task.seeds["search"],
+            float(audit.config["ledger"]["keep_margin"]),
+            load_events(literature),
+        )
+        expected = [format_row(row) for row in rows]
+        actual = read_cells(tsv)
+        with open(tsv, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, delimiter="\t"), [])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        audit.flag(tsv, "ledger", f"cannot be compared with the records: {error}")
+        return
+    if header != list(COLUMNS):
+        missing = [c for c in COLUMNS if c not in header]
+        extra = [c for c in header if c not in COLUMNS]
+        detail = f"missing {missing}, unexpected {extra}" if missing or extra else "columns are out of order"
+        audit.flag(tsv, "ledger", f"results.tsv header: {detail}")
+    compare_rows(audit, tsv, [column for column in COLUMNS if column in header], actual, expected)
+
+
+def compare_rows(audit: Audit, tsv: Path, columns: list[str], actual: list[dict], expected: list[dict]) -> None:
+    """Rows are matched by candidate: extra, missing and moved rows are one finding each, then cell by cell."""
+    wanted = {row["candidate"]: (number, row) for number, row in enumerate(expected, start=1)}
+    seen: dict[str, int] = {}
+    for number, have in enumerate(actual, start=1):
+        cid = have.get("candidate")
+        if cid is None or cid not in wanted or cid in seen:  # a short row has no candidate cell
+            again = f" (again; first at row {seen[cid]})" if cid in seen else ""
+            audit.flag(tsv, "ledger", f"results.tsv row {number} (candidate {cid}) is not in the records{again}")
+            continue
+        seen[cid] = number
+        want = wanted[cid][1]
+        for column in columns:
+            if have.get(column) != want[column]:
+                audit.flag(
                     tsv,
                     "ledger",
-                    f"results.tsv row {seen[have_cid]} (candidate {have_cid}) is out of campaign order: "
-                    f"the records put it at row {wanted[have_cid][0]}",
+                    f"results.tsv row {number} (candidate {cid}): column {column} is {_cell(have.get(column))} "
+                    f"in the ledger, {_cell(want[column])} in the records",
                 )
+    for cid, (number, _) in wanted.items():
+        if cid not in seen:
+            audit.flag(tsv, "ledger", f"results.tsv row {number} (candidate {cid}) is missing")
+    ledger_order = list(seen)  # candidates present in both, in the ledger's order
+    campaign_order = [cid for cid in wanted if cid in seen]
+    for have_cid, want_cid in zip(ledger_order, campaign_order, strict=True):
+        if have_cid != want_cid:
+            audit.flag(
+                tsv,
+                "ledger",
+                f"results.tsv row {seen[have_cid]} (candidate {have_cid}) is out of campaign order: "
+                f"the records put it at row {wanted[have_cid][0]}",
+            )
 
-    # -- winners --------------------------------------------------------------------------------------
 
-    def scores(self, phase: str, cid: str, seeds: list, name: str) -> dict[str, tuple[float, Path]]:
-        """Seed (as winners.json keys it) -> (score, record) for the ok records, as winners.py reads them."""
-        out = {}
-        for seed in seeds:
-            path = self.results / "runs" / phase / str(cid) / f"seed{seed}" / name
-            if path.is_file():
-                self.saw(path)
-                try:
-                    record = read_json(path)
-                except (OSError, ValueError):
-                    continue  # reported by the score check
-                if isinstance(record, dict) and record.get("state") == "ok":
-                    out[str(seed)] = (float(record["score"]), path)
-        return out
+# -- winners ------------------------------------------------------------------------------------------
 
-    def compare(self, path: Path, label: str, used: dict, records: dict[str, tuple[float, Path]]) -> None:
-        used = {str(seed): value for seed, value in (used or {}).items()}
-        for seed in sorted(set(used) | set(records), key=lambda s: (len(s), s)):
-            value = used.get(seed)
-            recorded, source = records.get(seed, (None, None))
-            if (
-                value is None
-                or recorded is None
-                or not math.isclose(value, recorded, rel_tol=0, abs_tol=SCORE_TOLERANCE)
-            ):
-                where = self.rel(source) if source else "no ok score record"
-                self.flag(path, "winners", f"{label} seed {seed}: {value} in winners.json, {recorded} in {where}")
 
-    def check_winners(self, validations: dict[str, dict]) -> None:
-        path = self.results / "winners.json"
-        if not path.is_file():
-            return
-        evidence = self.record(path, "winners")
-        if evidence is None:
-            return
-        try:
-            seeds, search_seed = evidence["repeat_seeds"], self.task.seeds["search"]
-            baseline = evidence.get("baseline")
-            arms = [(baseline, evidence["baseline_scores"], evidence["baseline_heldout"])] if baseline else []
-            arms += [(entry["candidate"], entry["scores"], entry["heldout"]) for entry in evidence["entries"]]
-            for cid, scores, heldout in arms:
-                self.compare(path, cid, scores, self.scores("repeat", cid, seeds, "score.json"))
-                self.compare(path, f"{cid} held-out", heldout, self.scores("repeat", cid, seeds, "heldout.json"))
-            for entry in evidence["entries"]:
-                cid = entry["candidate"]
-                if cid == BEST_CONTROL:
-                    source = (validations.get(cid) or {}).get("source_control")
-                    search = self.scores("control", source, [search_seed], "score.json") if source else {}
-                else:
-                    search = self.scores("search", cid, [search_seed], "score.json")
-                used = {} if entry.get("search_score") is None else {search_seed: entry["search_score"]}
-                self.compare(path, f"{cid} search", used, search)
-        except (KeyError, TypeError, AttributeError, ValueError) as error:
-            self.flag(path, "winners", f"does not have the structure winners.py writes: {error!r}")
+def recorded_scores(audit: Audit, phase: str, cid: str, seeds: list, name: str) -> dict[str, tuple[float, Path]]:
+    """Seed (as winners.json keys it) -> (score, record), found the way the winners stage finds them."""
+    out = {}
+    for seed, path in scored_records(audit.records, phase, cid, seeds, name).items():
+        audit.saw(path)
+        out[str(seed)] = (float(read_json(path)["score"]), path)
+    return out
+
+
+def compare_scores(audit: Audit, path: Path, label: str, used: dict, recorded: dict[str, tuple[float, Path]]) -> None:
+    used = {str(seed): value for seed, value in (used or {}).items()}
+    for seed in sorted(set(used) | set(recorded), key=lambda s: (len(s), s)):
+        value = used.get(seed)
+        score, source = recorded.get(seed, (None, None))
+        if value is None or score is None or not math.isclose(value, score, rel_tol=0, abs_tol=SCORE_TOLERANCE):
+            where = audit.rel(source) if source else "no ok score record"
+            audit.flag(path, "winners", f"{label} seed {seed}: {value} in winners.json, {score} in {where}")
+
+
+def check_winners(audit: Audit, validated: dict[str, dict]) -> None:
+    """``winners.json`` uses exactly the scores the score records hold."""
+    path = audit.records.winners_json
+    if not path.is_file():
+        return
+    evidence = audit.record(path, "winners")
+    if evidence is None:
+        return
+    try:
+        seeds, search_seed = evidence["repeat_seeds"], audit.task.seeds["search"]
+        baseline = evidence.get("baseline")
+        arms = [(baseline, evidence["baseline_scores"], evidence["baseline_heldout"])] if baseline else []
+        arms += [(entry["candidate"], entry["scores"], entry["heldout"]) for entry in evidence["entries"]]
+        for cid, scores, heldout in arms:
+            compare_scores(audit, path, cid, scores, recorded_scores(audit, "repeat", cid, seeds, "score.json"))
+            held = recorded_scores(audit, "repeat", cid, seeds, "heldout.json")
+            compare_scores(audit, path, f"{cid} held-out", heldout, held)
+        for entry in evidence["entries"]:
+            cid = entry["candidate"]
+            if cid == BEST_CONTROL:
+                source = (validated.get(cid) or {}).get("source_control")
+                search = recorded_scores(audit, "control", source, [search_seed], "score.json") if source else {}
+            else:
+                search = recorded_scores(audit, "search", cid, [search_seed], "score.json")
+            used = {} if entry.get("search_score") is None else {search_seed: entry["search_score"]}
+            compare_scores(audit, path, f"{cid} search", used, search)
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        audit.flag(path, "winners", f"does not have the structure winners.py writes: {error!r}")
 
 
 def audit(campaign_dir: Path, task: Task, config: dict) -> Verification:
@@ -374,17 +386,17 @@ def audit(campaign_dir: Path, task: Task, config: dict) -> Verification:
     Findings are sorted by artifact and check, and within those in the order they were found
     (a ledger's rows and columns in file order).
     """
-    check = _Audit(campaign_dir, task, config)
-    validations = check.validations()
-    for cid, record in validations.items():
-        check.check_patch(cid, record)
-        check.check_tree(cid, record)
-        check.check_fixed(cid, record)
-    check.check_runs()
-    check.check_ledger(validations)
-    check.check_winners(validations)
-    findings = sorted(check.findings, key=lambda finding: (finding.artifact, finding.check))
-    return Verification(findings, sorted(check.checked))
+    found = Audit(campaign_dir, task, config)
+    validated = validations(found)
+    for cid, record in validated.items():
+        check_patch(found, cid, record)
+        check_tree(found, cid, record)
+        check_fixed(found, cid, record)
+    check_runs(found)
+    check_ledger(found, validated)
+    check_winners(found, validated)
+    findings = sorted(found.findings, key=lambda finding: (finding.artifact, finding.check))
+    return Verification(findings, sorted(found.checked))
 
 
 def verify(campaign_dir: Path, task: Task, config: dict) -> list[Finding]:

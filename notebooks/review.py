@@ -29,6 +29,8 @@ import pandas as pd
 
 from flcampaign.evidence.ledger import read_tsv
 from flcampaign.reporting.plot import progress_plot, repeats_plot
+from flcampaign.task import Task
+from flcampaign.workflow import task_dir
 
 RESULTS = Path(os.environ.get("FLCAMPAIGN_RESULTS", "results"))
 OUTPUT = Path(os.environ.get("REVIEW_OUTPUT", RESULTS / "review"))
@@ -38,14 +40,16 @@ pd.set_option("display.width", 200)
 ledger = pd.DataFrame(read_tsv(RESULTS / "results.tsv"))
 state = json.loads((RESULTS / "campaign_state.json").read_text())
 evidence = json.loads((RESULTS / "winners.json").read_text())
-metric = state["metric"]["name"]
-orientation = 1.0 if state["metric"]["direction"] == "max" else -1.0  # gains are positive when better
+task = Task.load(task_dir(state["task"], RESULTS.parent))
+metric = task.metric["name"]
+orientation = task.orientation  # gains are positive when better
 
 # %% [markdown]
 # ## Ledger and decisions
 
 # %%
 ledger["score"] = pd.to_numeric(ledger["score"], errors="coerce")
+ledger["status"] = ledger["status"].astype(str)
 baseline_score = state["baseline"]["score"] if state["baseline"] else float("nan")
 ledger["gain_over_baseline"] = orientation * (ledger["score"] - baseline_score)
 decisions = ledger[["order", "candidate", "status", "score", "gain_over_baseline", "kind", "description"]]
@@ -68,7 +72,7 @@ if state["baseline"] and best:
 # ## Progress plot
 
 # %%
-progress_plot(read_tsv(RESULTS / "results.tsv"), metric, state["metric"]["direction"], OUTPUT / "progress.png")
+progress_plot(read_tsv(RESULTS / "results.tsv"), task, OUTPUT / "progress.png")
 
 # %% [markdown]
 # ## Repeats: per-seed scores and paired gains over the baseline

@@ -7,4 +7,4 @@ from flcampaign.workflow import log_to, task_of
 log_to(snakemake.log[0])
 task = task_of(snakemake.config)
 rows = read_tsv(snakemake.input.tsv)
-progress_plot(rows, task.metric["name"], task.metric["direction"], Path(snakemake.output.plot))
+progress_plot(rows, task, Path(snakemake.output.plot))

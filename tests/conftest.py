@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled task, its prepared splits, and a scratch campaign folder."""
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def heart_splits(tmp_path_factory, heart_task) -> Path:
     out = tmp_path_factory.mktemp("splits")
     prepare(heart_task, out)
     return out
+
+
+def with_direction(task: Task, direction: str) -> Task:
+    """The task with its metric's direction set (a ``min`` metric through the same data), the profile untouched."""
+    profile = copy.deepcopy(task.profile)
+    profile["metric"]["direction"] = direction
+    return Task(task.root, profile)
 
 
 def copy_candidates(dest: Path, *ids: str) -> None:

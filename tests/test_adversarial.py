@@ -19,7 +19,7 @@ from flcampaign.evidence.ledger import build_rows, read_tsv
 from flcampaign.execution.sandbox import SandboxUnavailable, choose
 from flcampaign.task import Task
 
-CORPUS = Path(__file__).resolve().parent / "adversarial"
+CORPUS = REPO / "tests" / "adversarial"
 CASES = {case.name: yaml.safe_load((case / "expected.yaml").read_text()) for case in sorted(CORPUS.iterdir())}
 STATIC = sorted(name for name, expected in CASES.items() if expected["stage"] == "validate")
 RUNTIME = sorted(name for name, expected in CASES.items() if expected["stage"] in ("simulate", "score", "ledger"))

@@ -12,7 +12,8 @@ from test_literature import review
 
 from flcampaign.agent.watch import campaign_lock
 from flcampaign.cli import main
-from flcampaign.evidence.ledger import COLUMNS, read_tsv, to_tsv
+from flcampaign.evidence.ledger import read_tsv, to_tsv
+from flcampaign.records import ledger_row
 from flcampaign.task import Task
 
 SUBCOMMANDS = ("run", "watch", "new", "validate", "diff", "status", "literature", "program", "verify")
@@ -29,7 +30,7 @@ def campaign(tmp_path, monkeypatch) -> Path:
 def ledger(campaign: Path, *rows: tuple[str, str, str]) -> None:
     """A scripted results.tsv: (candidate, status, score) rows in campaign order."""
     full = [
-        dict.fromkeys(COLUMNS, "") | {"order": i, "candidate": c, "status": s, "score": v, "kind": "source_edit"}
+        ledger_row(order=i, candidate=c, status=s, score=float(v) if v else None, kind="source_edit")
         for i, (c, s, v) in enumerate(rows, start=1)
     ]
     (campaign / "results").mkdir(exist_ok=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 from flcampaign.contract.candidate import patch_manifest
 from flcampaign.contract.validation import (
@@ -26,7 +27,6 @@ from flcampaign.contract.validation import (
 from flcampaign.files import read_json, sha256_tree
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parents[1]
 TASK_DIR = REPO / "tasks" / "heart_disease"
 BASE_SRC = Task.load(TASK_DIR).sources
 PATCH_NAME = "patches/001-change.patch"

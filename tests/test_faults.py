@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import copy_candidates
+from conftest import REPO, copy_candidates
 from test_ledger import add_candidate, t
 
 from flcampaign.evidence.ledger import read_tsv, write_ledger
@@ -78,7 +78,7 @@ def small_disk(tmp_path):
 
 
 def ledger_inputs(tmp_path: Path) -> tuple[Task, Path, list[str]]:
-    task = Task.load(Path(__file__).resolve().parent.parent / "tasks" / "heart_disease")
+    task = Task.load(REPO / "tasks" / "heart_disease")
     results = tmp_path / "records"
     add_candidate(results, "base", t(0), 0.70, baseline=True)
     add_candidate(results, "next", t(1), 0.72)

@@ -9,7 +9,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
+from conftest import REPO
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +19,6 @@ from flcampaign.contract.candidate import patch_manifest
 from flcampaign.contract.validation import patches, validate_candidate
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parents[1]
 TASK = Task.load(REPO / "tasks" / "heart_disease")
 EXAMPLES = 600
 
@@ -154,6 +155,7 @@ def write(path: Path, content: bytes | None) -> None:
         path.write_bytes(content)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

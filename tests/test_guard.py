@@ -7,6 +7,7 @@ import pytest
 from conftest import REPO
 
 from flcampaign.agent.guard import ACTIONS, GuardConfig, decide, literature_batches
+from flcampaign.records import ledger_row
 from flcampaign.task import Task
 
 TICK = count(1)
@@ -18,16 +19,16 @@ def task() -> Task:
 
 
 def row(status: str, score: float | None = None, kind: str = "source_edit", family: str = "fedavg", lit: str = ""):
-    """A ledger row as results.tsv holds it (strings), with a fresh candidate id."""
+    """A typed ledger row as the ledger is read, with a fresh candidate id."""
     cid = f"lit-{next(TICK):04d}" if status == "literature" else f"c{next(TICK)}"
-    return {
-        "candidate": cid,
-        "status": status,
-        "score": "" if score is None else f"{score:.6f}",
-        "kind": "literature" if status == "literature" else kind,
-        "family": family,
-        "literature_event": cid if status == "literature" else lit,
-    }
+    return ledger_row(
+        candidate=cid,
+        status=status,
+        score=score,
+        kind="literature" if status == "literature" else kind,
+        family=family,
+        literature_event=cid if status == "literature" else lit,
+    )
 
 
 def base(score: float = 0.70) -> list[dict]:

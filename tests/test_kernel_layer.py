@@ -8,9 +8,9 @@ import socket
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from flcampaign.execution import landlock, seccomp
 from flcampaign.execution.containment import Policy
@@ -68,7 +68,7 @@ def test_a_confined_process_reaches_only_its_folders_and_ports(tmp_path):
     allowed_port, other_port = allowed.getsockname()[1], other.getsockname()[1]
     python = (sys.prefix, sys.base_prefix)
     policy = Policy("client", (), (str(own),), python=python, kernel=True, connect_ports=(allowed_port,))
-    package = str(Path(__file__).resolve().parent.parent)
+    package = str(REPO)
     script = PROBE.format(
         package=package,
         policy=policy.to_json(),
@@ -108,7 +108,7 @@ def test_the_server_may_open_datagram_sockets_and_the_ephemeral_ports():
     assert 443 not in ruleset.connect_ports and 22 not in ruleset.connect_ports
     code = (
         "import socket, sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
         "from flcampaign.execution.containment import Policy, confine\n"
         f"confine(Policy.from_json({policy.to_json()!r}))\n"
         "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()\n"
@@ -138,7 +138,7 @@ def test_a_process_that_cannot_be_confined_stops_instead_of_running_unconfined(t
     policy = Policy("client", (), (str(blocker / "below"),), python=(sys.prefix,), kernel=True)
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
         "from flcampaign.execution.containment import Policy, install\n"
         f"install(Policy.from_json({policy.to_json()!r}))\n"
         "print('ran unconfined')\n"

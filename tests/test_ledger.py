@@ -1,6 +1,5 @@
 """The ledger, rebuilt from scripted validation / run / score records of a fake campaign."""
 
-import copy
 import errno
 import os
 import random
@@ -8,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, with_direction
 
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state, write_state
 from flcampaign.evidence.ledger import (
     COLUMNS,
-    STATUSES,
     build_rows,
     fixed_digest,
     read_tsv,
@@ -21,9 +20,9 @@ from flcampaign.evidence.ledger import (
     write_ledger,
 )
 from flcampaign.files import read_json, write_json
+from flcampaign.records import STATUSES, format_row
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
 FIXED = {"profile.yaml": "hash-of-profile", "src/fl_data.py": "hash-of-fl-data"}
 SANDBOX = {"kind": "bubblewrap", "detail": "/usr/bin/bwrap"}
@@ -32,12 +31,6 @@ SANDBOX = {"kind": "bubblewrap", "detail": "/usr/bin/bwrap"}
 @pytest.fixture(scope="module")
 def task() -> Task:
     return Task.load(TASK_ROOT)
-
-
-def _min_task(task: Task) -> Task:
-    profile = copy.deepcopy(task.profile)
-    profile["metric"]["direction"] = "min"
-    return Task(task.root, profile)
 
 
 def add_candidate(
@@ -192,10 +185,8 @@ def test_statuses_and_running_best(task, campaign):
         "q-dup": "discard",
         "p-predict": "crash",
     }
-    assert [row["best_so_far"] for row in rows] == ["0.700000"] + ["0.750000"] * 6 + ["0.800000"] * 3
-    assert [row["score"] for row in rows] == [
-        "0.700000", "0.750000", "0.755000", "0.750000", "", "", "", "0.800000", "0.755000", "",
-    ]  # fmt: skip
+    assert [row["best_so_far"] for row in rows] == [0.7] + [0.75] * 6 + [0.8] * 3
+    assert [row["score"] for row in rows] == [0.7, 0.75, 0.755, 0.75, None, None, None, 0.8, 0.755, None]
     assert {row["status"] for row in rows} <= set(STATUSES)
 
 
@@ -204,7 +195,7 @@ def test_small_gain_is_kept_without_a_keep_margin(task, campaign):
     rows = by_id(build_rows(task, results, order, 0, 0.0))
     assert rows["x-small-gain"]["status"] == "keep"
     assert rows["w-tie"]["status"] == "discard"  # a tie never beats the incumbent
-    assert rows["q-dup"]["best_so_far"] == "0.800000"
+    assert rows["q-dup"]["best_so_far"] == 0.8
 
 
 def test_failure_reasons_are_carried_on_one_line(task, campaign):
@@ -215,8 +206,8 @@ def test_failure_reasons_are_carried_on_one_line(task, campaign):
     assert rows["s-invalid"]["failure_reason"] == "client.py: forbidden call"
     assert rows["p-predict"]["failure_reason"] == "prediction step failed (exit code 1)"
     assert rows["z-base"]["failure_reason"] == "" and rows["r-best"]["failure_reason"] == ""
-    assert rows["v-crash"]["runtime_seconds"] == "12.500"
-    assert rows["s-invalid"]["runtime_seconds"] == ""
+    assert rows["v-crash"]["runtime_seconds"] == 12.5
+    assert rows["s-invalid"]["runtime_seconds"] is None
 
 
 def test_row_fields(task, campaign):
@@ -267,7 +258,7 @@ def test_candidate_scored_before_the_baseline_is_kept(task, tmp_path):
     add_candidate(results, "later", t(2), 0.71)
     rows = by_id(build_rows(task, results, ["early", "later"], 0, 0.0))
     assert rows["early"]["status"] == "keep"
-    assert rows["early"]["best_so_far"] == "0.720000"
+    assert rows["early"]["best_so_far"] == 0.72
     assert rows["later"]["status"] == "discard"
     state = campaign_state(task, list(rows.values()), GuardConfig(plateau=8, material_gain=0.0))
     assert state["baseline"] is None
@@ -285,7 +276,7 @@ def test_baseline_scored_after_another_candidate_is_still_the_baseline(task, tmp
     assert state["next_action"] != "run_baseline"
     assert [row["status"] for row in rows] == ["keep", "baseline"]
     assert state["best"] == {"candidate": "early", "score": 0.72}
-    assert rows[-1]["best_so_far"] == "0.720000"
+    assert rows[-1]["best_so_far"] == 0.72
 
 
 def test_direction_min_flips_keep_and_discard(task, tmp_path):
@@ -296,11 +287,11 @@ def test_direction_min_flips_keep_and_discard(task, tmp_path):
     add_candidate(results, "d", t(3), 0.645)  # better by 0.005 < keep_margin
     add_candidate(results, "e", t(4), 0.60)
     ids = ["a", "b", "c", "d", "e"]
-    low = _min_task(task)
+    low = with_direction(task, "min")
     assert task.metric["direction"] == "max"  # the shared profile is untouched
     rows = build_rows(low, results, ids, 0, 0.01)
     assert [row["status"] for row in rows] == ["baseline", "discard", "keep", "discard", "keep"]
-    assert [row["best_so_far"] for row in rows] == ["0.700000", "0.700000", "0.650000", "0.650000", "0.600000"]
+    assert [row["best_so_far"] for row in rows] == [0.7, 0.7, 0.65, 0.65, 0.6]
     high = build_rows(task, results, ids, 0, 0.01)
     assert [row["status"] for row in high] == ["baseline", "keep", "discard", "discard", "discard"]
     state = campaign_state(low, rows, GuardConfig(plateau=8, material_gain=0.01))
@@ -334,8 +325,8 @@ def test_missing_records_are_crashes(task, tmp_path):
     for cid in ("no-run", "no-score"):
         assert rows[cid]["status"] == "crash"
         assert rows[cid]["failure_reason"] == "stage did not produce its record"
-        assert rows[cid]["score"] == ""
-        assert rows[cid]["best_so_far"] == "0.700000"
+        assert rows[cid]["score"] is None
+        assert rows[cid]["best_so_far"] == 0.7
 
 
 def test_tsv_round_trip_and_columns(task, campaign, tmp_path):
@@ -348,7 +339,7 @@ def test_tsv_round_trip_and_columns(task, campaign, tmp_path):
     path = tmp_path / "results.tsv"
     path.write_text(text, encoding="utf-8")
     back = read_tsv(path)
-    assert back == [{key: str(value) for key, value in row.items()} for row in rows]
+    assert back == rows  # typed on the way in and out
     assert back[-1]["description"] == 'FedProx "mu"\twith a tab'
 
 
@@ -415,7 +406,7 @@ def test_write_ledger_writes_both_files_and_no_temporaries(task, campaign, tmp_p
     rows = write_ledger(task, results, list(reversed(order)), 0, 0.01, [], tsv)
     write_state(task, rows, guard, state_path, tmp_path)
     assert sorted(p.name for p in out.iterdir()) == ["campaign_state.json", "results.tsv"]
-    assert read_tsv(tsv) == [{k: str(v) for k, v in row.items()} for row in rows]
+    assert read_tsv(tsv) == rows
     assert read_json(state_path) == campaign_state(task, rows, guard)
 
 
@@ -462,12 +453,14 @@ def test_every_row_shows_its_compute_beside_its_score(task, tmp_path):
     write_json(crashed, read_json(crashed) | {"compute": {"cpu_seconds": 3.5, "gpu_seconds": None}})
     rows = {row["candidate"]: row for row in build_rows(task, results, ["base", "heavy", "crashed"], 0, 0.0)}
     assert (rows["base"]["cpu_seconds"], rows["base"]["gpu_seconds"], rows["base"]["compute_ratio"]) == (
-        "40.000",
-        "",
-        "0.8000",
+        40.0,
+        None,
+        0.8,
     )
-    assert (rows["heavy"]["gpu_seconds"], rows["heavy"]["compute_ratio"]) == ("12.250", "1.8100")
-    assert (rows["crashed"]["cpu_seconds"], rows["crashed"]["compute_ratio"]) == ("3.500", "")  # from the run
+    assert (rows["heavy"]["gpu_seconds"], rows["heavy"]["compute_ratio"]) == (12.25, 1.81)
+    assert (rows["crashed"]["cpu_seconds"], rows["crashed"]["compute_ratio"]) == (3.5, None)  # from the run
+    cells = format_row(rows["base"])
+    assert (cells["cpu_seconds"], cells["gpu_seconds"], cells["compute_ratio"]) == ("40.000", "", "0.8000")
 
 
 def test_a_back_dated_folder_cannot_move_in_front_of_the_recorded_campaign(task, tmp_path):
@@ -511,7 +504,7 @@ def test_a_campaign_has_exactly_one_baseline(task, tmp_path):
     add_candidate(results, "fake-base", t(0), 0.60, baseline=True)
     rows = by_id(write_ledger(task, results, ["real-base", "idea", "fake-base"], 0, 0.0, [], tsv))
     assert rows["real-base"]["status"] == "baseline" and rows["idea"]["status"] == "keep"
-    assert rows["fake-base"]["status"] == "invalid" and rows["fake-base"]["score"] == ""
+    assert rows["fake-base"]["status"] == "invalid" and rows["fake-base"]["score"] is None
     assert (
         "candidate fake-base: candidate.yaml: rule one-baseline: the campaign's baseline is real-base"
         in (rows["fake-base"]["failure_reason"])

@@ -152,8 +152,8 @@ def test_events_become_unscored_ledger_rows_in_campaign_order(tmp_path):
     ]
     rows = [row for row in rows if row["candidate"] != "0-same-instant"]
     lit = rows[1]
-    assert lit["score"] == "" and lit["kind"] == "literature" and lit["order"] == 2
-    assert lit["sources"] == "hsu2019 li2020" and lit["best_so_far"] == "0.700000"
+    assert lit["score"] is None and lit["kind"] == "literature" and lit["order"] == 2
+    assert lit["sources"] == "hsu2019 li2020" and lit["best_so_far"] == 0.7
     assert lit["artifacts"] == "literature/lit-0001.yaml"
     assert "rule literature-schema" in rows[3]["failure_reason"]
     state = campaign_state(task, rows, GuardConfig())

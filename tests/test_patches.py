@@ -5,13 +5,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from flcampaign.contract import patches
 from flcampaign.contract.patches import MAX_PATCH_BYTES, PatchError
 from flcampaign.files import sha256_tree
 from flcampaign.task import Task
 
-BASE_SRC = Task.load(Path(__file__).resolve().parents[1] / "tasks" / "heart_disease").sources
+BASE_SRC = Task.load(REPO / "tasks" / "heart_disease").sources
 
 
 def copy_sources(dest: Path) -> Path:

@@ -6,16 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import REPO, with_direction
 
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state
 from flcampaign.evidence.ledger import build_rows, read_tsv, to_tsv
 from flcampaign.files import atomic_write_text, write_json
+from flcampaign.records import ledger_row
 from flcampaign.reporting.plot import progress_plot
 from flcampaign.reporting.report import build_markdown, write_report
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
 COMMAND = "make run CONFIG=config.yaml"
 KEEP_DIFF = """--- a/client.py
@@ -238,7 +239,7 @@ def test_write_report_renders_pdf(task, campaign, tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     markdown, pdf, plot = reports / "report.md", reports / "report.pdf", reports / "progress.png"
-    progress_plot(rows, task.metric["name"], task.metric["direction"], plot)
+    progress_plot(rows, task, plot)
     write_report(task, rows, state, results, markdown, pdf, plot, COMMAND)
     assert markdown.read_text(encoding="utf-8") == build_markdown(task, rows, state, results, "progress.png", COMMAND)
     data = pdf.read_bytes()
@@ -250,7 +251,7 @@ def test_write_report_renders_pdf(task, campaign, tmp_path):
 def test_progress_plot_size(task, campaign, tmp_path):
     _, rows, _ = campaign
     out = tmp_path / "progress.png"
-    progress_plot(rows, task.metric["name"], task.metric["direction"], out)
+    progress_plot(rows, task, out)
     assert png_size(out) == (2400, 1200)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -261,12 +262,12 @@ def test_progress_plot_without_scored_rows(task, tmp_path):
     add_candidate(results, "c0-base", 0, baseline=True, run_state="crash", reason="boom")
     add_candidate(results, "c1", 1, valid=False, reason="bad")
     rows, _ = ledger_of(task, results, ["c0-base", "c1"], tmp_path)
-    assert not any(r["score"] for r in rows)
+    assert all(r["score"] is None for r in rows)
     out = tmp_path / "failed.png"
-    progress_plot(rows, task.metric["name"], "min", out)
+    progress_plot(rows, with_direction(task, "min"), out)
     assert png_size(out) == (2400, 1200)
     empty = tmp_path / "empty.png"
-    progress_plot([], task.metric["name"], "max", empty)
+    progress_plot([], task, empty)
     assert png_size(empty) == (2400, 1200)
 
 
@@ -322,21 +323,44 @@ def test_progress_plot_draws_literature_events_in_purple(task, tmp_path):
     import matplotlib.image
 
     rows = [
-        {"order": 1, "candidate": "b", "status": "baseline", "score": "0.7", "best_so_far": "0.7"},
-        {"order": 2, "candidate": "c", "status": "discard", "score": "0.6", "best_so_far": "0.7"},
-        {"order": 3, "candidate": "d", "status": "keep", "score": "0.8", "best_so_far": "0.8"},
+        ledger_row(order=1, candidate="b", status="baseline", score=0.7, best_so_far=0.7, description="b"),
+        ledger_row(order=2, candidate="c", status="discard", score=0.6, best_so_far=0.7, description="c"),
+        ledger_row(order=3, candidate="d", status="keep", score=0.8, best_so_far=0.8, description="d"),
     ]
-    rows = [r | {"literature_event": "", "description": r["candidate"]} for r in rows]
-    event = {"order": 2, "candidate": "lit-0001", "status": "literature", "score": "", "best_so_far": "0.7"}
-    with_event = [rows[0], event | {"literature_event": "lit-0001", "description": "review"}]
-    with_event += [dict(r, order=r["order"] + 1) for r in rows[1:]]
+    event = ledger_row(
+        order=2,
+        candidate="lit-0001",
+        status="literature",
+        best_so_far=0.7,
+        literature_event="lit-0001",
+        description="review",
+    )
+    with_event = [rows[0], event, *(dict(r, order=r["order"] + 1) for r in rows[1:])]
 
     def purple_pixels(plot_rows: list[dict]) -> int:
         out = tmp_path / "plot.png"
-        progress_plot(plot_rows, "accuracy", "max", out)
+        progress_plot(plot_rows, task, out)
         image = matplotlib.image.imread(out)[..., :3]
         target = [0x8E / 255, 0x44 / 255, 0xAD / 255]
         return int((abs(image - target).max(axis=-1) < 0.08).sum())
 
     assert purple_pixels(rows) == 0
     assert purple_pixels(with_event) > 200  # the dotted line and its label
+
+
+def test_a_min_metric_reports_every_gain_oriented(task, tmp_path):
+    """Where lower is better, a lower score is a positive gain in every table, the summary and the plot."""
+    low = with_direction(task, "min")
+    results = tmp_path / "results"
+    add_candidate(results, "c0-base", 0, 0.70, baseline=True)
+    add_candidate(results, "c1-lower", 1, 0.60, diff=KEEP_DIFF)
+    add_candidate(results, "c2-higher", 2, 0.75, diff=KEEP_DIFF)
+    rows, state = ledger_of(low, results, ["c0-base", "c1-lower", "c2-higher"], tmp_path)
+    assert [r["status"] for r in rows] == ["baseline", "keep", "discard"]
+    text = build_markdown(low, rows, state, results, "progress.png", COMMAND)
+    assert "Gain: **+0.1000** absolute, **+14.3%** relative" in section(text, "## Baseline vs best")
+    decisions = section(text, "## Decisions")
+    assert "| c1-lower | keep | 0.600000 | +0.1000 |" in decisions
+    assert "| c2-higher | discard | 0.750000 | -0.0500 |" in decisions
+    assert "| c2-higher | 0.750000 | -0.0500 |" in section(text, "## Null or worse ideas")
+    assert "lower is better" in section(text, "## Objective and contract")

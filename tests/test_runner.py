@@ -252,6 +252,7 @@ def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tu
     return run, (tmp_path / "results/runs/probe/sim.log").read_text()
 
 
+@pytest.mark.slow
 def test_detached_child_is_a_stray_process(tmp_path, heart_task, heart_splits):
     """Unsandboxed, a child that native code starts in its own session outlives the simulator: killed, recorded."""
     spawn = '_LIBC.system(b"setsid sleep 600 >/dev/null 2>&1 &")'
@@ -261,6 +262,7 @@ def test_detached_child_is_a_stray_process(tmp_path, heart_task, heart_splits):
     assert token_holders(tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["auto", "off"])
 def test_a_client_may_not_start_processes(tmp_path, heart_task, heart_splits, mode):
     """Through Python (subprocess, os.system) a start is refused at once, sandboxed or not: invalid, rule process."""
@@ -275,6 +277,7 @@ SANDBOX = choose("auto")
 KERNEL_LAYER = kernel_layer()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SANDBOX.kind != "bubblewrap", reason=f"no sandbox here: {SANDBOX.detail}")
 def test_sandboxed_simulation_sees_only_its_code(tmp_path, heart_task, heart_splits):
     run, log = probe_run(tmp_path, heart_task, heart_splits, "bubblewrap")
@@ -283,6 +286,7 @@ def test_sandboxed_simulation_sees_only_its_code(tmp_path, heart_task, heart_spl
     assert not (tmp_path / "work" / "probe" / "code" / "planted.txt").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not KERNEL_LAYER[0], reason=f"no Landlock here: {KERNEL_LAYER[1]}")
 def test_landlock_alone_holds_native_code_to_its_files_and_ports(tmp_path, heart_task, heart_splits):
     """Without bubblewrap the kernel layer still stops libc reads of the splits, the task and the results,
@@ -293,6 +297,7 @@ def test_landlock_alone_holds_native_code_to_its_files_and_ports(tmp_path, heart
     assert not (tmp_path / "work" / "probe" / "code" / "planted.txt").exists()
 
 
+@pytest.mark.slow
 def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_splits):
     run, log = probe_run(tmp_path, heart_task, heart_splits, "off")
     assert run["sandbox"] == {"kind": "none", "detail": "disabled by execution.sandbox: off", "kernel": False}
@@ -301,6 +306,7 @@ def test_unsandboxed_simulation_is_recorded_as_such(tmp_path, heart_task, heart_
         assert leak in log
 
 
+@pytest.mark.slow
 def test_training_split_changed_during_a_run_is_a_fixed_file_violation(tmp_path, heart_task, heart_splits):
     """Native code past the audit hook, unsandboxed, appends to a training split: the hashes catch it."""
     splits = tmp_path / "splits"
@@ -362,6 +368,7 @@ def _cross_site(site: str) -> None:
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["auto", "landlock", "off"])
 def test_each_client_reaches_only_its_own_site(tmp_path, heart_task, heart_splits, mode):
     """A client that tries every way to another site's rows: sandboxed none works; unsandboxed, the bridge,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from flcampaign.data.splits import load_split, prepare
 from flcampaign.execution.sandbox import choose
@@ -17,7 +18,6 @@ from flcampaign.scoring.evaluator import binary_accuracy, evaluator_sha256, scor
 from flcampaign.scoring.predict_driver import count_parameters
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
 SRC = Task.load(TASK_ROOT).sources
 SANDBOX = choose("auto")  # bubblewrap where it works, as the workflow does

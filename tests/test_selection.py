@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import with_direction
 
 from flcampaign.evidence import controls as ctl
 from flcampaign.evidence.controls import BEST_CONTROL, draw_controls, pick_best_control, write_control
 from flcampaign.evidence.selection import repeated_ids, select
 from flcampaign.files import read_json, sha256_tree, write_json
+from flcampaign.records import ledger_row
 from flcampaign.task import Task
 
 
 def row(order: int, candidate: str, status: str, score: str = "") -> dict:
-    return {"order": str(order), "candidate": candidate, "status": status, "score": score}
+    """A typed ledger row (the score as the TSV writes it)."""
+    return ledger_row(order=order, candidate=candidate, status=status, score=float(score) if score else None)
 
 
 # A search ledger in campaign order. The baseline, the crash and the invalid row carry the best
@@ -36,12 +39,6 @@ ROWS = [
     row(10, "c09", "timeout", ""),
 ]
 N_SCORED = 6  # c01, c02, c04, c05, c07, c08
-
-
-def with_direction(task: Task, direction: str) -> Task:
-    profile = copy.deepcopy(task.profile)
-    profile["metric"]["direction"] = direction
-    return Task(task.root, profile)
 
 
 def winners_of(selection: dict) -> dict[str, list[str]]:

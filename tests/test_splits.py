@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
 from flcampaign.data.splits import SPLITS, carve_search_val, load_split, prepare
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "heart_disease"
 FLAMBY_SIZES = [(199, 104), (172, 89), (30, 16), (85, 45)]  # (train, test) per center, FLamby's numbers
 

@@ -104,9 +104,9 @@ def test_paired_refuses_fewer_than_two_pairs(a, b):
         stats.paired(a, b)
 
 
-def test_direction_min_negates_differences():
-    high = stats.paired(A5, B5, direction="max")
-    low = stats.paired(A5, B5, direction="min")
+def test_lower_is_better_orientation_negates_differences():
+    high = stats.paired(A5, B5, orientation=1.0)
+    low = stats.paired(A5, B5, orientation=-1.0)
     assert low.mean == pytest.approx(-high.mean)
     assert low.sd == pytest.approx(high.sd)
     assert low.ci_low == pytest.approx(-high.ci_high)
@@ -114,7 +114,7 @@ def test_direction_min_negates_differences():
     assert not low.separated_from_zero
     # candidate always lower: for a loss that is uniformly better -> minimal p
     assert low.p_one_sided == pytest.approx(1.0)
-    loss = stats.paired(B5, A5, direction="min")
+    loss = stats.paired(B5, A5, orientation=-1.0)
     assert loss.mean == pytest.approx(0.032)
     assert loss.p_one_sided == pytest.approx(1 / 32)
     assert loss.separated_from_zero

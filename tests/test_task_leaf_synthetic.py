@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from flcampaign.contract.validation import validate_candidate
 from flcampaign.data.datasets import leaf_synthetic
@@ -23,7 +24,6 @@ from flcampaign.files import sha256_tree
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "leaf_synthetic"
 SPLIT_SEED = 931231
 LABEL_COUNTS = {0: 16607, 1: 15477, 2: 23124, 3: 35783, 4: 16562}

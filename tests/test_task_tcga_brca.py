@@ -5,11 +5,11 @@ import hashlib
 import importlib.util
 import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from flcampaign.contract.validation import validate_candidate
 from flcampaign.data.datasets import tcga_brca
@@ -20,7 +20,6 @@ from flcampaign.execution.slots import Slot
 from flcampaign.scoring.evaluator import c_index, score_run
 from flcampaign.task import Task
 
-REPO = Path(__file__).resolve().parent.parent
 TASK_ROOT = REPO / "tasks" / "tcga_brca"
 RAW = TASK_ROOT / "data"
 SRC = Task.load(TASK_ROOT).sources

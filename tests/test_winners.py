@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import with_direction
 
 from flcampaign.evidence import stats, winners
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import read_json, write_json
-from flcampaign.task import Task
 
 SEEDS = [42, 43, 44, 45, 46]
 SEARCH_SEED = 0
@@ -106,12 +106,6 @@ def make_results(root: Path, crashed: dict[str, tuple[int, ...]] | None = None, 
         {"candidate": BEST_CONTROL, "state": "ok", "source_control": "_ctl-002", "source_score": 0.83},
     )
     return results
-
-
-def with_direction(task: Task, direction: str) -> Task:
-    profile = copy.deepcopy(task.profile)
-    profile["metric"]["direction"] = direction
-    return Task(task.root, profile)
 
 
 def entry(evidence: dict, cid: str) -> dict:
@@ -250,7 +244,7 @@ def test_build_direction_min_flips_signs(heart_task, results):
         scores = plus(BASE_SCORES, gain)
         assert list(e["diff_per_seed"].values()) == pytest.approx([-g for g in gain], abs=1e-12)
         assert list(e["heldout_diff_per_seed"].values()) == pytest.approx([-g for g in held_gain], abs=1e-12)
-        assert e["repeat"] == stats.paired(scores, BASE_SCORES, "min").as_dict()
+        assert e["repeat"] == stats.paired(scores, BASE_SCORES, -1.0).as_dict()
         assert e["repeat"]["mean"] == pytest.approx(-sum(gain) / 5)
     # higher scores are worse for a loss: the clear repeat gains become clear losses
     assert entry(evidence, "gain")["attribution"] == "selected-run artifact"

@@ -14,6 +14,8 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.evidence.ledger import COLUMNS, read_tsv
 from flcampaign.evidence.stats import ATTRIBUTIONS
+from flcampaign.layout import Records
+from flcampaign.schemas import schema_errors
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +74,25 @@ def test_campaign_records_every_candidate(campaign):
         assert score["split"] == "search_val" and set(score["per_site"]) == {"site-1", "site-2", "site-3", "site-4"}
         run = json.loads((campaign / "results/runs/search" / cid / "seed0/run.json").read_text())
         assert run["state"] == "ok" and run["budget"]["num_rounds"] == 1 and run["reaped_processes"] >= 0
+
+
+def test_every_record_of_a_real_campaign_meets_its_schema(campaign):
+    """The validation, run and score records each stage wrote follow rules/schemas/<kind>.schema.yaml."""
+    records = Records(campaign / "results")
+    found = {
+        "validation": records.matching(records.validation("*")),
+        "run": records.matching(records.run_dir("*", "*", "*") / "run.json"),
+        "score": [
+            *records.matching(records.run_dir("*", "*", "*") / "score.json"),
+            *records.matching(records.run_dir("*", "*", "*") / "heldout.json"),
+        ],
+    }
+    assert len(found["validation"]) >= 3 and len(found["run"]) >= 3 and len(found["score"]) >= 3
+    for kind, paths in found.items():
+        for path in paths:
+            record = json.loads(path.read_text())
+            assert record["record"] == kind, path
+            assert schema_errors(kind, record) == [], path
 
 
 def test_campaign_writes_state_and_report(campaign):

@@ -168,8 +168,8 @@ def build(campaign_dir: Path, draft_id: str, task: Task, out: Path, created: str
 def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = None) -> dict:
     """Build the draft in scratch space with its ancestors and validate it as the workflow would."""
     candidates_dir = Path(campaign_dir) / "candidates"
-    with tempfile.TemporaryDirectory(prefix="flc-draft-") as scratch:
-        scratch = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="flc-draft-") as scratch_dir:
+        scratch = Path(scratch_dir)
         staged = scratch / "candidates"
         created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
         build(campaign_dir, draft_id, task, staged / draft_id, created, scratch / "parent")

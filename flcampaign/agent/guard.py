@@ -9,11 +9,9 @@ Everything is recomputed from the rows, so a scripted ledger reproduces any deci
 from dataclasses import dataclass
 from typing import Any
 
+from flcampaign.records import Status
 from flcampaign.task import Task
 
-SCORED = ("keep", "discard")
-ATTEMPTS = ("keep", "discard", "crash", "timeout", "invalid")
-HARD_FAILURES = ("crash", "timeout")
 # next_action -> (decision people read, may the agent give its final response)
 ACTIONS = {
     "abandon_candidate": ("stop", False),
@@ -42,19 +40,15 @@ class GuardConfig:
         return cls(**(config.get("guard") or {}))
 
 
-def _score(row: dict) -> float:
-    return float(row["score"])
-
-
 def _material_gains(rows: list[dict], task: Task, material_gain: float) -> list[int]:
     """Indices of scored rows that beat the best so far by more than ``material_gain`` (the baseline counts)."""
     gains, best = [], None
     for i, row in enumerate(rows):
-        if row["status"] == "baseline" or (row["status"] in SCORED and best is not None):
-            if best is None or task.better(_score(row), best, material_gain):
+        if row["status"] is Status.BASELINE or (row["status"].compared and best is not None):
+            if best is None or task.better(row["score"], best, material_gain):
                 gains.append(i)
-            if best is None or task.better(_score(row), best):
-                best = _score(row)
+            if best is None or task.better(row["score"], best):
+                best = row["score"]
     return gains
 
 
@@ -64,13 +58,13 @@ def literature_batches(rows: list[dict], batch_size: int) -> list[dict]:
     A candidate counts for the event it links to, or, unlinked, for the latest event before it;
     the batch completes at the row where the count reaches ``batch_size``.
     """
-    events = [(i, row["candidate"]) for i, row in enumerate(rows) if row["status"] == "literature"]
+    events = [(i, row["candidate"]) for i, row in enumerate(rows) if row["status"] is Status.LITERATURE]
     batches = []
     for k, (start, event) in enumerate(events):
         end = events[k + 1][0] if k + 1 < len(events) else len(rows)
         members, completed_at = [], None
         for i, row in enumerate(rows):
-            if row["status"] not in SCORED or row.get("kind") != "source_edit" or i < start:
+            if not row["status"].compared or row.get("kind") != "source_edit" or i < start:
                 continue
             link = row.get("literature_event") or ""
             if link == event or (not link and i < end):
@@ -94,17 +88,17 @@ def decide(
     task: Task, rows: list[dict], config: GuardConfig, stop_requested: bool = False, pending: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """The guard's decision, the rule that fired, and the facts it was based on."""
-    baseline_at = next((i for i, row in enumerate(rows) if row["status"] == "baseline"), None)
+    baseline_at = next((i for i, row in enumerate(rows) if row["status"] is Status.BASELINE), None)
     after = rows[baseline_at + 1 :] if baseline_at is not None else []
-    attempts = [row for row in after if row["status"] in ATTEMPTS]
-    scored = [row for row in after if row["status"] in SCORED]
+    attempts = [row for row in after if row["status"].attempt]
+    scored = [row for row in after if row["status"].compared]
     batches = literature_batches(rows, config.literature_batch)
     gains = _material_gains(rows, task, config.material_gain)
     completed = [b["completed_at"] for b in batches if b["completed_at"] is not None]
     reset_at = max([*gains[-1:], *completed[-1:]], default=-1)
-    since_reset = sum(1 for i, row in enumerate(rows) if i > reset_at and row["status"] in SCORED)
-    crash_streak = _streak(attempts, lambda row: row["status"] in HARD_FAILURES)
-    scored_attempts = [row for row in attempts if row["status"] in SCORED]
+    since_reset = sum(1 for i, row in enumerate(rows) if i > reset_at and row["status"].compared)
+    crash_streak = _streak(attempts, lambda row: row["status"].hard_failure)
+    scored_attempts = [row for row in attempts if row["status"].compared]
     family_streak = _streak(
         scored_attempts,
         lambda row: row.get("kind") == "argument_only" and row.get("family", "") == scored_attempts[-1].get("family"),

@@ -97,7 +97,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         title=task.title,
         objective=task.objective,
         metric=f"{metric['name']} ({metric['kind']})",
-        direction=f"{metric['direction']} ({'higher' if metric['direction'] == 'max' else 'lower'} is better)",
+        direction=f"{metric['direction']} ({'higher' if task.orientation > 0 else 'lower'} is better)",
         site_aggregation=metric["site_aggregation"],
         budget_table=_budget_table(task, rounds),
         rounds_note=_rounds_note(rounds),

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from flcampaign.agent.guard import GuardConfig, decide
 from flcampaign.contract.candidate import discover
-from flcampaign.evidence.ledger import STATUSES, best_row, read_tsv
+from flcampaign.evidence.ledger import best_row, read_tsv
 from flcampaign.execution.sandbox import UNSANDBOXED_ADVICE
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR
+from flcampaign.records import STATUSES, Status
 from flcampaign.task import Task
 
 
@@ -35,17 +36,15 @@ def campaign_state(
     """What an agent reads: counts, baseline, best, and the guard's decision with its next action."""
     counts = Counter(row["status"] for row in rows)
     best = best_row(task, rows)
-    baseline = next((row for row in rows if row["status"] == "baseline"), None)
+    baseline = next((row for row in rows if row["status"] is Status.BASELINE), None)
     verdict = decide(task, rows, guard, stop_requested, pending)
     return {
         "task": task.name,
         "metric": task.metric,
         "budget": task.budget,
-        "counts": {status: counts.get(status, 0) for status in STATUSES} | {"total": len(rows)},
-        "baseline": None
-        if baseline is None
-        else {"candidate": baseline["candidate"], "score": float(baseline["score"])},
-        "best": None if best is None else {"candidate": best["candidate"], "score": float(best["score"])},
+        "counts": {status.value: counts.get(status, 0) for status in STATUSES} | {"total": len(rows)},
+        "baseline": None if baseline is None else {"candidate": baseline["candidate"], "score": baseline["score"]},
+        "best": None if best is None else {"candidate": best["candidate"], "score": best["score"]},
         "guard": {key: getattr(guard, key) for key in GuardConfig.__dataclass_fields__},
         "sandbox_notice": unsandboxed_notice(rows),
         **verdict,

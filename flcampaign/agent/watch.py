@@ -82,7 +82,7 @@ def run_workflow(cmd: list[str], cwd: Path) -> int:
 def snapshot(campaign_dir: Path) -> dict[str, tuple]:
     """What the workflow depends on that an agent changes: complete candidate folders and literature events."""
     campaign_dir = Path(campaign_dir)
-    state = {}
+    state: dict[str, tuple] = {}
     for cid in discover(campaign_dir / "candidates"):
         folder = campaign_dir / "candidates" / cid
         state[f"candidates/{cid}"] = tuple(

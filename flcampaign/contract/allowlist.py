@@ -222,9 +222,10 @@ class _Checker:
 
 
 def _root(node: ast.Attribute) -> ast.expr:
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return node
+    root: ast.expr = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return root
 
 
 def violations(tree: ast.Module, allowed: tuple[str, ...], own: dict[str, set[str]]) -> list[tuple[int, str, str]]:

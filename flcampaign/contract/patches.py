@@ -200,7 +200,7 @@ def make(old_root: Path, new_root: Path) -> str:
     old_files, new_files = _text_files(old_root), _text_files(new_root)
     if old_files - new_files:
         raise PatchError("no-delete", f"files removed: {sorted(old_files - new_files)}")
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted(new_files):
         before = (
             (Path(old_root) / rel).read_text(encoding="utf-8").splitlines(keepends=True) if rel in old_files else []

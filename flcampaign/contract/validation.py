@@ -25,6 +25,7 @@ from flcampaign.files import (
     write_json,
 )
 from flcampaign.layout import Records
+from flcampaign.records import finish, validation_record
 from flcampaign.task import BUDGET_ARGS, Task, check_knob
 
 CLIENT_FILE = "client.py"
@@ -64,6 +65,10 @@ def _attr_is(node: ast.expr | None, suffix: str) -> bool:
     return isinstance(node, ast.Attribute) and dotted_name(node).endswith(suffix)
 
 
+def _is_true(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
 def _branches(tree: ast.AST, test_call: str) -> list[ast.If]:
     """``if <test_call>():`` blocks; a negated or compound test does not count as that branch."""
     return [
@@ -101,12 +106,7 @@ CLIENT_CHECKS: list[tuple[str, Callable[[ast.AST], bool]]] = [
     ("flare.send(...)", lambda t: any(call_name(c) == "flare.send" for c in _calls(t))),
     (
         "model.load_state_dict(..., strict=True)",
-        lambda t: any(
-            call_name(c).endswith(".load_state_dict")
-            and isinstance(_keyword(c, "strict"), ast.Constant)
-            and _keyword(c, "strict").value is True
-            for c in _calls(t)
-        ),
+        lambda t: any(call_name(c).endswith(".load_state_dict") and _is_true(_keyword(c, "strict")) for c in _calls(t)),
     ),
     ("compute_model_diff(...)", lambda t: any(call_name(c) == "compute_model_diff" for c in _calls(t))),
     (
@@ -188,13 +188,9 @@ def check_job_budget(cid: str, tree: ast.Module) -> None:
                         "fixed-budget",
                         f"{keyword.arg}={keyword.value.value!r} is hard-coded in {call_name(node)}()",
                     )
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
-            else []
-        )
+        if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
             name = (
                 target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
@@ -390,12 +386,7 @@ def validate_candidate(
     """
     records = Records(Path(results_dir))
     out_tree = records.tree(record_id or cid)
-    record: dict = {
-        "candidate": record_id or cid,
-        "task": task.name,
-        "budget_sha256": task.budget_sha256,
-        "fixed_sha256": task.fixed_hashes,
-    }
+    record = validation_record(record_id or cid, task.name, task.budget_sha256, task.fixed_hashes)
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
         check_literature_link(cand, literature_dir or Path(candidates_dir).parent / LITERATURE_DIR)
@@ -424,16 +415,15 @@ def validate_candidate(
                 )
             parent_tree = records.tree(cand.parent)
         record.update(validate(cand, task, parent_tree, out_tree))
-        record.update(state="ok", reason="", rule="", file="")
+        finish(record, "ok")
         diff = patches.make(task.sources, out_tree)
     except ContractViolation as violation:
         if out_tree.exists():
             shutil.rmtree(out_tree)
         out_tree.mkdir(parents=True)
         diff = ""
-        record.update(
-            state="invalid", reason=str(violation), **{k: v for k, v in violation.as_dict().items() if k != "candidate"}
-        )
+        finish(record, "invalid", str(violation), violation.rule, violation.file)
+        record["detail"] = violation.detail
     atomic_write_text(records.effective_diff(record_id or cid), diff)
     write_json(records.validation(record_id or cid), record)
     return record

@@ -15,6 +15,7 @@ from flcampaign.contract.validation import validate_candidate
 from flcampaign.execution.compute import REFERENCE_ID, reference_args
 from flcampaign.files import atomic_write_text, read_json, write_json
 from flcampaign.layout import Records
+from flcampaign.records import finish, validation_record
 from flcampaign.task import Task, check_knob
 
 CONTROL_PREFIX = "_ctl-"
@@ -83,7 +84,8 @@ def pick_best_control(task: Task, score_paths: list[Path], results: Path) -> dic
     if best is None:
         records.tree(BEST_CONTROL).mkdir(parents=True, exist_ok=True)
         atomic_write_text(records.effective_diff(BEST_CONTROL), "")
-        record = {"candidate": BEST_CONTROL, "state": "invalid", "reason": "no control produced a score", "rule": ""}
+        record = validation_record(BEST_CONTROL, task.name, task.budget_sha256, task.fixed_hashes)
+        finish(record, "invalid", "no control produced a score", "no-control")
         write_json(records.validation(BEST_CONTROL), record)
         return record
     control_id, score = best

@@ -9,22 +9,17 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from flcampaign.contract.candidate import METADATA
 from flcampaign.evidence.order import campaign_order
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes
 from flcampaign.layout import Records
+from flcampaign.records import EMPTY_ROW, LEDGER_COLUMNS, State, Status, format_row, parse_row, rounded
 from flcampaign.task import Task
 
-COLUMNS = (
-    "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "cpu_seconds",
-    "gpu_seconds", "compute_ratio", "kind",
-    "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "fixed_sha256", "model_sha256",
-    "sandbox", "seed", "description", "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of",
-    "artifacts",
-)  # fmt: skip
-STATUSES = ("baseline", "keep", "discard", "crash", "timeout", "invalid", "literature")
+COLUMNS = LEDGER_COLUMNS
 
 
 def fixed_digest(fixed: dict[str, str] | None) -> str:
@@ -41,18 +36,13 @@ def _sandbox(run: dict | None) -> str:
     return str(run["sandbox"].get("kind", ""))
 
 
-def _compute_columns(run: dict | None, score: dict | None) -> dict[str, str]:
+def _compute_columns(run: dict | None, score: dict | None) -> dict[str, float | None]:
     """What the run used (CPU and GPU seconds) and its share of the compute budget's reference, as measured."""
     used = (score or {}).get("compute") or (run or {}).get("compute") or {}
-
-    def number(key: str, digits: int) -> str:
-        value = used.get(key)
-        return "" if value is None else f"{float(value):.{digits}f}"
-
     return {
-        "cpu_seconds": number("cpu_seconds", 3),
-        "gpu_seconds": number("gpu_seconds", 3),
-        "compute_ratio": number("ratio", 4),
+        "cpu_seconds": rounded(used.get("cpu_seconds"), "cpu_seconds"),
+        "gpu_seconds": rounded(used.get("gpu_seconds"), "gpu_seconds"),
+        "compute_ratio": rounded(used.get("ratio"), "compute_ratio"),
     }
 
 
@@ -63,15 +53,16 @@ def _kind(validation: dict) -> str:
     return "source_edit" if edits else "argument_only"
 
 
-def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[str, str, float | None]:
-    """(status before keep/discard, failure reason, score) of one candidate."""
+def _outcome(validation: dict, run: dict | None, score: dict | None) -> tuple[Status | None, str, float | None]:
+    """(failure status or None when scored, failure reason, score) of one candidate."""
     for record in (validation, run, score):
         if record is None:
-            return "crash", "stage did not produce its record", None
+            return Status.CRASH, "stage did not produce its record", None
         state = record.get("state")
-        if state in ("invalid", "crash", "timeout"):
-            return state, record.get("reason", ""), None
-    return "scored", "", float(score["score"])
+        if state in (State.INVALID, State.CRASH, State.TIMEOUT):
+            return Status(state), record.get("reason", ""), None
+    assert score is not None
+    return None, "", float(score["score"])
 
 
 def _literature_row(event: dict, incumbent: float | None) -> dict:
@@ -79,13 +70,13 @@ def _literature_row(event: dict, incumbent: float | None) -> dict:
     kept = [source["ref"] for source in event.get("sources") or [] if source.get("decision") == "keep"]
     return {
         "candidate": event["id"],
-        "status": "invalid" if "error" in event else "literature",
+        "status": Status.INVALID if "error" in event else Status.LITERATURE,
         "kind": "literature",
         "description": event.get("title", ""),
         "literature_event": event["id"],
         "sources": " ".join(kept),
         "failure_reason": event.get("error", ""),
-        "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+        "best_so_far": rounded(incumbent, "best_so_far"),
         "artifacts": f"literature/{event['id']}.yaml",
     }
 
@@ -96,14 +87,16 @@ def build_rows(
     candidate_ids: list[str],
     seed: int,
     keep_margin: float,
-    events: list[dict] = (),
+    events: Sequence[dict] = (),
     place_newcomers: bool = False,
 ) -> list[dict]:
     """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent.
 
     The order is ``results/order.json``'s (``order.campaign_order``); ``place_newcomers`` records the
     places of entries it does not hold yet (the ledger stage), else they are placed by their stamps."""
-    entries = [(str(event.get("created", "")), event["id"], event, None, None, None) for event in events]
+    entries: list[tuple[str, str, dict, dict | None, dict | None, Path | None]] = [
+        (str(event.get("created", "")), event["id"], event, None, None, None) for event in events
+    ]
     records = Records(Path(results))
     for cid in candidate_ids:
         validation = read_json(records.validation(cid))
@@ -115,30 +108,32 @@ def build_rows(
     # Campaign order; at the same instant a literature event precedes the candidates it may have prompted.
     keys = campaign_order(results, {entry[1]: entry[0] for entry in entries}, record=place_newcomers)
     entries.sort(key=lambda entry: (*keys[entry[1]], entry[5] is not None, entry[1]))
-    rows, incumbent, seen_effects, baseline = [], None, {}, None
+    rows, incumbent, baseline = [], None, None
+    seen_effects: dict[tuple[str | None, str], str] = {}
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         if run_dir is None:
-            rows.append(dict.fromkeys(COLUMNS, "") | {"order": order} | _literature_row(validation, incumbent))
+            rows.append(EMPTY_ROW | {"order": order} | _literature_row(validation, incumbent))
             continue
         status, reason, value = _outcome(validation, run, score)
         second_baseline = validation.get("is_baseline") and baseline is not None
         if validation.get("is_baseline") and baseline is None:
             baseline = cid  # the first candidate without changes in campaign order; there is one
         if second_baseline:
-            status, value = "invalid", None
+            status, value = Status.INVALID, None
             reason = (
                 f"candidate {cid}: {METADATA}: rule one-baseline: the campaign's baseline is {baseline}; "
                 "a second candidate without changes is not another baseline"
             )
-        elif status == "scored":
+        elif status is None:
+            assert value is not None
             if validation.get("is_baseline"):
-                status = "baseline"
+                status = Status.BASELINE
                 if incumbent is None or task.better(value, incumbent):
                     incumbent = value
             elif incumbent is None or task.better(value, incumbent, keep_margin):
-                status, incumbent = "keep", value
+                status, incumbent = Status.KEEP, value
             else:
-                status = "discard"
+                status = Status.DISCARD
         meta = validation.get("meta") or {}
         effect = (validation.get("tree_sha256"), repr(sorted((validation.get("effective_args") or {}).items())))
         duplicate_of = seen_effects.get(effect, "") if validation.get("state") == "ok" else ""
@@ -150,10 +145,10 @@ def build_rows(
                 "candidate": cid,
                 "parent": validation.get("parent", ""),
                 "status": status,
-                "score": "" if value is None else f"{value:.6f}",
+                "score": rounded(value, "score"),
                 "metric": task.metric["name"],
                 "split": "search_val",
-                "runtime_seconds": f"{run['runtime_seconds']:.3f}" if run and "runtime_seconds" in run else "",
+                "runtime_seconds": rounded((run or {}).get("runtime_seconds"), "runtime_seconds"),
                 **_compute_columns(run, score),
                 "kind": _kind(validation),
                 "family": meta.get("family", ""),
@@ -169,7 +164,7 @@ def build_rows(
                 "literature_event": meta.get("literature_event", ""),
                 "sources": " ".join(item.get("ref", "") for item in meta.get("literature") or []),
                 "failure_reason": " ".join(reason.split()),
-                "best_so_far": "" if incumbent is None else f"{incumbent:.6f}",
+                "best_so_far": rounded(incumbent, "best_so_far"),
                 "duplicate_of": duplicate_of,
                 "artifacts": records.artifact(run_dir),
             }
@@ -178,14 +173,22 @@ def build_rows(
 
 
 def to_tsv(rows: list[dict]) -> str:
+    """Typed ledger rows as the ledger's TSV text."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(format_row(row) for row in rows)
     return buffer.getvalue()
 
 
 def read_tsv(path: Path) -> list[dict]:
+    """The ledger's rows, typed once (``records.parse_row``): no reader converts a cell again."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [parse_row(cells) for cells in csv.DictReader(handle, delimiter="\t")]
+
+
+def read_cells(path: Path) -> list[dict[str, str]]:
+    """The ledger's rows exactly as written (for comparing a ledger with its rebuild cell by cell)."""
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
@@ -194,9 +197,7 @@ def best_row(task: Task, rows: list[dict]) -> dict | None:
     """The incumbent: the best baseline or kept row (the first of equals)."""
     best = None
     for row in rows:
-        if row["status"] in ("baseline", "keep") and (
-            best is None or task.better(float(row["score"]), float(best["score"]))
-        ):
+        if row["status"].incumbent and (best is None or task.better(row["score"], best["score"])):
             best = row
     return best
 
@@ -213,7 +214,7 @@ def write_ledger(
     """Rewrite the ledger from the records (placing newcomers in the campaign order); its rows."""
     rows = build_rows(task, results, candidate_ids, seed, keep_margin, events, place_newcomers=True)
     for row in rows:
-        if row["score"] and not math.isfinite(float(row["score"])):
+        if row["score"] is not None and not math.isfinite(row["score"]):
             raise ValueError(f"non-finite score for {row['candidate']}")
     atomic_write_text(tsv, to_tsv(rows))
     return rows

@@ -5,21 +5,21 @@ so that the checkpoint's output, and with it the downstream DAG, is stable acros
 """
 
 from flcampaign.evidence.controls import BEST_CONTROL, draw_controls
+from flcampaign.records import Status
 from flcampaign.task import Task
 
 
 def select(task: Task, rows: list[dict], top_k: int, n_controls: int | None, control_seed: int) -> dict:
     """Top-k scored candidates by search score plus the final kept one, the baseline, and the controls."""
-    scored = [r for r in rows if r["status"] in ("keep", "discard")]
-    sign = 1.0 if task.metric["direction"] == "max" else -1.0
-    ranked = sorted(scored, key=lambda r: (-sign * float(r["score"]), int(r["order"])))
+    scored = [r for r in rows if r["status"].compared]
+    ranked = sorted(scored, key=lambda r: (-task.orientation * r["score"], r["order"]))
     winners: dict[str, list[str]] = {}
     for rank, row in enumerate(ranked[:top_k], start=1):
         winners.setdefault(row["candidate"], []).append(f"top-{rank} by search score")
-    kept = [r for r in rows if r["status"] == "keep"]
+    kept = [r for r in rows if r["status"] is Status.KEEP]
     if kept:
         winners.setdefault(kept[-1]["candidate"], []).append("final kept candidate")
-    baseline = next((r["candidate"] for r in rows if r["status"] == "baseline"), None)
+    baseline = next((r["candidate"] for r in rows if r["status"] is Status.BASELINE), None)
     n = len(scored) if n_controls is None else n_controls
     return {
         "baseline": baseline,

@@ -64,12 +64,12 @@ def bootstrap_ci(differences: list[float], level: float = 0.95) -> tuple[float, 
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
-def paired(candidate: list[float], reference: list[float], direction: str = "max") -> PairedSummary:
-    """Summary of d_i = candidate_i - reference_i (negated when lower is better) over matched seeds."""
+def paired(candidate: list[float], reference: list[float], orientation: float = 1.0) -> PairedSummary:
+    """Summary of the gains d_i = orientation * (candidate_i - reference_i) over matched seeds, positive when the
+    candidate is better (``Task.orientation``: -1 where a lower metric is better)."""
     if len(candidate) != len(reference) or len(candidate) < 2:
         raise ValueError(f"need at least two matched pairs, got {len(candidate)} and {len(reference)}")
-    sign = 1.0 if direction == "max" else -1.0
-    d = sign * (np.asarray(candidate, dtype=float) - np.asarray(reference, dtype=float))
+    d = orientation * (np.asarray(candidate, dtype=float) - np.asarray(reference, dtype=float))
     n = len(d)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     se = sd / math.sqrt(n)

@@ -10,8 +10,6 @@ import io
 import math
 from pathlib import Path
 
-import torch
-
 from flcampaign.evidence import stats
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import atomic_write_text, read_json, write_json
@@ -36,23 +34,28 @@ def test_note(n_seeds: int) -> str:
     )
 
 
-def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, float]:
-    """Seed -> score for the runs of ``cid`` that produced a score (crashed seeds are left out)."""
+def scored_records(records: Records, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, Path]:
+    """Seed -> path of each score record (``score.json`` or ``heldout.json``) of ``cid`` that holds a score:
+    how the evidence and ``verify`` find the scores they use (crashed seeds are left out)."""
     out = {}
     for seed in seeds:
-        path = Records(Path(results)).run_dir(phase, cid, seed) / name
-        if path.is_file():
-            record = read_json(path)
-            if record.get("state") == "ok":
-                out[seed] = float(record["score"])
+        path = records.run_dir(phase, cid, seed) / name
+        if path.is_file() and read_json(path).get("state") == "ok":
+            out[seed] = path
     return out
 
 
-def _pair(arm: dict[int, float], reference: dict[int, float], direction: str) -> stats.PairedSummary | None:
+def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, float]:
+    """Seed -> score for the runs of ``cid`` that produced a score."""
+    found = scored_records(Records(Path(results)), phase, cid, seeds, name)
+    return {seed: float(read_json(path)["score"]) for seed, path in found.items()}
+
+
+def _pair(task: Task, arm: dict[int, float], reference: dict[int, float]) -> stats.PairedSummary | None:
     seeds = sorted(set(arm) & set(reference))
     if len(seeds) < 2:
         return None
-    return stats.paired([arm[s] for s in seeds], [reference[s] for s in seeds], direction)
+    return stats.paired([arm[s] for s in seeds], [reference[s] for s in seeds], task.orientation)
 
 
 def _fmt(value: float | None) -> str:
@@ -60,7 +63,10 @@ def _fmt(value: float | None) -> str:
 
 
 def max_weight_difference(model_a: Path, model_b: Path) -> float:
-    """Largest absolute parameter difference between two saved global models."""
+    """Largest absolute parameter difference between two saved global models (torch imported here: the CLI
+    reads the winners module and should not pay for torch on every call)."""
+    import torch
+
     a = torch.load(model_a, map_location="cpu", weights_only=True)["model"]
     b = torch.load(model_b, map_location="cpu", weights_only=True)["model"]
     return float(max((torch.as_tensor(a[k]) - torch.as_tensor(b[k])).abs().max() for k in a))
@@ -87,8 +93,6 @@ def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_see
 
 def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], search_seed: int) -> dict:
     """All winner evidence as one dictionary (the source of winners.tsv and the report's tables)."""
-    direction = task.metric["direction"]
-    sign = 1.0 if direction == "max" else -1.0  # differences are oriented: positive = better
     baseline = selection["baseline"]
     base = _scores(results, "repeat", baseline, repeat_seeds, "score.json") if baseline else {}
     base_heldout = _scores(results, "repeat", baseline, repeat_seeds, "heldout.json") if baseline else {}
@@ -106,9 +110,9 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             reasons = [*reasons, f"= {source}"] if source else reasons
         else:
             search = _scores(results, "search", cid, [search_seed], "score.json")
-        repeat_pair = _pair(scores, base, direction)
-        heldout_pair = _pair(heldout, base_heldout, direction)
-        control_pair = _pair(scores, control, direction) if role == "winner" and control else None
+        repeat_pair = _pair(task, scores, base)
+        heldout_pair = _pair(task, heldout, base_heldout)
+        control_pair = _pair(task, scores, control) if role == "winner" and control else None
         if repeat_pair is None or heldout_pair is None:
             attribution = "not enough repeat runs to decide"
         else:
@@ -122,9 +126,9 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
                 "scores": scores,
                 "heldout": heldout,
                 "summary": stats.describe(list(scores.values())) if len(scores) >= 2 else None,
-                "diff_per_seed": {s: sign * (scores[s] - base[s]) for s in sorted(set(scores) & set(base))},
+                "diff_per_seed": {s: task.gain(scores[s], base[s]) for s in sorted(set(scores) & set(base))},
                 "heldout_diff_per_seed": {
-                    s: sign * (heldout[s] - base_heldout[s]) for s in sorted(set(heldout) & set(base_heldout))
+                    s: task.gain(heldout[s], base_heldout[s]) for s in sorted(set(heldout) & set(base_heldout))
                 },
                 "repeat": None if repeat_pair is None else repeat_pair.as_dict(),
                 "heldout_vs_baseline": None if heldout_pair is None else heldout_pair.as_dict(),

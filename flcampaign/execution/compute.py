@@ -98,7 +98,7 @@ def check(task: Task, run: dict, reference: dict | None) -> dict:
     used = run.get("compute") or {}
     cap = ratio_cap(task)
     record: dict[str, Any] = {**used, "max_ratio": cap}
-    if reference_cpu(reference) is None:
+    if reference is None or reference_cpu(reference) is None:
         state = "missing" if reference is None else reference.get("state", "missing")
         record.update(checked=False, note=f"unchecked: the reference run is {state}")
         return record

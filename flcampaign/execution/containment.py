@@ -20,6 +20,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 from flcampaign.execution import landlock, seccomp
 
@@ -70,7 +71,10 @@ class Policy:
     def from_json(cls, text: str) -> "Policy":
         data = json.loads(text)
         data["named"] = tuple(tuple(pair) for pair in data.get("named", ()))
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        fields: dict[str, Any] = {
+            key: tuple(value) if isinstance(value, list) else value for key, value in data.items()
+        }
+        return cls(**fields)
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the flcampaign package
@@ -117,7 +121,7 @@ def current_policy() -> Policy | None:
     return _installed[0] if _installed else None
 
 
-def stop(rule: str, detail: str) -> None:
+def stop(rule: str, detail: str) -> NoReturn:
     """End the process with a line the runner reads (the rule and what was attempted); no handler can catch it."""
     policy = current_policy()
     role, site = (policy.role, policy.site) if policy else ("", "")
@@ -132,6 +136,8 @@ def check_open(policy: Policy, path: object, mode: object, flags: object) -> tup
     """(rule, detail) when opening ``path`` breaks the policy, else None."""
     if isinstance(path, int):
         return None  # an already open descriptor: opening it was checked
+    if not isinstance(path, str | bytes | os.PathLike):  # what os.fspath refuses with TypeError
+        return None
     try:
         raw = os.fsdecode(os.fspath(path))
     except (TypeError, ValueError):
@@ -173,6 +179,8 @@ def check_chdir(policy: Policy, path: object) -> tuple[str, str] | None:
     """A process may change into folders it may read (names relative to its folder are checked against it)."""
     if isinstance(path, int):
         return None
+    if not isinstance(path, str | bytes | os.PathLike):  # what os.fspath refuses with TypeError
+        return "file-access", f"changes into {path!r}"
     try:
         resolved = os.path.realpath(os.fsdecode(os.fspath(path)))
     except (OSError, TypeError, ValueError):

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from flcampaign.execution import aggregation_audit
 from flcampaign.execution.box_init import last_report
@@ -30,6 +31,7 @@ from flcampaign.execution.sandbox import Sandbox
 from flcampaign.execution.site_data import SiteDataBroker
 from flcampaign.execution.slots import Slot, lease
 from flcampaign.files import read_json, sha256_file, write_json
+from flcampaign.records import finish, run_record
 from flcampaign.task import Task
 
 EXPORT_TIMEOUT_S = 300
@@ -58,7 +60,8 @@ def exported_value(class_path: str, args: dict, name: str) -> object:
     if name in args:
         return args[name]
     module_name, class_name = class_path.rsplit(".", 1)
-    for cls in inspect.getmro(getattr(importlib.import_module(module_name), class_name)):
+    classes: tuple[type[Any], ...] = inspect.getmro(getattr(importlib.import_module(module_name), class_name))
+    for cls in classes:
         parameter = inspect.signature(cls.__init__).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default
@@ -164,11 +167,11 @@ def simulate(
     """
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {"candidate": validation["candidate"], "phase": phase, "seed": seed, "budget": task.budget}
-    record.update(host=socket.gethostname(), scheduler=scheduler_env(), sandbox=sandbox.record())
+    record = run_record(
+        validation["candidate"], phase, seed, task.budget, socket.gethostname(), scheduler_env(), sandbox.record()
+    )
     if validation["state"] != "ok":
-        record.update(state="skipped", reason=f"validation: {validation['state']}")
-        write_json(out_dir / "run.json", record)
+        write_json(out_dir / "run.json", finish(record, "skipped", f"validation: {validation['state']}"))
         return record
     with lease(lock_dir, slots) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
@@ -311,15 +314,16 @@ def _export_and_simulate(
     if problems:
         return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
     record["model_spec"] = model_spec(job_dir)
-    problems = check_fixed_model(task, record["model_spec"])
-    if problems:
-        return _finish(record, out_dir, "invalid", problems, elapsed, rule="fixed-architecture", file="job.py")
+    misfit = check_fixed_model(task, record["model_spec"])
+    if misfit:
+        return _finish(record, out_dir, "invalid", misfit, elapsed, rule="fixed-architecture", file="job.py")
     audit_read, audit_write = os.pipe()
     server_config_path = job_dir / "app" / "config" / "config_fed_server.json"
     server_config = read_json(server_config_path)
     problems, audited = aggregation_audit.wrap(server_config, audit_write)
     if problems:
-        os.close(audit_read), os.close(audit_write)
+        os.close(audit_read)
+        os.close(audit_write)
         reason = "; ".join(problems)
         return _finish(record, out_dir, "invalid", reason, elapsed, rule="server-components", file="job.py")
     write_json(server_config_path, server_config)
@@ -388,8 +392,8 @@ def _export_and_simulate(
     if sim.stalled:
         reason = f"no progress in the simulation logs for {task.budget['stall_seconds']} s; process tree killed"
         return _finish(record, out_dir, "timeout", reason, elapsed, rule="stall")
-    if sim.returncode != 0 and dropped_updates(workspace):
-        return _finish(record, out_dir, "crash", dropped_updates(workspace), elapsed, rule="dropped-updates")
+    if sim.returncode != 0 and (dropped := dropped_updates(workspace)):
+        return _finish(record, out_dir, "crash", dropped, elapsed, rule="dropped-updates")
     shipped = aggregation_audit.shipped_data(audit_lines)
     if shipped:  # whether or not the run then failed, a client sent more than an update
         return _finish(record, out_dir, "invalid", shipped, elapsed, rule="client-update")
@@ -450,7 +454,7 @@ def check_fixed_model(task: Task, spec: dict) -> str:
 def _finish(
     record: dict, out_dir: Path, state: str, reason: str, elapsed: float, rule: str = "", file: str = ""
 ) -> dict:
-    record.update(state=state, reason=reason, rule=rule, file=file, runtime_seconds=round(elapsed, 3))
-    record["finished_at"] = time.time()
+    finish(record, state, reason, rule, file)
+    record.update(runtime_seconds=round(elapsed, 3), finished_at=time.time())
     write_json(out_dir / "run.json", record)
     return record

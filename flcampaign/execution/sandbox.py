@@ -14,6 +14,7 @@ import glob
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -52,7 +53,7 @@ class Sandbox:
         readonly: list[Path],
         writable: list[Path],
         network: bool = False,
-        hidden: list[Path] = (),
+        hidden: Sequence[Path] = (),
         home: Path | None = None,
         report: bool = True,
     ) -> list[str]:
@@ -81,8 +82,8 @@ class Sandbox:
             elif path.is_dir():
                 args += ["--ro-bind", system_dir, system_dir]
         args += ["--ro-bind-try", "/sys", "/sys"]
-        for path in _python_paths():
-            args += ["--ro-bind", path, path]
+        for python_path in _python_paths():
+            args += ["--ro-bind", python_path, python_path]
         mounts = [(Path(p).resolve(), "--bind") for p in [*writable, *([home] if home else [])]]
         mounts += [(Path(p).resolve(), "--ro-bind") for p in readonly]
         for path, flag in sorted(mounts, key=lambda mount: len(mount[0].parts)):

@@ -52,9 +52,12 @@ class SiteDataBroker:
         self.socket_path.unlink(missing_ok=True)
 
     def _serve(self) -> None:
+        server = self._server
+        if server is None:
+            raise RuntimeError("the broker serves only once entered (its with block opens the socket)")
         while True:
             try:
-                connection, _ = self._server.accept()
+                connection, _ = server.accept()
             except OSError:
                 return
             with connection:

@@ -1,19 +1,24 @@
 """Campaign progress plot, following the reference Auto-FL conventions."""
 
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-STYLE = {
+from flcampaign.records import Status  # noqa: E402
+from flcampaign.task import Task  # noqa: E402
+
+STYLE: dict[str, dict[str, Any]] = {
     "discard": {"color": "#cccccc", "s": 18, "alpha": 0.55, "zorder": 2},
     "keep": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
     "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
 }
 LITERATURE = "#8e44ad"
-FAILED = {
+FAILED: dict[str, dict[str, Any]] = {
     "crash": {"marker": "x", "color": "#c0392b"},
     "timeout": {"marker": "v", "color": "#e67e22"},
     "invalid": {"marker": "s", "color": "#7f8c8d"},
@@ -29,19 +34,21 @@ def save(fig: plt.Figure, out: Path) -> None:
     tmp.replace(out)
 
 
-def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> None:
+def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
     """Scored rows as points, running best as a step line, failures as red ticks at the bottom."""
     fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
-    scored = [r for r in rows if r["status"] in ("baseline", "keep", "discard")]
+    scored = [r for r in rows if r["status"].scored]
     for status, style in STYLE.items():
-        pts = [(int(r["order"]), float(r["score"])) for r in scored if r["status"] == status]
+        pts = [(r["order"], r["score"]) for r in scored if r["status"] == status]
         if pts:
             marker = "*" if status == "baseline" else "o"
             ax.scatter(*zip(*pts, strict=True), marker=marker, label=f"{status} ({len(pts)})", **style)
-    linked = [(int(r["order"]), float(r["score"])) for r in scored if r.get("literature_event")]
+    linked = [(r["order"], r["score"]) for r in scored if r.get("literature_event")]
     if linked:
+        xs, ys = zip(*linked, strict=True)
         ax.scatter(
-            *zip(*linked, strict=True),
+            xs,
+            ys,
             s=110,
             facecolors="none",
             edgecolors=LITERATURE,
@@ -49,28 +56,28 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
             zorder=5,
             label=f"literature batch ({len(linked)})",
         )
-    best = [(int(r["order"]), float(r["best_so_far"])) for r in rows if r["best_so_far"]]
+    best = [(r["order"], r["best_so_far"]) for r in rows if r["best_so_far"] is not None]
     if best:
         xs, ys = zip(*best, strict=True)
         ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best", zorder=1)
-    baseline = next((float(r["score"]) for r in rows if r["status"] == "baseline"), None)
+    baseline = next((r["score"] for r in rows if r["status"] is Status.BASELINE), None)
     if baseline is not None:
         ax.axhline(baseline, color="#7f8c8d", ls="--", alpha=0.5, label="baseline")
-    values = [float(r["score"]) for r in scored]
+    values = [r["score"] for r in scored]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     span = max(high - low, 1e-3)
     bottom, top = low - 0.1 * span, high + max(0.015, 0.35 * span)
     ax.set_ylim(bottom, top)
     failure_y = bottom + 0.04 * (top - bottom)
     for status, style in FAILED.items():
-        orders = [int(r["order"]) for r in rows if r["status"] == status]
+        orders = [r["order"] for r in rows if r["status"] == status]
         if orders:
             ax.scatter(orders, [failure_y] * len(orders), s=40, zorder=3, label=f"{status} ({len(orders)})", **style)
     for r in rows:
         if r["status"] in FAILED:
             ax.annotate(
                 r["candidate"],
-                (int(r["order"]), failure_y),
+                (r["order"], failure_y),
                 textcoords="offset points",
                 xytext=(0, 8),
                 rotation=90,
@@ -79,11 +86,11 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
                 ha="center",
                 va="bottom",
             )
-        if r["status"] == "literature":
-            ax.axvline(int(r["order"]), color=LITERATURE, ls=":", lw=1.5, zorder=1)
+        if r["status"] is Status.LITERATURE:
+            ax.axvline(r["order"], color=LITERATURE, ls=":", lw=1.5, zorder=1)
             ax.annotate(
                 f"{r['candidate']}: {r['description'][:60]}",
-                (int(r["order"]), top),
+                (r["order"], top),
                 textcoords="offset points",
                 xytext=(3, -4),
                 rotation=90,
@@ -93,19 +100,20 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
                 va="top",
             )
     for r in scored:
-        if r["status"] in ("keep", "baseline"):
+        if r["status"].incumbent:
             ax.annotate(
                 r["candidate"],
-                (int(r["order"]), float(r["score"])),
+                (r["order"], r["score"]),
                 textcoords="offset points",
                 xytext=(6, 6),
                 fontsize=8,
                 color="#1a7a3a",
             )
     n_failed = sum(r["status"] in FAILED for r in rows)
-    best_value = float(rows[-1]["best_so_far"]) if rows and rows[-1]["best_so_far"] else None
+    best_value = rows[-1]["best_so_far"] if rows else None
     if baseline is not None and best_value is not None:
-        summary = f"Baseline {baseline:.4f}\nBest {best_value:.4f}\nDelta {best_value - baseline:+.4f}"
+        gain = task.gain(best_value, baseline)
+        summary = f"Baseline {baseline:.4f}\nBest {best_value:.4f}\nGain {gain:+.4f} (positive = better)"
         ax.text(
             0.01,
             0.98,
@@ -116,17 +124,18 @@ def progress_plot(rows: list[dict], metric: str, direction: str, out: Path) -> N
             family="monospace",
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#bbbbbb"},
         )
-    kept = sum(r["status"] == "keep" for r in rows)
-    reviews = sum(r["status"] == "literature" for r in rows)
+    kept = sum(r["status"] is Status.KEEP for r in rows)
+    reviews = sum(r["status"] is Status.LITERATURE for r in rows)
     ax.set_title(
         f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed, "
         f"{reviews} literature"
     )
     ax.set_xlabel("candidate (campaign order)")
-    ax.set_ylabel(f"{metric} on search-validation ({'higher' if direction == 'max' else 'lower'} is better)")
+    better = "higher" if task.orientation > 0 else "lower"
+    ax.set_ylabel(f"{task.metric['name']} on search-validation ({better} is better)")
     ax.set_xlim(0.5, max(len(rows), 1) + 0.5)
     ax.grid(alpha=0.3)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)  # a linear axis's AutoLocator
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
     save(fig, Path(out))
 

@@ -1,19 +1,26 @@
 """The campaign report, built from the ledger and the per-candidate records only (no simulation).
 
-Markdown is the source; the PDF is rendered from it by pandoc (HTML) and WeasyPrint.
+One function per section gathers that section's figures and tables; the prose lives in the template
+``templates/report.md.j2``. Markdown is the source; the PDF is rendered from it by pandoc (HTML) and
+WeasyPrint. Every gain is oriented by the task (positive = better), whatever the metric's direction.
 """
 
 import importlib.metadata
 import platform
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 from flcampaign.agent.guard import literature_batches
 from flcampaign.contract.literature import proposal_total, ranked_proposals
 from flcampaign.files import atomic_write_text, read_json, read_yaml
 from flcampaign.layout import Records
+from flcampaign.records import Status, format_row
 from flcampaign.task import Task
 
 PACKAGES = ("nvflare", "torch", "snakemake", "numpy", "pandas", "scikit-learn")
+TEMPLATE = "report.md.j2"
 PDF_CSS = """
 @page { size: A4; margin: 16mm; }
 body { font-family: sans-serif; font-size: 9.5pt; line-height: 1.35; }
@@ -23,29 +30,19 @@ pre, code { font-size: 7.5pt; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; }
 h1, h2, h3 { color: #1a5276; }
 """
+LEDGER_TABLE = (
+    "order", "candidate", "parent", "status", "score", "best_so_far", "runtime_seconds", "family", "changed_files",
+    "tree_sha256",
+)  # fmt: skip
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
-    def cell(value) -> str:
+    def cell(value: Any) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def environment() -> dict[str, str]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return {"python": platform.python_version(), "platform": platform.platform(), **versions}
-
-
-def _relative(value: float, base: float) -> str:
-    return f"{100 * (value - base) / abs(base):+.1f}%" if base else "n/a"
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -58,27 +55,142 @@ def _interval(summary: dict | None) -> str:
     return f"{summary['mean']:+.4f} [{summary['ci_low']:+.4f}, {summary['ci_high']:+.4f}]"
 
 
-def winners_markdown(evidence: dict, repeats_plot: str) -> list[str]:
+def _vs_baseline(task: Task, score: float | None, baseline: dict | None) -> str:
+    """A row's oriented gain over the baseline, as the report prints it ('' without a score or a baseline)."""
+    return "" if score is None or baseline is None else f"{task.gain(score, baseline['score']):+.4f}"
+
+
+def environment() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {"python": platform.python_version(), "platform": platform.platform(), **versions}
+
+
+def objective_section(task: Task, state: dict) -> dict[str, Any]:
+    """The task, its fixed budget, the metric and what a candidate may change."""
+    return {
+        "title": task.title,
+        "text": task.objective,
+        "sandbox_notice": state.get("sandbox_notice", ""),
+        "budget_note": task.budget_note,
+        "budget_table": _table(["budget field", "value"], [[k, v] for k, v in task.budget.items()]),
+        "metric": task.metric["name"],
+        "kind": task.metric["kind"],
+        "better": "higher" if task.orientation > 0 else "lower",
+        "site_aggregation": task.metric["site_aggregation"],
+        "editable": ", ".join(task.surface["editable"]),
+        "creatable": ", ".join(task.surface["creatable"]),
+        "fixed": ", ".join(task.surface["fixed"]),
+        "knob_table": _table(
+            ["knob", "type", "range / choices", "default"],
+            [
+                [n, s["type"], s.get("choices", f"{s.get('min')} .. {s.get('max')}"), s["default"]]
+                for n, s in task.knobs.items()
+            ],
+        ),
+    }
+
+
+def best_section(task: Task, state: dict) -> dict[str, str] | None:
+    """Baseline against the campaign's best search score, the gain oriented; None before a baseline."""
+    baseline, best = state.get("baseline"), state.get("best")
+    if not (baseline and best):
+        return None
+    gain = task.gain(best["score"], baseline["score"])
+    return {
+        "table": _table(
+            ["", "candidate", task.metric["name"]],
+            [
+                ["baseline", baseline["candidate"], f"{baseline['score']:.4f}"],
+                ["best", best["candidate"], f"{best['score']:.4f}"],
+            ],
+        ),
+        "gain": f"{gain:+.4f}",
+        "relative": f"{100 * gain / abs(baseline['score']):+.1f}%" if baseline["score"] else "n/a",
+    }
+
+
+def decisions_section(task: Task, rows: list[dict], state: dict) -> dict[str, str]:
+    """Counts by status and every row's decision with its oriented gain over the baseline."""
+    baseline = state.get("baseline")
+    table = []
+    for row in rows:
+        cells = format_row(row)
+        gain = _vs_baseline(task, row["score"], baseline)
+        table.append(
+            [row["order"], row["candidate"], cells["status"], cells["score"], gain, row["kind"], row["description"]]
+        )
+    return {
+        "counts": ", ".join(f"{k}: {v}" for k, v in state["counts"].items() if v),
+        "table": _table(["#", "candidate", "status", task.metric["name"], "vs baseline", "kind", "description"], table),
+    }
+
+
+def runtime_section(rows: list[dict], records: Records) -> dict[str, str] | None:
+    """Wall time of the simulations and the devices they ran on; None when nothing was simulated."""
+    simulated = [r for r in rows if r["runtime_seconds"]]
+    if not simulated:
+        return None
+    seconds = [r["runtime_seconds"] for r in simulated]
+    runs = [records.campaign / r["artifacts"] / "run.json" for r in simulated]
+    devices = {read_json(run).get("device", "unknown") for run in runs if run.is_file()} or {"unknown"}
+    return {
+        "simulations": str(len(seconds)),
+        "total": f"{sum(seconds):.0f}",
+        "mean": f"{sum(seconds) / len(seconds):.1f}",
+        "min": f"{min(seconds):.1f}",
+        "max": f"{max(seconds):.1f}",
+        "devices": ", ".join(sorted(devices)),
+    }
+
+
+def compute_section(rows: list[dict], task: Task) -> dict[str, Any] | None:
+    """Each scored run's compute against the budget: CPU (and GPU) seconds and the share of the reference."""
+    measured = [r for r in rows if r["cpu_seconds"] is not None]
+    if not measured:
+        return None
+    cap = task.budget.get("max_compute_ratio", 1.5)
+    ratios = [r["compute_ratio"] for r in measured if r["compute_ratio"] is not None]
+    over = [r["candidate"] for r in measured if r["compute_ratio"] is not None and r["compute_ratio"] > cap]
+    table = []
+    for row in measured:
+        cells = format_row(row)
+        table.append(
+            [
+                row["candidate"],
+                cells["status"],
+                cells["cpu_seconds"],
+                cells["gpu_seconds"] or "-",
+                cells["compute_ratio"] or "-",
+            ]
+        )
+    return {
+        "cap": cap,
+        "runs": len(measured),
+        "cpu_seconds": f"{sum(r['cpu_seconds'] for r in measured):.0f}",
+        "ratios": (f"{min(ratios):.2f}", f"{max(ratios):.2f}") if ratios else None,
+        "over": ", ".join(over) if over else "none",
+        "table": _table(["candidate", "status", "CPU s", "GPU s", "ratio"], table),
+    }
+
+
+def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] | None:
     """Repeats, held-out, controls, attribution and noise floor of the selected winners."""
+    if evidence is None:
+        return None
     metric = evidence["metric"]["name"]
-    seeds = ", ".join(str(s) for s in evidence["repeat_seeds"])
-    out = ["## Winners: repeats, held-out checks and controls", ""]
+    section: dict[str, Any] = {"selected": bool(evidence["entries"])}
     if not evidence["entries"]:
-        return [*out, "No candidate was selected (nothing was scored besides the baseline).", ""]
-    out += [
-        f"Selected candidates, the baseline and the best scalar control were re-run on the repeat seeds ({seeds}), "
-        "which the search never used, and paired with the baseline seed by seed. Differences are oriented so "
-        f"that positive is better. Test: {evidence['test']}.",
-        "",
-        "### Repeats on search-validation",
-        "",
-    ]
+        return section
     base = evidence["baseline_scores"]
-    rows = [[evidence["baseline"], "baseline", "", ", ".join(_num(v) for v in base.values()), "", "", "", ""]]
+    repeats = [[evidence["baseline"], "baseline", "", ", ".join(_num(v) for v in base.values()), "", "", "", ""]]
     for e in evidence["entries"]:
-        repeat = e["repeat"] or {}
-        summary = e["summary"] or {}
-        rows.append(
+        repeat, summary = e["repeat"] or {}, e["summary"] or {}
+        repeats.append(
             [
                 e["candidate"],
                 " ".join([e["role"], *(r for r in e["reasons"] if r.startswith("= "))]),
@@ -90,42 +202,21 @@ def winners_markdown(evidence: dict, repeats_plot: str) -> list[str]:
                 _num(repeat.get("p_two_sided"), 3),
             ]
         )
-    headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
-    out += [_table([*headers, "p one-sided", "p two-sided"], rows), ""]
-    out += ["![Paired differences to the baseline](" + repeats_plot + ")", ""]
-    out += ["### Held-out (same final models, held-out split)", ""]
-    held_rows = [
+    heldout = [
         [evidence["baseline"], "baseline", ", ".join(_num(v) for v in evidence["baseline_heldout"].values()), "", ""]
     ]
     for e in evidence["entries"]:
-        held = e["heldout_vs_baseline"] or {}
-        held_rows.append(
+        heldout.append(
             [
                 e["candidate"],
                 e["role"],
                 ", ".join(_num(v) for v in e["heldout"].values()),
                 _interval(e["heldout_vs_baseline"]),
-                _num(held.get("p_one_sided"), 3),
+                _num((e["heldout_vs_baseline"] or {}).get("p_one_sided"), 3),
             ]
         )
-    out += [
-        _table(["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided"], held_rows),
-        "",
-    ]
-    out += ["### Same-budget scalar controls", ""]
     controls = evidence["controls"]
-    out += [
-        f"{len(controls)} controls drawn from the declared knobs of the unchanged baseline recipe (fixed seed), "
-        "each run once at the search seed; the best by search score was repeated like a winner.",
-        "",
-        _table(
-            ["control", "knobs", "search score"],
-            [[c["id"], ", ".join(f"{k}={v}" for k, v in c["args"].items()), _num(c["search_score"])] for c in controls],
-        ),
-        "",
-    ]
-    out += ["### Attribution", ""]
-    attribution_rows = [
+    attribution = [
         [
             e["candidate"],
             _interval(e["repeat"]),
@@ -136,117 +227,158 @@ def winners_markdown(evidence: dict, repeats_plot: str) -> list[str]:
         for e in evidence["entries"]
         if e["role"] == "winner"
     ]
-    out += [
-        _table(
-            ["winner", "gain vs baseline", "held-out gain", "gain vs best control", "attribution"], attribution_rows
-        ),
-        "",
-    ]
-    out += [f"- *{name}*: {rule}." for name, rule in evidence["attribution_rules"].items()] + [""]
     floor = evidence.get("noise_floor") or {}
-    out += ["### Noise floor", ""]
-    if floor.get("sd") is not None:
-        out += [
-            f"Baseline over {floor['n']} repeat seeds: mean {floor['mean']:.4f}, sd {floor['sd']:.4f} "
-            f"(a single search run differs from the baseline by noise alone at about this scale).",
-            "",
-        ]
     same = floor.get("same_seed")
-    if same:
-        agreement = (
-            "bitwise identical final models"
-            if same["max_weight_difference"] == 0
-            else "the runs differ at float-rounding level (NVFlare sums client updates in arrival order)"
-        )
-        out += [
-            f"Same-seed re-run of the baseline (seed {same['seed']}): {same['first']:.6f} then {same['rerun']:.6f}, "
-            f"score difference {same['score_difference']:.2e}, "
-            f"largest weight difference {same['max_weight_difference']:.2e}: {agreement}.",
-            "",
-        ]
-    return out
+    headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
+    return section | {
+        "seeds": ", ".join(str(s) for s in evidence["repeat_seeds"]),
+        "test": evidence["test"],
+        "repeats_table": _table([*headers, "p one-sided", "p two-sided"], repeats),
+        "repeats_plot": repeats_plot,
+        "heldout_table": _table(
+            ["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided"], heldout
+        ),
+        "n_controls": len(controls),
+        "controls_table": _table(
+            ["control", "knobs", "search score"],
+            [[c["id"], ", ".join(f"{k}={v}" for k, v in c["args"].items()), _num(c["search_score"])] for c in controls],
+        ),
+        "attribution_table": _table(
+            ["winner", "gain vs baseline", "held-out gain", "gain vs best control", "attribution"], attribution
+        ),
+        "attribution_rules": evidence["attribution_rules"],
+        "floor": None
+        if floor.get("sd") is None
+        else {"n": floor["n"], "mean": f"{floor['mean']:.4f}", "sd": f"{floor['sd']:.4f}"},
+        "same_seed": None
+        if not same
+        else {
+            "seed": same["seed"],
+            "first": f"{same['first']:.6f}",
+            "rerun": f"{same['rerun']:.6f}",
+            "score_difference": f"{same['score_difference']:.2e}",
+            "max_weight_difference": f"{same['max_weight_difference']:.2e}",
+            "identical": same["max_weight_difference"] == 0,
+        },
+    }
+
+
+def failures_section(rows: list[dict]) -> str:
+    """The crashed, timed-out and invalid rows with their reasons ('' when there are none)."""
+    failures = [r for r in rows if r["status"].failed]
+    if not failures:
+        return ""
+    return _table(
+        ["candidate", "status", "reason"], [[r["candidate"], r["status"], r["failure_reason"]] for r in failures]
+    )
 
 
 def _event_outcome(members: list[dict], complete: bool) -> str:
     """helped (a batch member was kept), failed (none scored), no gain, or incomplete."""
-    if any(m["status"] == "keep" for m in members):
+    if any(m["status"] is Status.KEEP for m in members):
         return "helped"
     if not complete:
         return "incomplete"
-    return "no gain" if any(m["status"] == "discard" for m in members) else "failed"
+    return "no gain" if any(m["status"] is Status.DISCARD for m in members) else "failed"
 
 
-def literature_markdown(rows: list[dict], state: dict, campaign_dir: Path, metric: str) -> list[str]:
+def literature_section(rows: list[dict], state: dict, records: Records, metric: str) -> list[dict[str, Any]]:
     """Each literature event: trigger, kept sources, ranked proposals, its batch and the outcome."""
     events = [r for r in rows if r["kind"] == "literature"]
-    out = ["## Literature events and outcomes", ""]
-    if not events:
-        return out + ["None recorded.", ""]
     batch = (state.get("guard") or {}).get("literature_batch", 3)
     batches = {b["event"]: b for b in literature_batches(rows, batch)}
     by_id = {r["candidate"]: r for r in rows}
+    out = []
     for r in events:
-        out += [f"### {r['candidate']}: {r['description'] or '(unreadable)'}", ""]
-        if r["status"] != "literature":
-            out += [f"Not counted: {r['failure_reason']}", ""]
+        if r["status"] is not Status.LITERATURE:
+            out.append({"id": r["candidate"], "title": r["description"], "rejected": r["failure_reason"]})
             continue
-        event = read_yaml(campaign_dir / r["artifacts"])
+        event = read_yaml(records.campaign / r["artifacts"])
         found = batches[r["candidate"]]
         members = [by_id[cid] for cid in found["members"]]
         linked = [x for x in rows if x["literature_event"] == r["candidate"] and x["kind"] != "literature"]
-        outcome = _event_outcome(members, found["completed_at"] is not None)
-        out += [
-            f"Trigger: {event['trigger']}",
-            "",
-            "Sources kept: "
-            + ", ".join(f"{s['ref']} ({s['title']})" for s in event["sources"] if s["decision"] == "keep"),
-            "",
-            _table(
-                ["proposal", "total", "mechanism", "falsifier"],
-                [
-                    [p["id"], proposal_total(p["scores"]), p["mechanism"], p["falsifier"]]
-                    for p in ranked_proposals(event)
-                ],
-            ),
-            "",
-            _table(
-                ["linked candidate", "status", metric, "kind"],
-                [[x["candidate"], x["status"], x["score"], x["kind"]] for x in linked],
-            )
-            if linked
-            else "No candidate linked yet.",
-            "",
-            f"Outcome: **{outcome}** ({len(members)} of {batch} scored source-edited candidates in its batch).",
-            "",
-        ]
+        out.append(
+            {
+                "id": r["candidate"],
+                "title": r["description"],
+                "rejected": "",
+                "trigger": event["trigger"],
+                "sources": ", ".join(f"{s['ref']} ({s['title']})" for s in event["sources"] if s["decision"] == "keep"),
+                "proposals": _table(
+                    ["proposal", "total", "mechanism", "falsifier"],
+                    [
+                        [p["id"], proposal_total(p["scores"]), p["mechanism"], p["falsifier"]]
+                        for p in ranked_proposals(event)
+                    ],
+                ),
+                "linked": _table(
+                    ["linked candidate", "status", metric, "kind"],
+                    [[x["candidate"], x["status"], format_row(x)["score"], x["kind"]] for x in linked],
+                )
+                if linked
+                else "",
+                "outcome": _event_outcome(members, found["completed_at"] is not None),
+                "members": len(members),
+                "batch": batch,
+            }
+        )
     return out
 
 
-def null_markdown(rows: list[dict], baseline: dict | None, task: Task) -> list[str]:
-    """Scored ideas that did not beat the baseline: worth knowing so they are not proposed again."""
-    out = ["## Null or worse ideas", ""]
+def null_section(task: Task, rows: list[dict], state: dict) -> str | None:
+    """Scored ideas that did not beat the baseline, worth knowing so they are not proposed again; None
+    without a baseline, '' when every discarded candidate beat it."""
+    baseline = state.get("baseline")
     if baseline is None:
-        return out + ["No baseline to compare with.", ""]
-    metric = task.metric["name"]
-    null = [r for r in rows if r["status"] == "discard" and not task.better(float(r["score"]), baseline["score"])]
-    return out + [
-        _table(
-            ["candidate", metric, "vs baseline", "family", "description"],
+        return None
+    null = [r for r in rows if r["status"] is Status.DISCARD and not task.better(r["score"], baseline["score"])]
+    if not null:
+        return ""
+    return _table(
+        ["candidate", task.metric["name"], "vs baseline", "family", "description"],
+        [
             [
-                [
-                    r["candidate"],
-                    r["score"],
-                    f"{float(r['score']) - baseline['score']:+.4f}",
-                    r["family"],
-                    r["description"],
-                ]
-                for r in null
-            ],
+                r["candidate"],
+                format_row(r)["score"],
+                _vs_baseline(task, r["score"], baseline),
+                r["family"],
+                r["description"],
+            ]
+            for r in null
+        ],
+    )
+
+
+def kept_chain_section(rows: list[dict], records: Records) -> list[dict[str, str]]:
+    """The baseline and every kept candidate: hypothesis, knobs and effective diff against the task's sources."""
+    chain = []
+    for r in rows:
+        if not r["status"].incumbent:
+            continue
+        validation = read_json(records.validation(r["candidate"]))
+        diff_path = records.effective_diff(r["candidate"])
+        diff = diff_path.read_text(encoding="utf-8") if diff_path.is_file() else ""
+        chain.append(
+            {
+                "candidate": r["candidate"],
+                "status": r["status"].value,
+                "score": format_row(r)["score"],
+                "description": r["description"],
+                "hypothesis": (validation.get("meta") or {}).get("hypothesis", ""),
+                "knobs": ", ".join(f"`{k}={v}`" for k, v in (validation.get("args") or {}).items()),
+                "diff": diff.rstrip() or "(no source change)",
+            }
         )
-        if null
-        else "None: every discarded candidate still beat the baseline.",
-        "",
-    ]
+    return chain
+
+
+def ledger_section(rows: list[dict]) -> str:
+    """The ledger's main columns as the TSV holds them (tree hashes shortened)."""
+    table = []
+    for row in rows:
+        cells = format_row(row)
+        table.append([cells[c][:12] if c == "tree_sha256" else cells[c] for c in LEDGER_TABLE])
+    return _table(list(LEDGER_TABLE), table)
 
 
 def build_markdown(
@@ -259,167 +391,34 @@ def build_markdown(
     evidence: dict | None = None,
     repeats_plot: str = "repeats.png",
 ) -> str:
-    metric, direction = task.metric["name"], task.metric["direction"]
-    budget = task.budget
-    baseline, best = state.get("baseline"), state.get("best")
-    out = [f"# Campaign report: {task.title}", ""]
-    if state.get("sandbox_notice"):
-        out += [f"> **Warning: unsandboxed.** {state['sandbox_notice']}", ""]
-    out += ["## Objective and contract", "", task.objective, ""]
-    note = task.budget_note
-    if note:
-        out += [
-            f"**Shortened budget:** {note} (the task's budget is the profile's; this campaign ran a demo budget).",
-            "",
-        ]
-    out += [_table(["budget field", "value"], [[k, v] for k, v in budget.items()]), ""]
-    out += [
-        f"Metric: **{metric}** ({task.metric['kind']}, {'higher' if direction == 'max' else 'lower'} is better), "
-        f"aggregated over sites as **{task.metric['site_aggregation']}**, computed by the trusted evaluator on the "
-        "**search-validation** split from the saved final global model. Client-reported metrics are never the score.",
-        "",
-        f"Editable files: {', '.join(task.surface['editable'])}; creatable: {', '.join(task.surface['creatable'])}; "
-        f"fixed: {', '.join(task.surface['fixed'])} plus the profile, the splits and the evaluator.",
-        "",
-        _table(
-            ["knob", "type", "range / choices", "default"],
-            [
-                [n, s["type"], s.get("choices", f"{s.get('min')} .. {s.get('max')}"), s["default"]]
-                for n, s in task.knobs.items()
-            ],
-        ),
-        "",
-    ]
-    out += ["## Baseline vs best", ""]
-    if baseline and best:
-        delta = best["score"] - baseline["score"]
-        out += [
-            _table(
-                ["", "candidate", metric],
-                [
-                    ["baseline", baseline["candidate"], f"{baseline['score']:.4f}"],
-                    ["best", best["candidate"], f"{best['score']:.4f}"],
-                ],
-            ),
-            "",
-            f"Difference: **{delta:+.4f}** absolute, **{_relative(best['score'], baseline['score'])}** relative "
-            "(single search run per candidate; a winner is a hypothesis until repeated over seeds).",
-            "",
-        ]
-    else:
-        out += ["No baseline has been scored yet.", ""]
-    counts = state["counts"]
-    out += ["## Decisions", "", ", ".join(f"{k}: {v}" for k, v in counts.items() if v), ""]
-    decision_rows = []
-    for r in rows:
-        delta = f"{float(r['score']) - baseline['score']:+.4f}" if r["score"] and baseline else ""
-        decision_rows.append([r["order"], r["candidate"], r["status"], r["score"], delta, r["kind"], r["description"]])
-    out += [_table(["#", "candidate", "status", metric, "vs baseline", "kind", "description"], decision_rows), ""]
-    simulated = [float(r["runtime_seconds"]) for r in rows if r["runtime_seconds"] and float(r["runtime_seconds"]) > 0]
-    out += ["## Runtime", ""]
-    if simulated:
-        devices = ", ".join(sorted(_devices(rows, Path(results).parent)))
-        out += [
-            f"{len(simulated)} simulations, {sum(simulated):.0f} s of simulation in total, "
-            f"{sum(simulated) / len(simulated):.1f} s per simulation on average "
-            f"(min {min(simulated):.1f} s, max {max(simulated):.1f} s). Device(s): {devices}.",
-            "",
-        ]
-    out += compute_markdown(rows, task)
-    out += ["## Progress", "", f"![Campaign progress]({plot_name})", ""]
-    if evidence is not None:
-        out += winners_markdown(evidence, repeats_plot)
-    failures = [r for r in rows if r["status"] in ("crash", "timeout", "invalid")]
-    out += ["## Crash and invalid notes", ""]
-    out += [
-        _table(
-            ["candidate", "status", "reason"], [[r["candidate"], r["status"], r["failure_reason"]] for r in failures]
-        )
-        if failures
-        else "None.",
-        "",
-    ]
-    out += literature_markdown(rows, state, Path(results).parent, metric)
-    out += null_markdown(rows, baseline, task)
+    """The report's Markdown: each section's figures rendered into the template's prose."""
+    records = Records(Path(results))
     duplicates = [r for r in rows if r["duplicate_of"]]
-    if duplicates:
-        out += [
-            "Duplicates (same effective tree and knobs as an earlier candidate): "
-            + ", ".join(f"{r['candidate']} = {r['duplicate_of']}" for r in duplicates),
-            "",
-        ]
-    out += ["## Kept chain", ""]
-    for r in [r for r in rows if r["status"] in ("baseline", "keep")]:
-        out += [f"### {r['candidate']} ({r['status']}, {metric} {r['score']})", "", r["description"], ""]
-        validation = read_json(Records(Path(results)).validation(r["candidate"]))
-        meta = validation.get("meta") or {}
-        if meta.get("hypothesis"):
-            out += [f"Hypothesis: {meta['hypothesis']}", ""]
-        if validation.get("args"):
-            out += ["Knobs: " + ", ".join(f"`{k}={v}`" for k, v in validation["args"].items()), ""]
-        diff_path = Records(Path(results)).effective_diff(r["candidate"])
-        diff = diff_path.read_text(encoding="utf-8") if diff_path.is_file() else ""
-        out += [
-            "Effective change against the task's base sources:",
-            "",
-            "```diff",
-            diff.rstrip() or "(no source change)",
-            "```",
-            "",
-        ]
-    out += ["## Ledger", "", "Full ledger: `results/results.tsv`.", ""]
-    cols = [
-        "order",
-        "candidate",
-        "parent",
-        "status",
-        "score",
-        "best_so_far",
-        "runtime_seconds",
-        "family",
-        "changed_files",
-        "tree_sha256",
-    ]
-    out += [_table(cols, [[r[c][:12] if c == "tree_sha256" else r[c] for c in cols] for r in rows]), ""]
-    out += ["## Environment and reproduction", ""]
-    out += [_table(["component", "version"], [[k, v] for k, v in environment().items()]), ""]
-    out += ["Reproduce this campaign (re-runs only what is missing or changed):", "", "```sh", command, "```", ""]
-    out += [
-        "Rebuild this report from the ledger without simulating: `snakemake report --cores 1` (or `make report`).",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def compute_markdown(rows: list[dict], task: Task) -> list[str]:
-    """Each scored run's compute against the budget: CPU (and GPU) seconds and the share of the reference."""
-    measured = [r for r in rows if r.get("cpu_seconds")]
-    if not measured:
-        return []
-    cap = task.budget.get("max_compute_ratio", 1.5)
-    ratios = [float(r["compute_ratio"]) for r in measured if r.get("compute_ratio")]
-    over = [r["candidate"] for r in measured if r.get("compute_ratio") and float(r["compute_ratio"]) > cap]
-    summary = (
-        f"Compute budget: {cap}x the CPU seconds of the reference run (the baseline at the knobs' maxima). "
-        f"{len(measured)} runs measured, {sum(float(r['cpu_seconds']) for r in measured):.0f} CPU-s in all"
+    environment_table = _table(["component", "version"], [[k, v] for k, v in environment().items()])
+    template = jinja2.Environment(
+        loader=jinja2.PackageLoader("flcampaign.reporting"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    ).get_template(TEMPLATE)
+    return template.render(
+        objective=objective_section(task, state),
+        best=best_section(task, state),
+        decisions=decisions_section(task, rows, state),
+        runtime=runtime_section(rows, records),
+        compute=compute_section(rows, task),
+        progress_plot=plot_name,
+        winners=winners_section(evidence, repeats_plot),
+        failures=failures_section(rows),
+        literature=literature_section(rows, state, records, task.metric["name"]),
+        null=null_section(task, rows, state),
+        duplicates=", ".join(f"{r['candidate']} = {r['duplicate_of']}" for r in duplicates),
+        kept_chain=kept_chain_section(rows, records),
+        ledger=ledger_section(rows),
+        environment=environment_table,
+        command=command,
     )
-    if ratios:
-        summary += f"; ratio to the reference from {min(ratios):.2f} to {max(ratios):.2f}"
-    summary += f"; over the budget: {', '.join(over) if over else 'none'}."
-    table = [
-        [r["candidate"], r["status"], r["cpu_seconds"], r["gpu_seconds"] or "-", r["compute_ratio"] or "-"]
-        for r in measured
-    ]
-    return [summary, "", _table(["candidate", "status", "CPU s", "GPU s", "ratio"], table), ""]
-
-
-def _devices(rows: list[dict], campaign_dir: Path) -> set[str]:
-    devices = set()
-    for r in rows:
-        run = campaign_dir / r["artifacts"] / "run.json"
-        if r["runtime_seconds"] and run.is_file():
-            devices.add(read_json(run).get("device", "unknown"))
-    return devices or {"unknown"}
 
 
 def render_pdf(markdown_path: Path, pdf_path: Path) -> None:

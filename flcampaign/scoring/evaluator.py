@@ -14,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,11 @@ from flcampaign.execution.containment import Policy, importable_from, python_dir
 from flcampaign.execution.process import filtered_env, run_contained
 from flcampaign.execution.sandbox import Sandbox
 from flcampaign.files import sha256_bytes, sha256_file, write_json
+from flcampaign.records import finish, score_record
 from flcampaign.task import Task
 
 PREDICT_DRIVER = Path(__file__).with_name("predict_driver.py")
-PERTURBATION_DEFAULTS = {"scale": 0.1, "draws": 8, "max_drop": 0.1}
+PERTURBATION_DEFAULTS: dict[str, Any] = {"scale": 0.1, "draws": 8, "max_drop": 0.1}
 ROW_TOLERANCE = 1e-4  # relative: the same row predicted in another order or batch
 
 
@@ -112,9 +114,9 @@ def score_run(
 
     ``reference`` is the compute reference run's record: a run over the compute budget is invalid.
     """
-    record = {"candidate": run["candidate"], "phase": run["phase"], "seed": run["seed"], "split": split}
-    record["sandbox"] = sandbox.record()
-    record.update(metric=task.metric["name"], direction=task.metric["direction"], evaluator_sha256=evaluator_sha256())
+    record = score_record(
+        run["candidate"], run["phase"], run["seed"], split, sandbox.record(), task.metric, evaluator_sha256()
+    )
     if run["state"] != "ok":
         return _finish(record, out_path, "skipped", f"run: {run['state']}")
     model_path = Path(run_dir) / "global_model.pt"
@@ -130,7 +132,7 @@ def score_run(
     views = Views.draw(task, data, seed=f"{run['model_sha256']}:{record['split_sha256']}")
     # where the task fixes the architecture, the weights go into the task's own class, not the candidate's
     own = {"path": fixed["class"], "args": fixed.get("args", {}), "trusted": True} if fixed else None
-    code, spec = (task.sources, own) if fixed else (tree, run["model_spec"])
+    code, spec = (task.sources, own) if own is not None else (tree, run["model_spec"])
     outcome, predictions, log = _predict(task, model_path, code, spec, views, Path(split_dir), out_path, sandbox)
     record["predict_seconds"] = round(outcome["elapsed_s"], 3)
     if "n_params" in outcome:
@@ -189,7 +191,7 @@ class Views:
         spread = (q75 - q25) / 1.349
         order: dict[str, dict[str, np.ndarray]] = {}
         features: dict[str, np.ndarray] = {}
-        names = ["a", "b", *(f"p{k}" for k in range(settings["draws"]))]
+        names = ["a", "b", *(f"p{k}" for k in range(int(settings["draws"])))]
         for view in names:
             order[view] = {}
             for site, (x, _) in data.items():
@@ -210,11 +212,12 @@ class Views:
         """Per site, the predictions of ``view`` back in the split's row order."""
         out = {}
         for site, rows in self.order[view].items():
+            got: np.ndarray | None
             if view == "b":
-                parts = [predictions.get(f"{site}.b0"), predictions.get(f"{site}.b1")]
-                if any(part is None for part in parts):
+                first, second = predictions.get(f"{site}.b0"), predictions.get(f"{site}.b1")
+                if first is None or second is None:
                     raise ValueError(f"{site}: no predictions")
-                got = np.concatenate(parts)
+                got = np.concatenate([first, second])
             else:
                 got = predictions.get(f"{site}.{view}")
                 if got is None:
@@ -236,7 +239,7 @@ class Views:
             score_predictions(task, self.assemble(predictions, f"p{k}"), data)["score"] for k in range(self.draws)
         ]
         mean_perturbed = float(np.mean(perturbed))
-        drop = score - mean_perturbed if task.metric["direction"] == "max" else mean_perturbed - score
+        drop = task.gain(score, mean_perturbed)
         return {
             "row_difference": difference,
             "prediction_scale": scale,
@@ -260,8 +263,8 @@ def _predict(
     """Run the prediction driver, contained, on every view; its outcome, predictions and log."""
     log = Path(out_path).with_suffix(".log")
     log.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="flc-predict-") as tmp:
-        tmp = Path(tmp).resolve()
+    with tempfile.TemporaryDirectory(prefix="flc-predict-") as tmp_dir:
+        tmp = Path(tmp_dir).resolve()
         for sub in ("features", "predictions"):
             (tmp / sub).mkdir()
         for name, rows in views.features.items():
@@ -312,6 +315,6 @@ def _predict(
 
 
 def _finish(record: dict, out_path: Path, state: str, reason: str, rule: str = "") -> dict:
-    record.update(state=state, reason=reason, rule=rule)
-    write_json(out_path, record)
+    """End the score record (``records.finish``) and write it: every outcome leaves one."""
+    write_json(out_path, finish(record, state, reason, rule))
     return record

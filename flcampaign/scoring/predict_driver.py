@@ -30,7 +30,7 @@ def main(policy: str, tree: str, model_path: str, spec_path: str, features_dir: 
     torch.set_num_threads(1)
     state = torch.load(model_path, map_location="cpu", weights_only=True)["model"]
     spec = json.loads(Path(spec_path).read_text())
-    report = {"n_params": count_parameters(state)}
+    report: dict[str, int | str] = {"n_params": count_parameters(state)}
     sys.path.insert(0, tree)
     model = None
     if spec.get("trusted"):  # the task's own class: no candidate code, so the fit can be reported

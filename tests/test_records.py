@@ -1,0 +1,107 @@
+"""The records between stages: statuses and their groups, the typed ledger row, record constructors and schemas."""
+
+import random
+
+import jsonschema
+import pytest
+
+from flcampaign.evidence.ledger import read_tsv, to_tsv
+from flcampaign.records import (
+    EMPTY_ROW,
+    LEDGER_COLUMNS,
+    NUMBER_CELLS,
+    STATUSES,
+    Status,
+    finish,
+    format_row,
+    ledger_row,
+    parse_row,
+    rounded,
+    run_record,
+    score_record,
+    validation_record,
+)
+from flcampaign.schemas import schema_errors, validator
+
+HASH = "a" * 64
+
+
+def test_status_groups_partition_the_statuses():
+    assert {s for s in STATUSES if s.scored} == {Status.BASELINE, Status.KEEP, Status.DISCARD}
+    assert {s for s in STATUSES if s.compared} == {Status.KEEP, Status.DISCARD}
+    assert {s for s in STATUSES if s.incumbent} == {Status.BASELINE, Status.KEEP}
+    assert {s for s in STATUSES if s.failed} == {Status.CRASH, Status.TIMEOUT, Status.INVALID}
+    assert {s for s in STATUSES if s.hard_failure} == {Status.CRASH, Status.TIMEOUT}
+    assert {s for s in STATUSES if s.attempt} == {s for s in STATUSES if s.compared or s.failed}
+    assert not Status.LITERATURE.scored and not Status.LITERATURE.failed and not Status.LITERATURE.attempt
+
+
+def test_a_row_read_back_equals_the_row_written(tmp_path):
+    """Typed rows survive the TSV at the ledger's precision: no reader has to convert a cell."""
+    rng = random.Random(7)
+    rows = []
+    for order in range(1, 200):
+        status = rng.choice(STATUSES)
+        score = rounded(rng.uniform(-1e3, 1e3), "score") if status.scored else None
+        rows.append(
+            ledger_row(
+                order=order,
+                candidate=f"c{order}",
+                status=status,
+                score=score,
+                runtime_seconds=rounded(rng.uniform(0, 1e4), "runtime_seconds"),
+                compute_ratio=rounded(rng.random() * 3, "compute_ratio") if order % 3 else None,
+                best_so_far=score,
+                seed=0,
+                description='tab\there, quote " and | bar',
+            )
+        )
+    path = tmp_path / "results.tsv"
+    path.write_text(to_tsv(rows))
+    back = read_tsv(path)
+    assert back == rows
+    assert all(isinstance(row["status"], Status) for row in back)
+    assert all(row["score"] is None or isinstance(row["score"], float) for row in back)
+    assert format_row(back[0]).keys() == set(LEDGER_COLUMNS)
+
+
+def test_format_row_keeps_the_ledgers_digits():
+    cells = format_row(ledger_row(status="keep", score=0.5, runtime_seconds=12.5, order=3))
+    assert (cells["score"], cells["runtime_seconds"], cells["order"], cells["gpu_seconds"]) == (
+        "0.500000",
+        "12.500",
+        "3",
+        "",
+    )
+    assert set(NUMBER_CELLS) <= set(LEDGER_COLUMNS) and EMPTY_ROW["description"] == ""
+    assert parse_row(cells)["status"] is Status.KEEP
+
+
+@pytest.mark.parametrize("kind", ["validation", "run", "score"])
+def test_record_schemas_are_valid_schemas(kind):
+    jsonschema.Draft202012Validator.check_schema(validator(kind).schema)
+
+
+def test_constructed_and_finished_records_meet_their_schemas():
+    validation = finish(validation_record("c1", "heart_disease", HASH, {"profile.yaml": HASH}), "ok")
+    run = finish(
+        run_record("c1", "search", 0, {"num_rounds": 1}, "host", {}, {"kind": "none"}), "crash", "boom", "stall"
+    )
+    metric = {"name": "accuracy", "direction": "max"}
+    score = finish(
+        score_record("c1", "search", 0, "search_val", {"kind": "none"}, metric, HASH), "skipped", "run: crash"
+    )
+    assert schema_errors("validation", validation) == []
+    assert schema_errors("run", run) == []
+    assert schema_errors("score", score) == []
+
+
+def test_a_record_that_breaks_its_contract_is_named():
+    metric = {"name": "accuracy", "direction": "max"}
+    ok_without_score = finish(score_record("c1", "search", 0, "search_val", {"kind": "none"}, metric, HASH), "ok")
+    assert any("score" in error for error in schema_errors("score", ok_without_score))
+    run = finish(run_record("c1", "nowhere", 0, {}, "host", {}, {"kind": "chroot"}), "ok")
+    errors = schema_errors("run", run)
+    assert any(error.startswith("phase:") for error in errors) and any("sandbox/kind" in error for error in errors)
+    with pytest.raises(ValueError):
+        finish(validation_record("c1", "t", HASH, {}), "half-done")
