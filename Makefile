@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test report lint format clean
+.PHONY: run test check report lint types format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# the fast tier: lint, types and every test not marked slow (no simulation), a few minutes on 2 cores
+check: lint types $(STAMP)
+	$(BIN)/pytest -m "not slow" -q
+
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local report
 
@@ -30,6 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
+
+types: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

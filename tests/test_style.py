@@ -1,4 +1,4 @@
-"""The workflow and library stay lint-clean: snakemake --lint, snakefmt, ruff."""
+"""The workflow and library stay lint-clean and typed: snakemake --lint, snakefmt, ruff, mypy."""
 
 import subprocess
 import sys
@@ -27,6 +27,12 @@ def test_ruff():
     for cmd in (("ruff", "check", "."), ("ruff", "format", "--check", ".")):
         result = run(*cmd)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy():
+    """The library type-checks (configuration in pyproject.toml, [tool.mypy])."""
+    result = run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_workflow_config_schema_rejects_unknown_keys(tmp_path):
