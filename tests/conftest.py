@@ -38,6 +38,23 @@ def with_direction(task: Task, direction: str) -> Task:
     return Task(task.root, profile)
 
 
+ONE_ROUND_COMPUTE_RATIO = 2.0
+
+
+def one_round_task(campaign: Path) -> Path:
+    """The campaign's own copy of heart_disease for one-round test campaigns, its compute cap 2.0.
+
+    At one round the same recipe's CPU seconds vary 1.55x run to run (process start-up dominates; at
+    the full budget 1.21x, docs/security.md), so the default cap of 1.5 would call honest runs on a
+    loaded machine over budget; the hidden-compute cases exceed 2.0 by far."""
+    dest = campaign / "tasks" / "heart_disease"
+    Task.load(REPO / "tasks" / "heart_disease").copy_to(dest)
+    profile = yaml.safe_load((dest / "profile.yaml").read_text())
+    profile["budget"]["max_compute_ratio"] = ONE_ROUND_COMPUTE_RATIO
+    (dest / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return dest
+
+
 def copy_candidates(dest: Path, *ids: str) -> None:
     """Copy bundled demo candidates into a scratch campaign's candidates/ folder, with the literature
     events they link to."""

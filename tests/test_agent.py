@@ -6,6 +6,8 @@ simulation is a real NVFlare run (one round) driven by the real workflow.
 """
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_candidates
+from conftest import copy_candidates, one_round_task
 from test_literature import review
 
 from flcampaign.evidence.ledger import read_tsv
@@ -72,13 +74,18 @@ def edit_client(folder: Path, old: str, new: str) -> None:
 def test_scripted_agent_campaign(tmp_path):
     campaign = tmp_path / "campaign"
     copy_candidates(campaign, "0000-baseline")
+    one_round_task(campaign)
     (campaign / "config.yaml").write_text(CONFIG)
     assert status(campaign)["next_action"] == "run_baseline"
 
     log = tmp_path / "watch.log"
     with open(log, "w") as sink:
         watcher = subprocess.Popen(
-            [str(FLCAMPAIGN), "watch", "--interval", "1"], cwd=campaign, stdout=sink, stderr=subprocess.STDOUT
+            [str(FLCAMPAIGN), "watch", "--interval", "1"],
+            cwd=campaign,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         # While the baseline runs, the agent proposes two candidates from drafts.
@@ -115,10 +122,14 @@ def test_scripted_agent_campaign(tmp_path):
 
         (campaign / "STOP").touch()  # the user ends the campaign
         assert watcher.wait(timeout=900) == 0, log.read_text()
-    finally:
+    finally:  # the watch and everything it started end here, even when the test failed
         if watcher.poll() is None:
             watcher.terminate()
-            watcher.wait(timeout=60)
+            try:
+                watcher.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(watcher.pid, signal.SIGKILL)
+                watcher.wait()
 
     output = log.read_text()
     assert output.count("running the search stages") >= 2  # Snakemake may pick up early drops in its first pass
@@ -127,7 +138,7 @@ def test_scripted_agent_campaign(tmp_path):
     assert (state["next_action"], state["final_response_allowed"]) == ("final_report", True)
     rows = read_tsv(campaign / "results" / "results.tsv")
     assert [row["candidate"] for row in rows] == ["0000-baseline", momentum.name, decay.name, "lit-0001", linked.name]
-    assert rows[3]["status"] == "literature" and rows[3]["score"] == ""
+    assert rows[3]["status"] == "literature" and rows[3]["score"] is None
     assert rows[4]["literature_event"] == "lit-0001" and rows[4]["kind"] == "source_edit"
     assert all(row["status"] in ("baseline", "keep", "discard", "literature") for row in rows)
     report = (campaign / "reports" / "report.md").read_text()

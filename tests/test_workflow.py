@@ -9,11 +9,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nvflare
 import pytest
 from conftest import REPO, copy_candidates
 
-from flcampaign.evidence.ledger import COLUMNS, read_tsv
+from flcampaign.evidence.ledger import COLUMNS, read_cells, read_tsv
 from flcampaign.evidence.stats import ATTRIBUTIONS
+from flcampaign.execution import nvflare_settings
 from flcampaign.layout import Records
 from flcampaign.schemas import schema_errors
 
@@ -74,6 +76,11 @@ def test_campaign_records_every_candidate(campaign):
         assert score["split"] == "search_val" and set(score["per_site"]) == {"site-1", "site-2", "site-3", "site-4"}
         run = json.loads((campaign / "results/runs/search" / cid / "seed0/run.json").read_text())
         assert run["state"] == "ok" and run["budget"]["num_rounds"] == 1 and run["reaped_processes"] >= 0
+        assert run["nvflare_settings"] == {"nvflare": nvflare.__version__, **nvflare_settings.DEFAULTS}
+        job = Records(campaign / "results").work_dir("search", cid, 0) / "job"
+        (server_config,) = job.glob("*/app/config/config_fed_server.json")
+        exported = json.loads(server_config.read_text())
+        assert exported["server"]["task_request_interval"] == nvflare_settings.DEFAULTS["task_request_interval"]
 
 
 def test_every_record_of_a_real_campaign_meets_its_schema(campaign):
@@ -148,7 +155,7 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     assert winner["candidate"] == "0002-fedavgm" and winner["attribution"] in ATTRIBUTIONS
     assert winner["repeat"]["n"] == 2 and set(winner["scores"]) == {"42", "43"}
     assert evidence["noise_floor"]["same_seed"]["seed"] == 42
-    rows = {row["candidate"]: row for row in read_tsv(campaign / "results" / "winners.tsv")}
+    rows = {row["candidate"]: row for row in read_cells(campaign / "results" / "winners.tsv")}
     assert rows["0002-fedavgm"]["attribution"] == winner["attribution"]
     assert rows["_ctl-best"]["role"] == "best control"
     report = (campaign / "reports" / "report.md").read_text()

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flcampaign.execution import aggregation_audit
+from flcampaign.execution import aggregation_audit, nvflare_settings
 from flcampaign.execution.box_init import last_report
 from flcampaign.execution.compute import CpuCeiling, GpuMeter
 from flcampaign.execution.containment import ViolationWatch, violations_in
@@ -159,11 +159,13 @@ def simulate(
     lock_dir: Path,
     sandbox: Sandbox,
     reference: dict | None = None,
+    idle_settings: dict[str, float] = nvflare_settings.DEFAULTS,
 ) -> dict:
     """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success).
 
     ``reference`` is the compute reference's run record: with it, a run is stopped as soon as it
-    passes the compute budget.
+    passes the compute budget. ``idle_settings`` are the NVFlare waits the runner shortens
+    (``nvflare_settings``; empty: NVFlare's defaults).
     """
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,7 @@ def simulate(
     with lease(lock_dir, slots) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, device=slot.device, started_at=time.time(), attempts=attempt + 1)
+            tried["nvflare_settings"] = dict(idle_settings)
             result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
             if result["state"] == "ok" or not infrastructure_failure(workspace_dir(work_dir)):
                 break
@@ -326,6 +329,7 @@ def _export_and_simulate(
         os.close(audit_write)
         reason = "; ".join(problems)
         return _finish(record, out_dir, "invalid", reason, elapsed, rule="server-components", file="job.py")
+    record["nvflare_settings"] = nvflare_settings.apply(server_config, record["nvflare_settings"])
     write_json(server_config_path, server_config)
     target = ["-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
     target += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
@@ -335,6 +339,7 @@ def _export_and_simulate(
     audit_lines: list[str] = []
     reader = threading.Thread(target=_read_lines, args=(audit_read, audit_lines), daemon=True)
     reader.start()
+    record["timing"] = {"export_s": round(export.elapsed_s, 3), "simulator_started_at": time.time()}
     try:
         with SiteDataBroker(Path(layout.train_dir), list(layout.sites), Path(layout.data_socket)) as broker:
             sim = run_contained(
@@ -357,6 +362,7 @@ def _export_and_simulate(
         os.close(audit_write)
         reader.join(timeout=10)
     elapsed += sim.elapsed_s
+    record["timing"]["simulator_s"] = round(sim.elapsed_s, 3)
     # a killed tree's CPU is partly lost to the kernel's account; the ceiling's last look at it is a floor
     used = max(cpu + sim.cpu_seconds, ceiling.used)
     record["compute"] = {"cpu_seconds": round(used, 3), "gpu_seconds": meter.record()}
