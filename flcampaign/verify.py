@@ -333,11 +333,18 @@ def compare_rows(audit: Audit, tsv: Path, columns: list[str], actual: list[dict]
 
 def recorded_scores(audit: Audit, phase: str, cid: str, seeds: list, name: str) -> dict[str, tuple[float, Path]]:
     """Seed (as winners.json keys it) -> (score, record), found the way the winners stage finds them."""
-    out = {}
-    for seed, path in scored_records(audit.records, phase, cid, seeds, name).items():
+    found = scored_records(audit.records, phase, cid, seeds, name, read=readable)
+    for _, path in found.values():
         audit.saw(path)
-        out[str(seed)] = (float(read_json(path)["score"]), path)
-    return out
+    return {str(seed): value for seed, value in found.items()}
+
+
+def readable(path: Path) -> dict | None:
+    """A JSON record, or None when it cannot be read (the score check reports those)."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
 
 
 def compare_scores(audit: Audit, path: Path, label: str, used: dict, recorded: dict[str, tuple[float, Path]]) -> None:

@@ -8,6 +8,7 @@ split of the repeat runs and, for the same final models, on the held-out split.
 import csv
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from flcampaign.evidence import stats
@@ -34,21 +35,30 @@ def test_note(n_seeds: int) -> str:
     )
 
 
-def scored_records(records: Records, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, Path]:
-    """Seed -> path of each score record (``score.json`` or ``heldout.json``) of ``cid`` that holds a score:
-    how the evidence and ``verify`` find the scores they use (crashed seeds are left out)."""
+def scored_records(
+    records: Records,
+    phase: str,
+    cid: str,
+    seeds: list[int],
+    name: str,
+    read: Callable[[Path], dict | None] = read_json,
+) -> dict[int, tuple[float, Path]]:
+    """Seed -> (score, path) of each score record (``score.json`` or ``heldout.json``) of ``cid`` that holds a
+    score, each read once: how the evidence and ``verify`` find the scores they use (crashed seeds are left
+    out). ``read`` may return None for a record it cannot read (``verify`` reports those itself)."""
     out = {}
     for seed in seeds:
         path = records.run_dir(phase, cid, seed) / name
-        if path.is_file() and read_json(path).get("state") == "ok":
-            out[seed] = path
+        record = read(path) if path.is_file() else None
+        if isinstance(record, dict) and record.get("state") == "ok":
+            out[seed] = (float(record["score"]), path)
     return out
 
 
 def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, float]:
     """Seed -> score for the runs of ``cid`` that produced a score."""
     found = scored_records(Records(Path(results)), phase, cid, seeds, name)
-    return {seed: float(read_json(path)["score"]) for seed, path in found.items()}
+    return {seed: score for seed, (score, _) in found.items()}
 
 
 def _pair(task: Task, arm: dict[int, float], reference: dict[int, float]) -> stats.PairedSummary | None:
