@@ -345,6 +345,18 @@ def test_each_kind_of_tampering_is_named(campaign, tamper, expected, text):
     assert keys == sorted(keys) and {f.check for f in findings} <= set(CHECKS)
 
 
+def test_an_unreadable_score_record_is_named_and_verify_goes_on(campaign):
+    """A score record the winners used, overwritten with text that is not JSON: named, not a traceback."""
+    record = campaign / "results/runs/repeat/0000-baseline/seed42/score.json"
+    record.write_text("not json")
+    findings = check(campaign)
+    assert any(
+        f.artifact == "results/runs/repeat/0000-baseline/seed42/score.json" and "cannot be read as JSON" in f.detail
+        for f in findings
+    ), findings
+    assert any(f.check == "winners" and "0000-baseline seed 42" in f.detail for f in findings), findings
+
+
 def test_ledger_findings_are_one_per_row_problem(campaign):
     edit_ledger(campaign, lambda lines: [lines[0], lines[2], lines[1], *lines[3:]])
     assert [f.detail for f in check(campaign)] == [
