@@ -183,8 +183,7 @@ def to_tsv(rows: list[dict]) -> str:
 
 def read_tsv(path: Path) -> list[dict]:
     """The ledger's rows, typed once (``records.parse_row``): no reader converts a cell again."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [parse_row(cells) for cells in csv.DictReader(handle, delimiter="\t")]
+    return [parse_row(cells) for cells in read_cells(path)]
 
 
 def read_cells(path: Path) -> list[dict[str, str]]:
