@@ -95,6 +95,17 @@ def test_detached_grandchild_is_reaped(tmp_path, pid_file, after, timeout_s, tim
     assert gone(pid), f"grandchild {pid} survived run_contained"
 
 
+def test_the_cpu_of_a_killed_detached_grandchild_is_counted(tmp_path):
+    """The grandchild outlives its parent in its own session and is killed with the run: whoever reaps
+    it must read its CPU time, not throw it away (the kill once reaped it and the run looked idle)."""
+    spin = "import time\nend = time.process_time() + 30\nwhile time.process_time() < end: pass"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {spin!r}], start_new_session=True)"
+    code += "; time.sleep(300)"
+    outcome, log = run(tmp_path, code, timeout_s=2.5)
+    assert outcome.timed_out and outcome.reaped >= 1, log.read_text()
+    assert outcome.cpu_seconds > 0.8  # most of 2.5 s spent spinning on one core
+
+
 def test_stall_is_detected_before_the_timeout(tmp_path):
     outcome, log = run(tmp_path, "print('started', flush=True); import time; time.sleep(60)", timeout_s=60, stall_s=2)
     assert outcome.stalled

@@ -59,8 +59,8 @@ def _holders(token: str) -> list[psutil.Process]:
     return found
 
 
-def kill_tree(token: str, group: int | None) -> int:
-    """SIGKILL the process group and every process carrying ``token``; returns how many were alive."""
+def kill_tree(token: str, group: int | None) -> set[int]:
+    """SIGKILL the process group and every process carrying ``token``; returns the ids of those alive."""
     if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
@@ -68,8 +68,24 @@ def kill_tree(token: str, group: int | None) -> int:
     for proc in victims:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-    psutil.wait_procs(victims, timeout=5)
-    return len(victims)
+    _await_death(victims, timeout_s=5.0)
+    return {proc.pid for proc in victims}
+
+
+def _await_death(procs: list[psutil.Process], timeout_s: float) -> None:
+    """Wait until each process has ended, without reaping it: the one who reaps it (``_wait``,
+    ``reap_orphans``) reads its CPU time from the kernel, which a reap here would throw away."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(procs)
+    while pending and time.monotonic() < deadline:
+        alive = []
+        for proc in pending:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        pending = alive
+        if pending:
+            time.sleep(0.02)
 
 
 def _wait_for_exit(token: str, grace_s: float) -> None:
@@ -98,7 +114,7 @@ def reap_stale(token_file: Path) -> int:
         return 0
     token = Path(token_file).read_text().strip()
     Path(token_file).unlink()
-    return kill_tree(token, None) if token else 0
+    return len(kill_tree(token, None)) if token else 0
 
 
 def run_contained(
@@ -181,17 +197,17 @@ def run_contained(
         finally:
             if returncode is not None:
                 _wait_for_exit(token, EXIT_GRACE_S)
-            reaped = kill_tree(token, proc.pid)
+            killed = kill_tree(token, proc.pid)
             if returncode is None:
                 finished = _wait(proc, None)
                 cpu_seconds = finished[1] if finished else 0.0
-            cpu_seconds += reap_orphans(helpers)
+            cpu_seconds += reap_orphans((helpers | killed) - {proc.pid})
             if token_file is not None:
                 Path(token_file).unlink(missing_ok=True)
     if returncode is not None and max_output_bytes is not None and measure() > max_output_bytes:
         flooded = True
     elapsed = time.monotonic() - start
-    return Outcome(returncode, elapsed, timed_out, stalled, reaped, flooded, aborted, cpu_seconds)
+    return Outcome(returncode, elapsed, timed_out, stalled, len(killed), flooded, aborted, cpu_seconds)
 
 
 def become_subreaper() -> None:
