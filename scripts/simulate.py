@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from flcampaign.execution.capacity import Footprint
 from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import choose
 from flcampaign.execution.slots import machine_slots
@@ -8,6 +9,8 @@ from flcampaign.workflow import log_to, task_of
 
 log_to(snakemake.log[0])
 execution = snakemake.config["execution"]
+reference = read_json(snakemake.input.reference) if snakemake.input.reference else None
+footprint = Footprint.of([reference] if reference else [])
 simulate(
     task=task_of(snakemake.config),
     validation=read_json(snakemake.input.validation),
@@ -17,8 +20,8 @@ simulate(
     seed=int(snakemake.wildcards.seed),
     out_dir=Path(snakemake.output.run).parent,
     work_dir=Path(snakemake.params.work),
-    slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"]),
+    slots=machine_slots(execution["simulations_per_gpu"], execution["cpu_slots"], footprint),
     lock_dir=Path(snakemake.params.slots),
     sandbox=choose(execution["sandbox"]),
-    reference=read_json(snakemake.input.reference) if snakemake.input.reference else None,
+    reference=reference,
 )

@@ -1,4 +1,5 @@
-"""Slot leases: concurrent simulations never share a slot, and a dead holder frees its slot."""
+"""Slot leases: concurrent simulations never share a slot, a dead holder frees its slot, the slot count
+follows the task's measured footprint and a lease waits for the memory a simulation needs."""
 
 import multiprocessing
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flcampaign.execution.capacity import Footprint, slots_for
 from flcampaign.execution.slots import Slot, all_slots, lease, machine_slots, visible_gpus
 
 
@@ -75,3 +77,58 @@ def test_lease_times_out_when_every_slot_is_held(tmp_path):
     slots = [Slot(0, "cpu", "cpu0")]
     with lease(tmp_path, slots), pytest.raises(TimeoutError), lease(tmp_path, slots, timeout_s=0.5):
         pass
+
+
+def a_run(cpu_seconds: float, runtime_seconds: float, peak_memory_mb: float, state: str = "ok") -> dict:
+    return {
+        "state": state,
+        "runtime_seconds": runtime_seconds,
+        "compute": {"cpu_seconds": cpu_seconds},
+        "caps": {"peak_memory_mb": peak_memory_mb},
+    }
+
+
+def test_the_footprint_is_read_from_finished_runs():
+    runs = [
+        a_run(24.0, 40.0, 2000.0),
+        a_run(30.0, 40.0, 2500.0),
+        a_run(12.0, 40.0, 1800.0),
+        a_run(99.0, 1.0, 1.0, "crash"),
+    ]
+    assert Footprint.of(runs) == Footprint(busy_cores=0.6, peak_memory_mb=2500.0)  # median load, largest peak
+    assert Footprint.of([]) is None and Footprint.of([a_run(1.0, 1.0, 1.0, "timeout")]) is None
+    assert Footprint.of([{"state": "ok", "runtime_seconds": 3.0}]) is None  # a record from before peaks were kept
+
+
+def test_slots_follow_the_measured_load_and_memory():
+    for busy in (0.60, 0.64):  # bench/concurrency.py on 2 cores, two days
+        measured_here = Footprint(busy_cores=busy, peak_memory_mb=2170.0)
+        assert slots_for(measured_here, cores=2, memory_mb=24_000) == 2  # the knee of the measured curve
+    assert slots_for(measured_here, cores=16, memory_mb=64_000) == 17  # 16 x 0.7 / 0.64
+    assert slots_for(measured_here, cores=16, memory_mb=16_000) == 5  # 0.8 x 16 GB holds five peaks
+    assert (
+        slots_for(Footprint(busy_cores=0.1, peak_memory_mb=100.0), cores=2, memory_mb=24_000) == 8
+    )  # at most 4 a core
+    assert slots_for(Footprint(busy_cores=3.0, peak_memory_mb=100.0), cores=2, memory_mb=24_000) == 1
+    assert slots_for(Footprint(busy_cores=0.5, peak_memory_mb=50_000.0), cores=2, memory_mb=24_000) == 1
+    assert slots_for(None, cores=6, memory_mb=24_000) == 6  # before anything was measured: one per core
+
+
+def test_machine_slots_without_gpus_use_the_footprint(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    light = Footprint(busy_cores=0.01, peak_memory_mb=1.0)
+    assert len(machine_slots(footprint=light)) == 4 * len(os.sched_getaffinity(0))
+    assert len(machine_slots(cpu_slots=3, footprint=light)) == 3  # a configured count wins
+
+
+def test_a_lease_waits_for_the_memory_a_simulation_needs(tmp_path):
+    readings = iter([500.0, 900.0, 2500.0])
+    start = time.monotonic()
+    with lease(tmp_path, [Slot(0, "cpu", "cpu0")], memory_mb=2000.0, available_mb=lambda: next(readings)) as slot:
+        assert slot.label == "cpu0"
+    assert time.monotonic() - start >= 0.35  # two polls while too little was free
+    short = lease(tmp_path, [Slot(0, "cpu", "cpu0")], timeout_s=0.5, memory_mb=2000.0, available_mb=lambda: 500.0)
+    with pytest.raises(TimeoutError, match=r"never had the 2000 MB a simulation needs at its peak \(500 MB"), short:
+        pass
+    with lease(tmp_path, [Slot(0, "cpu", "cpu0")], timeout_s=0.5, memory_mb=64.0) as slot:  # the real machine
+        assert slot.label == "cpu0"

@@ -10,12 +10,15 @@ import zipfile
 from pathlib import Path
 
 import nvflare
+import psutil
 import pytest
 from conftest import REPO, copy_candidates
 
 from flcampaign.evidence.ledger import COLUMNS, read_cells, read_tsv
 from flcampaign.evidence.stats import ATTRIBUTIONS
 from flcampaign.execution import nvflare_settings
+from flcampaign.execution.capacity import Footprint, slots_for
+from flcampaign.execution.compute import REFERENCE_ID
 from flcampaign.layout import Records
 from flcampaign.schemas import schema_errors
 
@@ -77,6 +80,9 @@ def test_campaign_records_every_candidate(campaign):
         run = json.loads((campaign / "results/runs/search" / cid / "seed0/run.json").read_text())
         assert run["state"] == "ok" and run["budget"]["num_rounds"] == 1 and run["reaped_processes"] >= 0
         assert run["nvflare_settings"] == {"nvflare": nvflare.__version__, **nvflare_settings.DEFAULTS}
+        reference = json.loads(Records(campaign / "results").run_record("reference", REFERENCE_ID, 0).read_text())
+        cores, memory = len(os.sched_getaffinity(0)), psutil.virtual_memory().total / 2**20
+        assert run["slots"] == slots_for(Footprint.of([reference]), cores, memory)  # from the measured footprint
         job = Records(campaign / "results").work_dir("search", cid, 0) / "job"
         (server_config,) = job.glob("*/app/config/config_fed_server.json")
         exported = json.loads(server_config.read_text())

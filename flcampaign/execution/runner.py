@@ -22,6 +22,7 @@ from typing import Any
 
 from flcampaign.execution import aggregation_audit, nvflare_settings
 from flcampaign.execution.box_init import last_report
+from flcampaign.execution.capacity import Footprint
 from flcampaign.execution.compute import CpuCeiling, GpuMeter
 from flcampaign.execution.containment import ViolationWatch, violations_in
 from flcampaign.execution.isolation import RunLayout, contained
@@ -164,8 +165,9 @@ def simulate(
     """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success).
 
     ``reference`` is the compute reference's run record: with it, a run is stopped as soon as it
-    passes the compute budget. ``idle_settings`` are the NVFlare waits the runner shortens
-    (``nvflare_settings``; empty: NVFlare's defaults).
+    passes the compute budget, and its lease waits for the memory the reference needed at its peak.
+    ``idle_settings`` are the NVFlare waits the runner shortens (``nvflare_settings``; empty: NVFlare's
+    defaults).
     """
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,9 +177,11 @@ def simulate(
     if validation["state"] != "ok":
         write_json(out_dir / "run.json", finish(record, "skipped", f"validation: {validation['state']}"))
         return record
-    with lease(lock_dir, slots) as slot:
+    footprint = Footprint.of([reference]) if reference else None
+    with lease(lock_dir, slots, memory_mb=footprint.peak_memory_mb if footprint else None) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
-            tried = dict(record, slot=slot.label, device=slot.device, started_at=time.time(), attempts=attempt + 1)
+            tried = dict(record, slot=slot.label, slots=len(slots), device=slot.device, started_at=time.time())
+            tried["attempts"] = attempt + 1
             tried["nvflare_settings"] = dict(idle_settings)
             result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
             if result["state"] == "ok" or not infrastructure_failure(workspace_dir(work_dir)):

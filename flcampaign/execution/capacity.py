@@ -1,0 +1,52 @@
+"""How many simulations run at once on this machine: from what the task's simulations measurably use.
+
+A small task's simulation spends most of its wall time in NVFlare's waits, so one per core leaves
+the machine half idle; a large task's simulation may need more memory than the core count suggests.
+The footprint (cores busy on average, peak memory) is read from run records of the same task on
+this campaign (the compute reference runs before any other simulation), so the slot count follows
+the task, not a guess.
+"""
+
+import math
+from dataclasses import dataclass
+
+MEMORY_SHARE = 0.8  # of the machine's memory that concurrent simulations may use at their peaks
+# Of the cores, the share concurrent simulations keep busy on average. Their start-ups (a Python with
+# torch and NVFlare per client) come in bursts that collide as the load rises: on 2 cores two
+# full-budget heart_disease simulations (0.60-0.64 cores each, 60-64% load) reach 84-86% of twice
+# one's throughput, three (90-96% load) 69% and four 49-51% (docs/benchmarks.md,
+# bench/concurrency.py). At 70% the count stays where the curve is above 0.8 k.
+TARGET_LOAD = 0.7
+MAX_SLOTS_PER_CORE = 4  # a bound on the waiting-bound case: polls and sleeps still cost scheduling
+
+
+@dataclass(frozen=True)
+class Footprint:
+    busy_cores: float  # CPU seconds per wall second of a run, the median over the runs measured
+    peak_memory_mb: float  # the largest peak resident memory of a run's process tree
+
+    @classmethod
+    def of(cls, runs: list[dict]) -> "Footprint | None":
+        """The footprint of finished runs (``run.json`` records); None when none was measured."""
+        measured = [
+            run
+            for run in runs
+            if run.get("state") == "ok"
+            and (run.get("compute") or {}).get("cpu_seconds")
+            and run.get("runtime_seconds")
+            and (run.get("caps") or {}).get("peak_memory_mb")
+        ]
+        if not measured:
+            return None
+        busy = sorted(run["compute"]["cpu_seconds"] / run["runtime_seconds"] for run in measured)
+        return cls(busy[len(busy) // 2], max(run["caps"]["peak_memory_mb"] for run in measured))
+
+
+def slots_for(footprint: Footprint | None, cores: int, memory_mb: float) -> int:
+    """Simulations at once: as many as keep ``TARGET_LOAD`` of the cores busy, no more than the memory
+    holds at their peaks. Without a measured footprint: one per core (before the first run)."""
+    if footprint is None:
+        return max(1, cores)
+    by_cpu = min(math.floor(cores * TARGET_LOAD / max(footprint.busy_cores, 1e-3)), MAX_SLOTS_PER_CORE * cores)
+    by_memory = math.floor(memory_mb * MEMORY_SHARE / max(footprint.peak_memory_mb, 1.0))
+    return max(1, min(by_cpu, by_memory))
