@@ -24,4 +24,5 @@ simulate(
     lock_dir=Path(snakemake.params.slots),
     sandbox=choose(execution["sandbox"]),
     reference=reference,
+    footprint=footprint,
 )

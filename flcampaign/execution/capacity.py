@@ -8,6 +8,7 @@ the task, not a guess.
 """
 
 import math
+import statistics
 from dataclasses import dataclass
 
 MEMORY_SHARE = 0.8  # of the machine's memory that concurrent simulations may use at their peaks
@@ -40,8 +41,8 @@ class Footprint:
         ]
         if not measured:
             return None
-        busy = sorted(run["compute"]["cpu_seconds"] / run["runtime_seconds"] for run in measured)
-        return cls(busy[len(busy) // 2], max(run["caps"]["peak_memory_mb"] for run in measured))
+        busy = statistics.median_high(run["compute"]["cpu_seconds"] / run["runtime_seconds"] for run in measured)
+        return cls(busy, max(run["caps"]["peak_memory_mb"] for run in measured))
 
 
 def slots_for(footprint: Footprint | None, cores: int, memory_mb: float) -> int:

@@ -27,7 +27,7 @@ from flcampaign.execution.compute import CpuCeiling, GpuMeter
 from flcampaign.execution.containment import ViolationWatch, violations_in
 from flcampaign.execution.isolation import RunLayout, contained
 from flcampaign.execution.process import filtered_env, reap_stale, run_contained
-from flcampaign.execution.resource_caps import Caps, ResourceCaps
+from flcampaign.execution.resource_caps import MB, Caps, ResourceCaps
 from flcampaign.execution.sandbox import Sandbox
 from flcampaign.execution.site_data import SiteDataBroker
 from flcampaign.execution.slots import Slot, lease
@@ -37,7 +37,6 @@ from flcampaign.task import Task
 
 EXPORT_TIMEOUT_S = 300
 DEFAULT_LOG_MB, DEFAULT_FILE_MB = 64, 2048
-MB = 1 << 20
 # NVFlare's simulator sometimes loses a client process before it trains (connection reset, or no
 # connection to the child within 60 s); the run then stalls with one client missing. Infrastructure
 # failures are retried, once.
@@ -161,13 +160,14 @@ def simulate(
     sandbox: Sandbox,
     reference: dict | None = None,
     idle_settings: dict[str, float] = nvflare_settings.DEFAULTS,
+    footprint: Footprint | None = None,
 ) -> dict:
     """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success).
 
     ``reference`` is the compute reference's run record: with it, a run is stopped as soon as it
-    passes the compute budget, and its lease waits for the memory the reference needed at its peak.
-    ``idle_settings`` are the NVFlare waits the runner shortens (``nvflare_settings``; empty: NVFlare's
-    defaults).
+    passes the compute budget. ``idle_settings`` are the NVFlare waits the runner shortens
+    (``nvflare_settings``; empty: NVFlare's defaults). ``footprint`` is what the reference measurably
+    used (``capacity``, the same that sized ``slots``): the lease waits for its peak memory.
     """
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,6 @@ def simulate(
     if validation["state"] != "ok":
         write_json(out_dir / "run.json", finish(record, "skipped", f"validation: {validation['state']}"))
         return record
-    footprint = Footprint.of([reference]) if reference else None
     with lease(lock_dir, slots, memory_mb=footprint.peak_memory_mb if footprint else None) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, slots=len(slots), device=slot.device, started_at=time.time())

@@ -22,10 +22,10 @@ from pathlib import Path
 import psutil
 
 from flcampaign.execution.capacity import Footprint, slots_for
+from flcampaign.execution.resource_caps import MB
 from flcampaign.layout import Records
 
 POLL_S = 0.2
-MB = 2**20
 
 
 def available_memory_mb() -> float:
