@@ -79,8 +79,14 @@ def batch(scratch: Path, k: int) -> dict:
     return {"k": k, "wall": wall, "runs": runs, "lowest_free_mb": min(free)}
 
 
+def cpu_limit(results: list[dict], one_at_a_time: float) -> float:
+    """The throughput (relative to one at a time) if the cores did nothing but the runs' CPU work."""
+    single = next(r for r in results if r["k"] == 1)["runs"][0]
+    return len(os.sched_getaffinity(0)) * one_at_a_time / single["compute"]["cpu_seconds"]
+
+
 def plot(results: list[dict], one_at_a_time: float, chosen: int, path: Path) -> None:
-    """Throughput against k next to the ideal and the 0.8 k line, and the CPU seconds a run costs."""
+    """Throughput against k next to the ideal, the 0.8 k line and the CPU limit, and the CPU seconds a run costs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,6 +98,7 @@ def plot(results: list[dict], one_at_a_time: float, chosen: int, path: Path) -> 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(ks, ks, "--", color="grey", label="ideal (k x one)")
     left.plot(ks, [0.8 * k for k in ks], ":", color="grey", label="0.8 k")
+    left.axhline(cpu_limit(results, one_at_a_time), color="tab:red", alpha=0.6, label="CPU limit (cores / CPU-s)")
     left.plot(ks, speedups, "o-", color="tab:blue", label="measured")
     left.axvline(chosen, color="tab:green", alpha=0.5, label=f"slots chosen: {chosen}")
     left.set(xlabel="simulations started together (k)", ylabel="throughput / one at a time", xticks=ks)
@@ -138,6 +145,10 @@ def main(ks: list[int], plot_path: Path | None) -> None:
     busy, peak = footprint.busy_cores, footprint.peak_memory_mb
     print(f"\nfootprint of one run: {busy:.2f} cores busy on average, peak {peak:.0f} MB")
     print(f"slots flcampaign.execution.capacity chooses from it: {chosen}")
+    print(
+        f"physical limit: {cpu_limit(results, one_at_a_time):.2f}x one at a time, if the cores did nothing but the "
+        "runs' CPU work (cores x one run's wall / its CPU seconds)"
+    )
     if plot_path is not None:
         plot(results, one_at_a_time, chosen, plot_path)
         print(f"plot: {plot_path}")

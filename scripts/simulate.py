@@ -25,4 +25,5 @@ simulate(
     sandbox=choose(execution["sandbox"]),
     reference=reference,
     footprint=footprint,
+    short_waits=execution["shorten_nvflare_waits"],
 )

@@ -226,6 +226,7 @@ def test_each_role_of_a_run_gets_only_its_folders(tmp_path):
         sandbox_kind="none",
         sandbox_detail="test",
         sandbox_kernel=False,
+        short_waits=False,
     )
     for folder in ("ws/site-1", "ws/site-2", "ws/server", "task/train", "task/heldout", "code"):
         (tmp_path / folder).mkdir(parents=True)

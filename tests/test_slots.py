@@ -107,6 +107,8 @@ def test_slots_follow_the_measured_load_and_memory():
         assert slots_for(measured_here, cores=2, memory_mb=24_000) == 2  # the knee of the measured curve
     assert slots_for(measured_here, cores=16, memory_mb=64_000) == 17  # 16 x 0.9 / 0.81
     assert slots_for(Footprint(busy_cores=0.95, peak_memory_mb=100.0), cores=2, memory_mb=24_000) == 1  # CPU-bound
+    # with NVFlare's fixed waits capped a run keeps 1.34 cores busy, and two at once gave 1.17x: one slot
+    assert slots_for(Footprint(busy_cores=1.34, peak_memory_mb=2200.0), cores=2, memory_mb=24_000) == 1
     assert slots_for(measured_here, cores=16, memory_mb=16_000) == 4  # 0.8 x 16 GB holds four peaks of 2.6 GB
     assert (
         slots_for(Footprint(busy_cores=0.1, peak_memory_mb=100.0), cores=2, memory_mb=24_000) == 8

@@ -16,7 +16,7 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.evidence.ledger import COLUMNS, read_cells, read_tsv
 from flcampaign.evidence.stats import ATTRIBUTIONS
-from flcampaign.execution import nvflare_settings
+from flcampaign.execution import nvflare_settings, nvflare_waits
 from flcampaign.execution.capacity import Footprint, slots_for
 from flcampaign.execution.compute import REFERENCE_ID
 from flcampaign.layout import Records
@@ -79,7 +79,8 @@ def test_campaign_records_every_candidate(campaign):
         assert score["split"] == "search_val" and set(score["per_site"]) == {"site-1", "site-2", "site-3", "site-4"}
         run = json.loads((campaign / "results/runs/search" / cid / "seed0/run.json").read_text())
         assert run["state"] == "ok" and run["budget"]["num_rounds"] == 1 and run["reaped_processes"] >= 0
-        assert run["nvflare_settings"] == {"nvflare": nvflare.__version__, **nvflare_settings.DEFAULTS}
+        capped = {"capped_waits": nvflare_waits.record()}  # execution.shorten_nvflare_waits defaults to true
+        assert run["nvflare_settings"] == {"nvflare": nvflare.__version__, **nvflare_settings.DEFAULTS, **capped}
         reference = json.loads(Records(campaign / "results").run_record("reference", REFERENCE_ID, 0).read_text())
         cores, memory = len(os.sched_getaffinity(0)), psutil.virtual_memory().total / 2**20
         assert run["slots"] == slots_for(Footprint.of([reference]), cores, memory)  # from the measured footprint

@@ -12,13 +12,12 @@ import statistics
 from dataclasses import dataclass
 
 MEMORY_SHARE = 0.8  # of the machine's memory that concurrent simulations may use at their peaks
-# Of the cores, the share concurrent simulations keep busy on average. Their start-ups (a Python with
-# torch and NVFlare per client) come in bursts that collide as the load rises: on 2 cores two
-# full-budget heart_disease simulations (0.60-0.64 cores each, 60-64% load) reach 84-87% of twice
-# one's throughput, three (90-96% load) 69-70% and four 49-54% (docs/benchmarks.md,
-# bench/concurrency.py). At 90% the count is that knee, 2, for every run measured: the full-budget
-# baseline, the compute reference the footprint is read from (0.67-0.71 cores: four times the local
-# steps) and one-round runs, whose start-up keeps 0.81 of a core busy.
+# Of the cores, the share concurrent simulations keep busy on average: the knee of the measured throughput
+# curve (docs/benchmarks.md, bench/concurrency.py). While NVFlare's waits dominated, a full-budget
+# heart_disease simulation kept 0.62 cores busy and two on 2 cores reached 87% of twice one's throughput,
+# three 70%: 2 x 0.9 / 0.62-0.71 = 2 slots. With the waits capped (nvflare_waits) the same run keeps 1.34
+# cores busy, mostly with its six Python processes' imports, and two reach only 59%: one slot, while the
+# campaign's other jobs (validation, scoring) use the rest.
 TARGET_LOAD = 0.9
 MAX_SLOTS_PER_CORE = 4  # a bound on the waiting-bound case: polls and sleeps still cost scheduling
 

@@ -10,6 +10,7 @@ import os
 import runpy
 import sys
 
+from flcampaign.execution import nvflare_waits
 from flcampaign.execution.containment import Policy, install
 
 
@@ -19,6 +20,8 @@ def main(argv: list[str]) -> None:
     policy, rest = Policy.from_json(argv[1]), argv[2:]
     if rest[:1] == ["--interpreter"]:
         sys.executable, rest = rest[1], rest[2:]
+    if policy.short_waits:
+        nvflare_waits.install()
     install(policy)
     if rest[:1] == ["-m"]:
         sys.argv = [rest[1], *rest[2:]]

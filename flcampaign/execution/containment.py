@@ -52,6 +52,7 @@ class Policy:
     bind_ports: tuple[int, ...] = ()  # TCP ports it may listen on, under the kernel layer
     connect_ports: tuple[int, ...] = ()  # TCP ports it may connect to, under the kernel layer
     ephemeral_tcp: bool = False  # any port of the kernel's ephemeral range (a server's listeners)
+    short_waits: bool = False  # NVFlare's fixed polls and pauses capped (flcampaign.execution.nvflare_waits)
 
     def ruleset(self) -> landlock.Ruleset:
         """The same policy as the kernel enforces it: folders to read and write, TCP ports."""

@@ -49,6 +49,7 @@ class RunLayout:
     sandbox_kind: str  # bubblewrap, landlock or none
     sandbox_detail: str
     sandbox_kernel: bool  # every process also confines itself with Landlock and seccomp
+    short_waits: bool  # the server and the clients cap NVFlare's fixed waits (nvflare_waits)
 
     @property
     def launcher(self) -> str:
@@ -116,6 +117,7 @@ class RunLayout:
             # its own box and the audit hook; every other process of a run also confines itself
             kernel=self.sandbox_kernel and not self.sandbox.boxes,
             ephemeral_tcp=True,  # NVFlare's listeners and the client workers' ports are chosen at run time
+            short_waits=self.short_waits,
         )
 
     def client_policy(self, site: str, listen: tuple[int, ...] = (), reach: tuple[int, ...] = ()) -> Policy:
@@ -133,6 +135,7 @@ class RunLayout:
             kernel=self.sandbox_kernel,
             bind_ports=listen,
             connect_ports=reach,
+            short_waits=self.short_waits,
         )
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flcampaign.execution import aggregation_audit, nvflare_settings
+from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits
 from flcampaign.execution.box_init import last_report
 from flcampaign.execution.capacity import Footprint
 from flcampaign.execution.compute import CpuCeiling, GpuMeter
@@ -161,14 +161,19 @@ def simulate(
     reference: dict | None = None,
     idle_settings: dict[str, float] = nvflare_settings.DEFAULTS,
     footprint: Footprint | None = None,
+    short_waits: bool = True,
 ) -> dict:
     """Run one simulation on a leased slot; writes ``run.json`` (and ``global_model.pt`` on success).
 
     ``reference`` is the compute reference's run record: with it, a run is stopped as soon as it
     passes the compute budget. ``idle_settings`` are the NVFlare waits the runner shortens
-    (``nvflare_settings``; empty: NVFlare's defaults). ``footprint`` is what the reference measurably
-    used (``capacity``, the same that sized ``slots``): the lease waits for its peak memory.
+    (``nvflare_settings``; empty: NVFlare's defaults) and ``short_waits`` caps NVFlare's fixed ones
+    (``nvflare_waits``; refused on an NVFlare they were not read from). ``footprint`` is what the reference
+    measurably used (``capacity``, the same that sized ``slots``): the lease waits for its peak memory.
     """
+    mismatch = nvflare_waits.problems() if short_waits else []
+    if mismatch:
+        raise nvflare_waits.NVFlareMismatch(mismatch)
     out_dir, work_dir = Path(out_dir).resolve(), Path(work_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     record = run_record(
@@ -181,7 +186,8 @@ def simulate(
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, slots=len(slots), device=slot.device, started_at=time.time())
             tried["attempts"] = attempt + 1
-            tried["nvflare_settings"] = dict(idle_settings)
+            capped = {"capped_waits": nvflare_waits.record()} if short_waits else {}
+            tried["nvflare_settings"] = {**idle_settings, **capped}
             result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
             if result["state"] == "ok" or not infrastructure_failure(workspace_dir(work_dir)):
                 break
@@ -216,7 +222,8 @@ def _run(
     train_dir = Path(train_dir).resolve()
     # short paths: Unix socket paths (the site-data socket, multiprocessing's in the server) are limited
     with tempfile.TemporaryDirectory(prefix="flc-") as short, ResourceCaps(Caps.of(task.budget)) as caps:
-        layout = _layout(task, work_dir, tree, train_dir, Path(short), sandbox)
+        short_waits = "capped_waits" in record["nvflare_settings"]
+        layout = _layout(task, work_dir, tree, train_dir, Path(short), sandbox, short_waits)
         return _export_and_simulate(
             task, validation, layout, out_dir, work_dir, record, device_env, token_file, reference, caps
         )
@@ -228,7 +235,9 @@ def workspace_dir(work_dir: Path) -> Path:
     return work_dir / "sim" / "workspace"
 
 
-def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path, sandbox: Sandbox) -> RunLayout:
+def _layout(
+    task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path, sandbox: Sandbox, short_waits: bool
+) -> RunLayout:
     """The run's folders (code copy, job, workspace, launch; under ``short`` the site-data socket and the
     private temporary folders), written out."""
     code = work_dir / "code"
@@ -247,6 +256,7 @@ def _layout(task: Task, work_dir: Path, tree: Path, train_dir: Path, short: Path
         sandbox_kind=sandbox.kind,
         sandbox_detail=sandbox.detail,
         sandbox_kernel=sandbox.kernel,
+        short_waits=short_waits,
     )
     layout.write()
     for role in ("export", "server"):
