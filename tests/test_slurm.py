@@ -12,11 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nvflare
 import pytest
 from cluster.layered_venv import layered_venv
 from conftest import REPO, copy_candidates
 
 from flcampaign.evidence.ledger import read_tsv
+from flcampaign.execution import nvflare_settings, nvflare_waits
 
 pytestmark = pytest.mark.slow
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
@@ -95,6 +97,9 @@ def test_every_simulation_went_through_sbatch_with_one_gpu(campaign):
     assert not any("--gpus" in c for c in calls if "rule_simulate" not in c)
     job_ids = {r["scheduler"]["SLURM_JOB_ID"] for r in simulation_records(workdir)}
     assert len(job_ids) == 8
+    # the runner's NVFlare settings and capped waits hold on the cluster as on one machine
+    expected = {"nvflare": nvflare.__version__, **nvflare_settings.DEFAULTS, "capped_waits": nvflare_waits.record()}
+    assert all(r["nvflare_settings"] == expected for r in simulation_records(workdir))
 
 
 def test_each_simulation_saw_its_own_gpu(campaign):
