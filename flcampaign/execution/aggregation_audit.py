@@ -67,8 +67,12 @@ def _like(template: Any, array: np.ndarray) -> Any:
 
 def signature(params: dict) -> str:
     """sha256 of the tensor names and shapes: what the global model's state must also have."""
-    items = sorted((name, list(_as_array(value).shape)) for name, value in params.items())
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+    return shape_signature({name: list(_as_array(value).shape) for name, value in params.items()})
+
+
+def shape_signature(shapes: dict[str, list[int]]) -> str:
+    """The same signature from names and shapes alone (a saved model's, ``saved_model.tensor_shapes``)."""
+    return hashlib.sha256(json.dumps(sorted(shapes.items())).encode()).hexdigest()
 
 
 def _scalars(value: Any, found: list[str], where: str) -> int:

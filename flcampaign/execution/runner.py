@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits
+from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits, saved_model
 from flcampaign.execution.box_init import last_report
 from flcampaign.execution.capacity import Footprint
 from flcampaign.execution.compute import CpuCeiling, GpuMeter
@@ -454,11 +454,12 @@ def _violation(log_path: Path) -> tuple[str, str] | None:
 
 
 def model_signature(model_path: Path) -> str:
-    """Names and shapes of the saved global model's tensors, as the audit signs the updates."""
-    import torch
-
-    state = torch.load(model_path, map_location="cpu", weights_only=True)["model"]
-    return aggregation_audit.signature(state)
+    """Names and shapes of the saved global model's tensors, as the audit signs the updates; a file
+    that is not a checkpoint of plain tensors signs as itself (no update matches it)."""
+    try:
+        return aggregation_audit.shape_signature(saved_model.tensor_shapes(model_path))
+    except saved_model.SavedModelError as error:
+        return f"unreadable: {error}"
 
 
 def check_fixed_model(task: Task, spec: dict) -> str:

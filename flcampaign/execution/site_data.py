@@ -14,10 +14,12 @@ import socket
 import threading
 from contextlib import suppress
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from flcampaign.execution.containment import current_policy, stop
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FD_VARIABLE = "FLCAMPAIGN_TRAIN_FD"
 MAX_REQUEST = 64
@@ -98,8 +100,13 @@ def request(socket_path: Path, site: str) -> int:
     return fds[0]
 
 
-def own_training_split(site_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The bridge's side: features and labels of this process's own site; any other name is a violation."""
+def own_training_split(site_name: str) -> "tuple[np.ndarray, np.ndarray]":
+    """The bridge's side: features and labels of this process's own site; any other name is a violation.
+
+    numpy is imported here, not by the module: the launcher of every client worker imports this module
+    and never reads a split itself."""
+    import numpy as np
+
     policy = current_policy()
     own = policy.site if policy is not None else ""
     if site_name != own or FD_VARIABLE not in os.environ:
