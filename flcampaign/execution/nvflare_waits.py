@@ -8,7 +8,7 @@ run (``flcampaign.execution.contained``) installs a ``time.sleep`` that caps exa
 by file, line and the text on that line -- and passes every other sleep through unchanged.
 
 Nothing here is allowed to break silently with another NVFlare: the sites were read from one NVFlare version,
-and ``problems`` compares the installed version and the sha256 of every file that holds a site; the runner
+and ``problems`` compares the installed version and a sha256 over the files that hold the sites; the runner
 refuses to run with shortened waits when they differ (``execution.shorten_nvflare_waits: false`` runs with
 NVFlare's own waits). The waits are polls of a state that another thread or process changes, and grace periods
 at start and exit: shortening them changes when a message is looked for, never what is computed
@@ -32,82 +32,33 @@ class Site:
     line: int
     text: str  # the call as it reads on that line
     cap_seconds: float
-    why: str
 
 
 SITES = (
-    Site(
-        "private/fed/app/simulator/simulator_worker.py",
-        121,
-        "time.sleep(0.5)",
-        0.05,
-        "a client's retry when no task is ready",
-    ),
-    Site(
-        "private/fed/app/simulator/simulator_worker.py",
-        301,
-        "time.sleep(2)",
-        0.0,
-        "a client worker's pause before it exits",
-    ),
-    Site(
-        "client/in_process/api.py",
-        171,
-        "time.sleep(sleep_time)",
-        0.01,
-        "the training script's poll for the global model",
-    ),
-    Site(
-        "app_common/executors/client_api/in_process_backend.py",
-        243,
-        "time.sleep(sleep_time)",
-        0.01,
-        "the executor's poll for the training script's result",
-    ),
-    Site(
-        "apis/impl/wf_comm_server.py",
-        1058,
-        "time.sleep(self._task_check_period)",
-        0.05,
-        "the controller's task monitor",
-    ),
-    Site(
-        "private/fed/server/fed_server.py",
-        1154,
-        "time.sleep(self.check_engine_frequency)",
-        0.2,
-        "the server's check for the end of the run",
-    ),
-    Site("fuel/f3/mpm.py", 84, "time.sleep(shutdown_grace_time)", 0.2, "the process manager's grace before clean-up"),
-    Site(
-        "private/fed/app/simulator/simulator_runner.py",
-        505,
-        "time.sleep(1.0)",
-        0.05,
-        "the simulator's poll for the started server",
-    ),
-    Site(
-        "private/fed/app/simulator/simulator_runner.py",
-        660,
-        "time.sleep(interval)",
-        0.05,
-        "the simulator's pause before a client thread's first task",
-    ),
-    Site(
-        "private/fed/app/simulator/simulator_runner.py",
-        866,
-        "time.sleep(1.0)",
-        0.05,
-        "the simulator's retry to reach a starting client worker",
-    ),
-    Site(
-        "private/fed/client/client_runner.py",
-        749,
-        "time.sleep(0.5)",
-        0.05,
-        "a client's pause before each sync with the server runner",
-    ),
-    Site("fuel/f3/cellnet/connector_manager.py", 236, "time.sleep(0.5)", 0.05, "the pause after a listener starts"),
+    # a client's retry when no task is ready
+    Site("private/fed/app/simulator/simulator_worker.py", 121, "time.sleep(0.5)", 0.05),
+    # a client worker's pause before it exits
+    Site("private/fed/app/simulator/simulator_worker.py", 301, "time.sleep(2)", 0.0),
+    # the training script's poll for the global model
+    Site("client/in_process/api.py", 171, "time.sleep(sleep_time)", 0.01),
+    # the executor's poll for the training script's result
+    Site("app_common/executors/client_api/in_process_backend.py", 243, "time.sleep(sleep_time)", 0.01),
+    # the controller's task monitor
+    Site("apis/impl/wf_comm_server.py", 1058, "time.sleep(self._task_check_period)", 0.05),
+    # the server's check for the end of the run
+    Site("private/fed/server/fed_server.py", 1154, "time.sleep(self.check_engine_frequency)", 0.2),
+    # the process manager's grace before clean-up
+    Site("fuel/f3/mpm.py", 84, "time.sleep(shutdown_grace_time)", 0.2),
+    # the simulator's poll for the started server
+    Site("private/fed/app/simulator/simulator_runner.py", 505, "time.sleep(1.0)", 0.05),
+    # the simulator's pause before a client thread's first task
+    Site("private/fed/app/simulator/simulator_runner.py", 660, "time.sleep(interval)", 0.05),
+    # the simulator's retry to reach a starting client worker
+    Site("private/fed/app/simulator/simulator_runner.py", 866, "time.sleep(1.0)", 0.05),
+    # a client's pause before each sync with the server runner
+    Site("private/fed/client/client_runner.py", 749, "time.sleep(0.5)", 0.05),
+    # the pause after a listener starts
+    Site("fuel/f3/cellnet/connector_manager.py", 236, "time.sleep(0.5)", 0.05),
 )
 
 
