@@ -182,12 +182,12 @@ def simulate(
     if validation["state"] != "ok":
         write_json(out_dir / "run.json", finish(record, "skipped", f"validation: {validation['state']}"))
         return record
+    settings = {**idle_settings, **({"capped_waits": nvflare_waits.record()} if short_waits else {})}
     with lease(lock_dir, slots, memory_mb=footprint.peak_memory_mb if footprint else None) as slot:
         for attempt in range(1 + INFRASTRUCTURE_RETRIES):
             tried = dict(record, slot=slot.label, slots=len(slots), device=slot.device, started_at=time.time())
             tried["attempts"] = attempt + 1
-            capped = {"capped_waits": nvflare_waits.record()} if short_waits else {}
-            tried["nvflare_settings"] = {**idle_settings, **capped}
+            tried["nvflare_settings"] = dict(settings)
             result = _run(task, validation, tree, train_dir, out_dir, work_dir, tried, slot.env(), sandbox, reference)
             if result["state"] == "ok" or not infrastructure_failure(workspace_dir(work_dir)):
                 break
