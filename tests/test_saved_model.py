@@ -39,19 +39,25 @@ def test_anything_but_plain_tensors_is_refused_unread(tmp_path):
     assert model_signature(path).startswith("unreadable: ")  # signs as itself: no update can match it
 
 
+# a tensor rebuilt with no arguments: an allowed name, called wrongly
+BAD_CALL = b"\x80\x02}X\x05\x00\x00\x00model}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n)Rss."
+
+
 @pytest.mark.parametrize(
     "content",
-    [b"not a zip", None, {"weights": {}}, {"model": {"w": 3}}],
-    ids=["not-a-zip", "no-pickle", "no-model-key", "not-tensors"],
+    [b"not a zip", None, {"weights": {}}, {"model": {"w": 3}}, BAD_CALL, b"\x80\x02}q\x00(X"],
+    ids=["not-a-zip", "no-pickle", "no-model-key", "not-tensors", "bad-tensor-call", "truncated-pickle"],
 )
 def test_other_files_are_named_not_a_checkpoint(tmp_path, content):
     path = tmp_path / "model.pt"
-    if isinstance(content, bytes):
+    if content == b"not a zip":
         path.write_bytes(content)
     else:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            if content is not None:
+            if isinstance(content, bytes):
+                archive.writestr("archive/data.pkl", content)
+            elif content is not None:
                 archive.writestr("archive/data.pkl", pickle.dumps(content, protocol=2))
             archive.writestr("archive/version", "3")
         path.write_bytes(buffer.getvalue())

@@ -59,7 +59,9 @@ def tensor_shapes(path: Path, key: str = "model") -> dict[str, list[int]]:
             pickled = next(name for name in archive.namelist() if name.endswith("/data.pkl"))
             with archive.open(pickled) as handle:
                 saved = _ShapeReader(handle).load()
-    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as error:
+    except SavedModelError:
+        raise
+    except Exception as error:  # a crafted pickle fails in many ways (bad arguments, bad opcodes): all are this
         raise SavedModelError(f"{path.name} is not a torch checkpoint: {error or type(error).__name__}") from None
     state = saved.get(key) if isinstance(saved, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, _Tensor) for v in state.values()):
