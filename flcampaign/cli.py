@@ -26,7 +26,9 @@ from flcampaign.contract import literature
 from flcampaign.contract.candidate import parent_of
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
+from flcampaign.evidence import calibration
 from flcampaign.execution.sandbox import choose
+from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR
 from flcampaign.task import Task
 from flcampaign.workflow import REPO_ROOT, task_of
@@ -199,6 +201,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if outcome.clean else 1
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Error rates of the decision rules on a seed study's runs (bench/seed_study.py): how often each rule calls
+    a null change and each known change a gain when a campaign repeats on --seeds seeds."""
+    try:
+        study = calibration.SeedStudy.from_dict(json.loads(Path(args.study).read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{args.study}: not a seed study ({error})") from None
+    result = calibration.calibrate(study, args.seeds, known_effects=tuple(args.known_effect))
+    print(calibration.render(result))
+    if args.campaigns:
+        effects = tuple(args.known_effect)
+        result["campaigns"] = calibration.campaign_rates(study, args.seeds, args.campaigns, args.top_k, effects)
+        print()
+        print(calibration.render_campaigns(result["campaigns"]))
+    if args.out:
+        write_json(Path(args.out), result)
+    return 0
+
+
 def cmd_agent_shell(args: argparse.Namespace) -> int:
     """Run an agent's command where it sees candidates, drafts, literature, program.md and the status, but
     not the split files or the raw data (bubblewrap): an agent that can read the labels can copy them."""
@@ -251,6 +272,24 @@ def _parser() -> argparse.ArgumentParser:
     prog.add_argument("--out", default="program.md")
     prog.add_argument("--check", action="store_true", help="only report whether the file is current")
     command("verify", cmd_verify).add_argument("--json", action="store_true", help="findings as a JSON list")
+    cal = command("calibrate", cmd_calibrate)
+    cal.add_argument("study", help="a seed study's JSON (bench/seed_study.py)")
+    cal.add_argument("--seeds", type=int, default=5, help="seeds per campaign's repeat stage")
+    cal.add_argument(
+        "--known-effect",
+        type=float,
+        action="append",
+        default=[],
+        help="also each change's runs shifted to this mean gain (its own noise, a known effect); repeatable",
+    )
+    cal.add_argument(
+        "--campaigns",
+        type=int,
+        metavar="CANDIDATES",
+        help="also simulate whole campaigns of this many candidates (selection included) from the study's runs",
+    )
+    cal.add_argument("--top-k", type=int, default=2, help="winners repeated per simulated campaign")
+    cal.add_argument("--out", help="also write the rates as JSON here")
     shell = command("agent-shell", cmd_agent_shell)
     shell.add_argument("--no-network", action="store_true", help="no network either (an agent served locally)")
     shell.add_argument("--no-home", action="store_true", help="do not mount the user's home (agent settings)")

@@ -99,6 +99,7 @@ def arm_table(baseline_scores: dict, scores_key: str, summary_key: str) -> pd.Da
                 "ci_low": low,
                 "ci_high": high,
                 "p_one_sided": (entry[summary_key] or {}).get("p_one_sided"),
+                "p_holm": (entry[summary_key] or {}).get("p_holm"),
             }
         )
     return pd.DataFrame(rows)
@@ -129,7 +130,8 @@ attribution = pd.DataFrame(
             "winner": e["candidate"],
             "gain": interval(e["repeat"])[0],
             "heldout_gain": interval(e["heldout_vs_baseline"])[0],
-            "gain_vs_control": interval(e["versus_control"])[0],
+            "heldout_gain_vs_control": interval(e["versus_control"])[0],
+            "heldout_gain_other_aggregation": interval(e["other_aggregation"]["heldout_vs_baseline"])[0],
             "attribution": e["attribution"],
         }
         for e in evidence["entries"]
@@ -137,6 +139,9 @@ attribution = pd.DataFrame(
     ]
 )
 print(attribution.to_string(index=False))
+print(evidence["confirmation"])
+print("multiplicity:", evidence["multiplicity"])
+print("minimum detectable effect (80% power):", json.dumps(evidence["power"], indent=2))
 
 # %% [markdown]
 # ## Noise floor and the paired-difference plot

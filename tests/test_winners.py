@@ -33,6 +33,13 @@ def plus(values, gains) -> list[float]:
 
 
 CONTROL_SCORES = plus(BASE_SCORES, CONTROL_GAIN)
+CONTROL_HELDOUT = plus(BASE_HELDOUT, CONTROL_HELD_GAIN)
+
+
+def plain(summary: dict) -> dict:
+    """A paired summary without what the multiplicity correction added to it."""
+    return {k: v for k, v in summary.items() if k not in ("p_holm", "confirmed")}
+
 
 # winner -> (repeat gain over baseline, held-out gain over baseline, search score, expected class)
 WINNERS = {
@@ -57,7 +64,7 @@ WINNERS = {
     ),
     "artifact": (
         (0.02, -0.03, 0.01, -0.01, 0.0),
-        (0.04, 0.05, 0.045, 0.04, 0.05),
+        (0.02, -0.01, 0.0, 0.01, -0.02),
         0.90,
         "selected-run artifact",
     ),
@@ -154,9 +161,10 @@ def test_build_summaries_equal_stats_paired(evidence):
     for cid, (gain, held_gain, _, _) in WINNERS.items():
         e = entry(evidence, cid)
         scores = plus(BASE_SCORES, gain)
-        assert e["repeat"] == stats.paired(scores, BASE_SCORES).as_dict()
-        assert e["heldout_vs_baseline"] == stats.paired(plus(BASE_HELDOUT, held_gain), BASE_HELDOUT).as_dict()
-        assert e["versus_control"] == stats.paired(scores, CONTROL_SCORES).as_dict()
+        heldout = plus(BASE_HELDOUT, held_gain)
+        assert plain(e["repeat"]) == stats.paired(scores, BASE_SCORES).as_dict()
+        assert plain(e["heldout_vs_baseline"]) == stats.paired(heldout, BASE_HELDOUT).as_dict()
+        assert plain(e["versus_control"]) == stats.paired(heldout, CONTROL_HELDOUT).as_dict()
         assert e["repeat"]["n"] == 5
         assert e["repeat"]["mean"] == pytest.approx(sum(gain) / 5)
 
@@ -174,7 +182,8 @@ def test_build_best_control_entry(evidence):
     assert e["reasons"] == ["best same-budget scalar control by search score", "= _ctl-002"]
     assert e["search_score"] == CONTROL_SEARCH["_ctl-002"]
     assert e["scores"] == dict(zip(SEEDS, CONTROL_SCORES, strict=True))
-    assert e["repeat"] == stats.paired(CONTROL_SCORES, BASE_SCORES).as_dict()
+    assert plain(e["repeat"]) == stats.paired(CONTROL_SCORES, BASE_SCORES).as_dict()
+    assert "p_holm" not in e["repeat"]  # the control is not one of the winners' family
     assert e["versus_control"] is None
     assert e["attribution"] == ""
     assert evidence["controls"] == [{**c, "search_score": CONTROL_SEARCH[c["id"]]} for c in CONTROLS]
@@ -189,6 +198,16 @@ def test_build_without_controls_has_no_control_pairing(heart_task, tmp_path):
     assert all(e["versus_control"] is None for e in evidence["entries"])
     assert evidence["controls"] == []
     # without a control nothing can recover the tuning winner's gain
+    assert entry(evidence, "tuning")["attribution"] == "repeat-supported FL-recipe gain"
+
+
+def test_a_control_that_gains_nothing_recovers_nothing(heart_task, tmp_path):
+    results = make_results(tmp_path)
+    # the best control's held-out scores fall to the baseline's: its own gain is not confirmed
+    for seed, score in zip(SEEDS, BASE_HELDOUT, strict=True):
+        score_record(results, "repeat", BEST_CONTROL, seed, "heldout.json", score - 0.001 * (seed % 2))
+    evidence = winners.build(heart_task, selection(), results, SEEDS, SEARCH_SEED)
+    assert not entry(evidence, BEST_CONTROL)["heldout_vs_baseline"]["confirmed"]
     assert entry(evidence, "tuning")["attribution"] == "repeat-supported FL-recipe gain"
 
 
@@ -210,9 +229,10 @@ def test_build_leaves_crashed_repeat_seed_out_of_the_pairing(heart_task, tmp_pat
     assert list(e["scores"]) == [42, 43, 45, 46]
     assert list(e["diff_per_seed"]) == [42, 43, 45, 46]
     assert e["repeat"]["n"] == 4
-    assert e["repeat"] == stats.paired(scores, [BASE_SCORES[i] for i in kept]).as_dict()
+    assert plain(e["repeat"]) == stats.paired(scores, [BASE_SCORES[i] for i in kept]).as_dict()
     assert e["heldout_vs_baseline"]["n"] == 4
-    assert e["versus_control"] == stats.paired(scores, [CONTROL_SCORES[i] for i in kept]).as_dict()
+    heldout = [plus(BASE_HELDOUT, WINNERS["gain"][1])[i] for i in kept]
+    assert plain(e["versus_control"]) == stats.paired(heldout, [CONTROL_HELDOUT[i] for i in kept]).as_dict()
     assert entry(evidence, "tuning")["repeat"]["n"] == 5  # other winners keep all seeds
 
 
@@ -244,11 +264,74 @@ def test_build_direction_min_flips_signs(heart_task, results):
         scores = plus(BASE_SCORES, gain)
         assert list(e["diff_per_seed"].values()) == pytest.approx([-g for g in gain], abs=1e-12)
         assert list(e["heldout_diff_per_seed"].values()) == pytest.approx([-g for g in held_gain], abs=1e-12)
-        assert e["repeat"] == stats.paired(scores, BASE_SCORES, -1.0).as_dict()
+        assert plain(e["repeat"]) == stats.paired(scores, BASE_SCORES, -1.0).as_dict()
         assert e["repeat"]["mean"] == pytest.approx(-sum(gain) / 5)
     # higher scores are worse for a loss: the clear repeat gains become clear losses
     assert entry(evidence, "gain")["attribution"] == "selected-run artifact"
     assert entry(evidence, "heldfp")["attribution"] == "selected-run artifact"
+
+
+def holm_evidence(heart_task, tmp_path, held_gains: dict[str, tuple]) -> dict:
+    results = tmp_path / "results"
+    write_arm(results, BASE, BASE_SCORES, BASE_HELDOUT)
+    for cid, gains in held_gains.items():
+        write_arm(results, cid, BASE_SCORES, plus(BASE_HELDOUT, gains))
+    chosen = {"baseline": BASE, "winners": [{"candidate": c, "reasons": []} for c in held_gains], "controls": []}
+    return winners.build(heart_task, chosen, results, SEEDS, SEARCH_SEED)
+
+
+def test_holm_over_the_winners_withdraws_confirmations_a_single_test_would_give(heart_task, tmp_path):
+    """Two held-out gains each above zero at 95% (one-sided t p 0.0140 and 0.0209): Holm asks 0.0125 of the
+    smaller, which fails, so neither is confirmed."""
+    gains = {"first": (0.05, 0.005, 0.03, 0.02, 0.02), "second": (0.05, 0.0, 0.03, 0.02, 0.02)}
+    evidence = holm_evidence(heart_task, tmp_path, gains)
+    held = {c: entry(evidence, c)["heldout_vs_baseline"] for c in gains}
+    assert held["first"]["p_t_one_sided"] == pytest.approx(0.014009, abs=1e-5)
+    assert held["second"]["p_t_one_sided"] == pytest.approx(0.020897, abs=1e-5)
+    assert all(h["ci_low"] > 0 for h in held.values())
+    assert held["first"]["p_holm"] == pytest.approx(2 * 0.014009, abs=1e-5)
+    assert held["second"]["p_holm"] == pytest.approx(2 * 0.014009, abs=1e-5)  # step-down: never below the first
+    assert not held["first"]["confirmed"] and not held["second"]["confirmed"]
+    assert {entry(evidence, c)["attribution"] for c in gains} == {"selected-run artifact"}
+    assert evidence["multiplicity"] == {
+        "correction": "Holm", "level": stats.CONFIRM_LEVEL, "family": 2,
+        "changed": ["first: heldout vs baseline", "second: heldout vs baseline"],
+    }  # fmt: skip
+
+
+def test_holm_keeps_both_when_the_smaller_p_passes_its_stricter_level(heart_task, tmp_path):
+    gains = {"clear": (0.03, 0.01, 0.02, 0.025, 0.015), "second": (0.05, 0.0, 0.03, 0.02, 0.02)}  # p 0.0024, 0.0209
+    evidence = holm_evidence(heart_task, tmp_path, gains)
+    assert all(entry(evidence, c)["heldout_vs_baseline"]["confirmed"] for c in gains)
+    assert entry(evidence, "second")["heldout_vs_baseline"]["p_holm"] == pytest.approx(0.020897, abs=1e-5)
+    assert evidence["multiplicity"]["changed"] == []
+
+
+def test_power_pools_the_paired_spread_of_the_winners(evidence):
+    arms = [e for e in evidence["entries"] if e["role"] == "winner"]  # the changes under decision, not the control
+    for split, stage in (("search-validation", "repeat"), ("held-out", "heldout_vs_baseline")):
+        sds = [statistics.stdev(list(e["diff_per_seed" if stage == "repeat" else "heldout_diff_per_seed"].values()))
+               for e in arms]  # fmt: skip
+        pooled = (sum(sd**2 for sd in sds) / len(sds)) ** 0.5  # five seeds each: equal weights
+        got = evidence["power"][split]
+        assert got["paired_sd"] == pytest.approx(pooled)
+        assert got["mde"] == pytest.approx(stats.minimum_detectable_effect(pooled, 5))
+        assert stats.power(got["mde"], pooled, 5) == pytest.approx(0.8, abs=1e-6)
+        assert got["arms"] == len(arms) and got["seeds"] == 5
+
+
+def test_the_other_site_aggregation_is_paired_beside_the_decision(heart_task, results):
+    for seed, base in zip(SEEDS, BASE_HELDOUT, strict=True):
+        for cid, extra in ((BASE, 0.0), ("gain", 0.07)):
+            path = results / "runs" / "repeat" / cid / f"seed{seed}" / "heldout.json"
+            record = read_json(path)
+            write_json(path, record | {"pooled": record["score"], "mean_over_sites": base - 0.05 + extra + seed / 1e4})
+    evidence = winners.build(heart_task, selection(), results, SEEDS, SEARCH_SEED)
+    other = entry(evidence, "gain")["other_aggregation"]
+    assert other["heldout_vs_baseline"]["mean"] == pytest.approx(0.07)
+    assert other["repeat"] is None  # the search-validation records carry one aggregation only
+    assert entry(evidence, "tuning")["other_aggregation"]["heldout_vs_baseline"] is None
+    assert evidence["aggregation"] == "pooled" and evidence["other_aggregation"] == "mean over sites"
 
 
 # ---------------------------------------------------------------- to_tsv()
@@ -271,7 +354,8 @@ def test_to_tsv_columns_and_rows(evidence):
     assert [float(x) for x in gain["diff_per_seed"].split(",")] == pytest.approx(list(WINNERS["gain"][0]), abs=1e-6)
     control = next(r for r in rows if r["candidate"] == BEST_CONTROL)
     assert control["reasons"] == "best same-budget scalar control by search score; = _ctl-002"
-    assert control["control_diff_mean"] == ""
+    assert control["control_heldout_diff_mean"] == ""
+    assert float(gain["p_holm"]) == pytest.approx(entry(evidence, "gain")["repeat"]["p_holm"], abs=1e-6)
     assert control["attribution"] == ""
 
 
@@ -281,7 +365,15 @@ def test_to_tsv_undecided_winner_has_empty_statistics(heart_task, tmp_path):
     rows = list(csv.DictReader(io.StringIO(winners.to_tsv(evidence)), delimiter="\t"))
     gain = next(r for r in rows if r["candidate"] == "gain")
     assert gain["seeds"] == "42"
-    for column in ("mean", "sd", "diff_mean", "diff_ci_low", "p_one_sided", "heldout_diff_mean", "control_ci_low"):
+    for column in (
+        "mean",
+        "sd",
+        "diff_mean",
+        "diff_ci_low",
+        "p_one_sided",
+        "heldout_diff_mean",
+        "control_heldout_ci_low",
+    ):
         assert gain[column] == "", column
     assert gain["attribution"] == "not enough repeat runs to decide"
 
@@ -358,7 +450,8 @@ def test_write_writes_tsv_and_json_that_round_trip(heart_task, results, tmp_path
         assert {int(k): v for k, v in saved["scores"].items()} == built["scores"]
         assert saved["repeat"] == built["repeat"]
         assert saved["attribution"] == built["attribution"]
-    assert loaded["entries"][0]["repeat"] == stats.paired(plus(BASE_SCORES, WINNERS["gain"][0]), BASE_SCORES).as_dict()
+    expected = stats.paired(plus(BASE_SCORES, WINNERS["gain"][0]), BASE_SCORES).as_dict()
+    assert plain(loaded["entries"][0]["repeat"]) == expected
 
 
 def test_write_without_baseline_has_empty_noise_floor(heart_task, results, tmp_path):
@@ -375,5 +468,5 @@ def test_test_note_states_the_floor():
     note = winners.test_note(5)
     assert "0.0625" in note
     assert "1/32" in note
-    assert "5 matched seeds" in note
+    assert "5 matched seeds" in note and "Holm" in note
     assert "1/64" in winners.test_note(6)

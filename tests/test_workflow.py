@@ -166,7 +166,7 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     assert rows["0002-fedavgm"]["attribution"] == winner["attribution"]
     assert rows["_ctl-best"]["role"] == "best control"
     report = (campaign / "reports" / "report.md").read_text()
-    assert "### Attribution" in report and winner["attribution"] in report and "0.0625" in report
+    assert "### Evidence and attribution" in report and winner["attribution"] in report and "0.0625" in report
     assert (campaign / "reports" / "repeats.png").stat().st_size > 10_000
 
 

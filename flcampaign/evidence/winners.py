@@ -1,8 +1,10 @@
 """Evidence for the selected winners: repeats, held-out, controls, attribution and the noise floor.
 
 Everything here is read from the run and score records; nothing is simulated. Each winner is
-paired with the baseline seed by seed (and with the best scalar control), on the search-validation
-split of the repeat runs and, for the same final models, on the held-out split.
+paired with the baseline seed by seed on the search-validation split of the repeat runs and, for the
+same final models, on the held-out split (where it also meets the best scalar control). The held-out
+test confirms; with several winners, Holm's correction keeps the family-wise error at the level.
+Both site aggregations are reported; the task's decides.
 """
 
 import csv
@@ -19,19 +21,29 @@ from flcampaign.task import Task
 
 TSV_COLUMNS = (
     "candidate", "role", "reasons", "search_score", "seeds", "scores", "mean", "sd", "se",
-    "diff_per_seed", "diff_mean", "diff_ci_low", "diff_ci_high", "p_one_sided", "p_two_sided",
+    "diff_per_seed", "diff_mean", "diff_ci_low", "diff_ci_high", "p_one_sided", "p_two_sided", "p_holm",
     "heldout_scores", "heldout_mean", "heldout_diff_mean", "heldout_ci_low", "heldout_ci_high",
-    "heldout_p_one_sided", "control_diff_mean", "control_ci_low", "control_ci_high", "attribution",
+    "heldout_p_one_sided", "heldout_p_holm", "control_heldout_diff_mean", "control_heldout_ci_low",
+    "control_heldout_ci_high", "control_p_holm", "other_aggregation_diff_mean", "other_aggregation_heldout_diff_mean",
+    "attribution",
 )  # fmt: skip
 
 
+# the site aggregation a task decides on -> the score record's field holding the other one
+ALTERNATIVE_FIELD = {"pooled": "mean_over_sites", "mean": "pooled"}
+ALTERNATIVE_NAME = {"pooled": "mean over sites", "mean": "pooled"}
+STAGES = ("repeat", "heldout_vs_baseline", "versus_control")  # the paired tests each winner meets
+
+
 def test_note(n_seeds: int) -> str:
-    """Which test, and the floor its p value cannot go below with this many seeds."""
+    """Which tests, and the floor the distribution-free one cannot go below with this many seeds."""
     return (
-        f"exact sign-flip permutation test over the {n_seeds} matched seeds, one-sided (candidate better than "
-        f"baseline); its smallest possible p is 1/{2**n_seeds} = {1 / 2**n_seeds:.4f} one-sided and "
-        f"{2 / 2**n_seeds:.4f} two-sided (with five seeds the two-sided minimum is 2/32 = 0.0625, so a two-sided "
-        "p below 0.05 is impossible by construction); intervals are 95% t intervals of the paired mean"
+        f"decisions use the one-sided paired t test over the {n_seeds} matched seeds (a gain is confirmed when its p, "
+        "Holm-adjusted over the winners, is below 0.025: with one winner, when the 95% t interval of the paired mean "
+        "lies above zero); the exact sign-flip permutation test is reported beside it as a distribution-free check, "
+        f"and its smallest possible p is 1/{2**n_seeds} = {1 / 2**n_seeds:.4f} one-sided and {2 / 2**n_seeds:.4f} "
+        "two-sided (with five seeds the two-sided minimum is 2/32 = 0.0625, so a two-sided p below 0.05 is "
+        "impossible by construction)"
     )
 
 
@@ -59,6 +71,17 @@ def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) ->
     """Seed -> score for the runs of ``cid`` that produced a score."""
     found = scored_records(Records(Path(results)), phase, cid, seeds, name)
     return {seed: score for seed, (score, _) in found.items()}
+
+
+def _other_scores(task: Task, results: Path, cid: str, seeds: list[int], name: str) -> dict[int, float]:
+    """Seed -> score under the site aggregation the task does not decide on (records that carry it)."""
+    field = ALTERNATIVE_FIELD[task.metric["site_aggregation"]]
+    out = {}
+    for seed, (_, path) in scored_records(Records(Path(results)), "repeat", cid, seeds, name).items():
+        value = read_json(path).get(field)
+        if isinstance(value, int | float):
+            out[seed] = float(value)
+    return out
 
 
 def _pair(task: Task, arm: dict[int, float], reference: dict[int, float]) -> stats.PairedSummary | None:
@@ -106,7 +129,12 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
     baseline = selection["baseline"]
     base = _scores(results, "repeat", baseline, repeat_seeds, "score.json") if baseline else {}
     base_heldout = _scores(results, "repeat", baseline, repeat_seeds, "heldout.json") if baseline else {}
-    control = _scores(results, "repeat", BEST_CONTROL, repeat_seeds, "score.json") if selection["controls"] else {}
+    base_other = _other_scores(task, results, baseline, repeat_seeds, "score.json") if baseline else {}
+    held_other = _other_scores(task, results, baseline, repeat_seeds, "heldout.json") if baseline else {}
+    base_search = (
+        _scores(results, "search", baseline, [search_seed], "score.json").get(search_seed) if baseline else None
+    )
+    control = _scores(results, "repeat", BEST_CONTROL, repeat_seeds, "heldout.json") if selection["controls"] else {}
     arms = [(w["candidate"], "winner", w["reasons"]) for w in selection["winners"]]
     if selection["controls"]:
         arms.append((BEST_CONTROL, "best control", ["best same-budget scalar control by search score"]))
@@ -122,11 +150,9 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             search = _scores(results, "search", cid, [search_seed], "score.json")
         repeat_pair = _pair(task, scores, base)
         heldout_pair = _pair(task, heldout, base_heldout)
-        control_pair = _pair(task, scores, control) if role == "winner" and control else None
-        if repeat_pair is None or heldout_pair is None:
-            attribution = "not enough repeat runs to decide"
-        else:
-            attribution = stats.attribute(repeat_pair, heldout_pair, control_pair)
+        control_pair = _pair(task, heldout, control) if role == "winner" and control else None
+        other_repeat = _pair(task, _other_scores(task, results, cid, repeat_seeds, "score.json"), base_other)
+        other_heldout = _pair(task, _other_scores(task, results, cid, repeat_seeds, "heldout.json"), held_other)
         entries.append(
             {
                 "candidate": cid,
@@ -143,9 +169,19 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
                 "repeat": None if repeat_pair is None else repeat_pair.as_dict(),
                 "heldout_vs_baseline": None if heldout_pair is None else heldout_pair.as_dict(),
                 "versus_control": None if control_pair is None else control_pair.as_dict(),
-                "attribution": attribution if role == "winner" else "",
+                "other_aggregation": {
+                    "repeat": None if other_repeat is None else other_repeat.as_dict(),
+                    "heldout_vs_baseline": None if other_heldout is None else other_heldout.as_dict(),
+                },
+                "attribution": "",
             }
         )
+    changed = _confirm(entries)
+    control_gains = next((e["heldout_vs_baseline"] for e in entries if e["role"] == "best control"), None)
+    control_confirmed = bool(control_gains and control_gains["confirmed"])
+    for e in entries:
+        if e["role"] == "winner":
+            e["attribution"] = _attribution(e, control_confirmed)
     return {
         "metric": task.metric,
         "baseline": baseline,
@@ -157,9 +193,69 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             {**c, "search_score": _scores(results, "control", c["id"], [search_seed], "score.json").get(search_seed)}
             for c in selection["controls"]
         ],
+        "baseline_search_score": base_search,
         "test": test_note(len(repeat_seeds)),
+        "multiplicity": {
+            "correction": "Holm",
+            "level": stats.CONFIRM_LEVEL,
+            "family": sum(e["role"] == "winner" for e in entries),
+            "changed": changed,
+        },
+        "power": power(entries, len(repeat_seeds)),
+        "aggregation": task.metric["site_aggregation"],
+        "other_aggregation": ALTERNATIVE_NAME[task.metric["site_aggregation"]],
         "attribution_rules": stats.ATTRIBUTIONS,
+        "confirmation": stats.CONFIRMATION,
     }
+
+
+def _confirm(entries: list[dict]) -> list[str]:
+    """Holm over the winners, stage by stage: each paired test gets ``p_holm`` and ``confirmed`` (adjusted one-sided
+    t p below the level). Returns the tests whose interval is above zero but whose adjusted p is not below it."""
+    changed = []
+    family = [e for e in entries if e["role"] == "winner"]
+    for stage in STAGES:
+        tested = [e for e in family if e[stage] is not None]
+        for e, adjusted in zip(tested, stats.holm([e[stage]["p_t_one_sided"] for e in tested]), strict=True):
+            e[stage]["p_holm"] = adjusted
+            e[stage]["confirmed"] = adjusted < stats.CONFIRM_LEVEL
+            if e[stage]["ci_low"] > 0 and not e[stage]["confirmed"]:
+                changed.append(f"{e['candidate']}: {stage.replace('_', ' ')}")
+    for e in entries:
+        for stage in STAGES:
+            if e[stage] is not None and "confirmed" not in e[stage]:
+                e[stage]["confirmed"] = e[stage]["ci_low"] > 0
+    return changed
+
+
+def _attribution(entry: dict, control_confirmed: bool) -> str:
+    """The control recovers a gain when its own held-out gain is confirmed and the winner does not confirm a gain
+    over it; a control that gains nothing recovers nothing."""
+    repeat, heldout, control = entry["repeat"], entry["heldout_vs_baseline"], entry["versus_control"]
+    if repeat is None or heldout is None:
+        return "not enough repeat runs to decide"
+    recovered = None if control is None else control_confirmed and not control["confirmed"]
+    return stats.attribute(heldout["confirmed"], repeat["confirmed"], recovered)
+
+
+def power(entries: list[dict], n_seeds: int) -> dict:
+    """Per split: the pooled sd of the winners' paired differences to the baseline and the smallest true gain
+    the paired test over ``n_seeds`` seeds finds with 80% power (the campaign's minimum detectable effect)."""
+    out = {}
+    for split, stage in (("search-validation", "repeat"), ("held-out", "heldout_vs_baseline")):
+        arms = [e[stage] for e in entries if e["role"] == "winner" and e[stage] is not None and e[stage]["n"] >= 2]
+        df = sum(a["n"] - 1 for a in arms)
+        if not df:
+            continue
+        sd = math.sqrt(sum((a["n"] - 1) * a["sd"] ** 2 for a in arms) / df)
+        out[split] = {
+            "paired_sd": sd,
+            "arms": len(arms),
+            "seeds": n_seeds,
+            "mde": stats.minimum_detectable_effect(sd, n_seeds) if sd > 0 else 0.0,
+            "power": stats.TARGET_POWER,
+        }
+    return out
 
 
 def to_tsv(evidence: dict) -> str:
@@ -168,7 +264,7 @@ def to_tsv(evidence: dict) -> str:
     writer.writeheader()
     for e in evidence["entries"]:
         summary, repeat = e["summary"] or {}, e["repeat"] or {}
-        held, versus = e["heldout_vs_baseline"] or {}, e["versus_control"] or {}
+        held, versus, other = e["heldout_vs_baseline"] or {}, e["versus_control"] or {}, e["other_aggregation"]
         writer.writerow(
             {
                 "candidate": e["candidate"],
@@ -186,15 +282,20 @@ def to_tsv(evidence: dict) -> str:
                 "diff_ci_high": _fmt(repeat.get("ci_high")),
                 "p_one_sided": _fmt(repeat.get("p_one_sided")),
                 "p_two_sided": _fmt(repeat.get("p_two_sided")),
+                "p_holm": _fmt(repeat.get("p_holm")),
                 "heldout_scores": ",".join(_fmt(v) for v in e["heldout"].values()),
                 "heldout_mean": _fmt(stats.describe(list(e["heldout"].values()))["mean"]) if e["heldout"] else "",
                 "heldout_diff_mean": _fmt(held.get("mean")),
                 "heldout_ci_low": _fmt(held.get("ci_low")),
                 "heldout_ci_high": _fmt(held.get("ci_high")),
                 "heldout_p_one_sided": _fmt(held.get("p_one_sided")),
-                "control_diff_mean": _fmt(versus.get("mean")),
-                "control_ci_low": _fmt(versus.get("ci_low")),
-                "control_ci_high": _fmt(versus.get("ci_high")),
+                "heldout_p_holm": _fmt(held.get("p_holm")),
+                "control_heldout_diff_mean": _fmt(versus.get("mean")),
+                "control_heldout_ci_low": _fmt(versus.get("ci_low")),
+                "control_heldout_ci_high": _fmt(versus.get("ci_high")),
+                "control_p_holm": _fmt(versus.get("p_holm")),
+                "other_aggregation_diff_mean": _fmt((other["repeat"] or {}).get("mean")),
+                "other_aggregation_heldout_diff_mean": _fmt((other["heldout_vs_baseline"] or {}).get("mean")),
                 "attribution": e["attribution"],
             }
         )

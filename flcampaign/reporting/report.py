@@ -187,7 +187,7 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
     if not evidence["entries"]:
         return section
     base = evidence["baseline_scores"]
-    repeats = [[evidence["baseline"], "baseline", "", ", ".join(_num(v) for v in base.values()), "", "", "", ""]]
+    repeats = [[evidence["baseline"], "baseline", "", ", ".join(_num(v) for v in base.values()), "", "", "", "", ""]]
     for e in evidence["entries"]:
         repeat, summary = e["repeat"] or {}, e["summary"] or {}
         repeats.append(
@@ -200,43 +200,63 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
                 _interval(e["repeat"]),
                 _num(repeat.get("p_one_sided"), 3),
                 _num(repeat.get("p_two_sided"), 3),
+                _num(repeat.get("p_holm"), 3),
             ]
         )
     heldout = [
-        [evidence["baseline"], "baseline", ", ".join(_num(v) for v in evidence["baseline_heldout"].values()), "", ""]
+        [
+            evidence["baseline"],
+            "baseline",
+            ", ".join(_num(v) for v in evidence["baseline_heldout"].values()),
+            "",
+            "",
+            "",
+        ]
     ]
     for e in evidence["entries"]:
+        held = e["heldout_vs_baseline"] or {}
         heldout.append(
             [
                 e["candidate"],
                 e["role"],
                 ", ".join(_num(v) for v in e["heldout"].values()),
                 _interval(e["heldout_vs_baseline"]),
-                _num((e["heldout_vs_baseline"] or {}).get("p_one_sided"), 3),
+                _num(held.get("p_one_sided"), 3),
+                _num(held.get("p_holm"), 3),
             ]
         )
     controls = evidence["controls"]
-    attribution = [
+    orientation = 1.0 if evidence["metric"]["direction"] == "max" else -1.0
+    base_search = evidence.get("baseline_search_score")
+    other = evidence["other_aggregation"]
+    evidence_rows = [
         [
             e["candidate"],
+            ""
+            if e["search_score"] is None or base_search is None
+            else f"{orientation * (e['search_score'] - base_search):+.4f}",
             _interval(e["repeat"]),
             _interval(e["heldout_vs_baseline"]),
+            "; ".join(_interval(e["other_aggregation"][stage]) for stage in ("repeat", "heldout_vs_baseline")),
             _interval(e["versus_control"]),
             f"**{e['attribution']}**",
         ]
         for e in evidence["entries"]
         if e["role"] == "winner"
     ]
+    multiplicity = evidence["multiplicity"]
     floor = evidence.get("noise_floor") or {}
     same = floor.get("same_seed")
     headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
     return section | {
         "seeds": ", ".join(str(s) for s in evidence["repeat_seeds"]),
+        "seeds_count": len(evidence["repeat_seeds"]),
         "test": evidence["test"],
-        "repeats_table": _table([*headers, "p one-sided", "p two-sided"], repeats),
+        "repeats_table": _table([*headers, "p one-sided", "p two-sided", "p t, Holm"], repeats),
         "repeats_plot": repeats_plot,
         "heldout_table": _table(
-            ["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided"], heldout
+            ["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided", "p t, Holm"],
+            heldout,
         ),
         "n_controls": len(controls),
         "controls_table": _table(
@@ -244,9 +264,36 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
             [[c["id"], ", ".join(f"{k}={v}" for k, v in c["args"].items()), _num(c["search_score"])] for c in controls],
         ),
         "attribution_table": _table(
-            ["winner", "gain vs baseline", "held-out gain", "gain vs best control", "attribution"], attribution
+            [
+                "winner",
+                "search gain (1 run)",
+                "repeat gain, search-validation",
+                "held-out gain",
+                f"{other}: repeat; held-out",
+                "held-out gain vs best control",
+                "decision",
+            ],
+            evidence_rows,
         ),
         "attribution_rules": evidence["attribution_rules"],
+        "why": [f"{e['candidate']}: {_why(e)}" for e in evidence["entries"] if e["role"] == "winner"],
+        "confirmation": evidence["confirmation"],
+        "aggregation": evidence["aggregation"],
+        "multiplicity": (
+            f"{multiplicity['correction']} over the {multiplicity['family']} winners, each stage (search-validation "
+            f"repeat, held-out, held-out against the best control) at one-sided level {multiplicity['level']}; "
+            + (
+                "it withdrew: "
+                + ", ".join(multiplicity["changed"])
+                + " (above zero at 95% alone, not after the correction)"
+                if multiplicity["changed"]
+                else "it changed no decision"
+            )
+        ),
+        "power": [
+            f"on {split}: {p['mde']:.4f} or more (paired sd {p['paired_sd']:.4f}, pooled over {p['arms']} winners)"
+            for split, p in evidence["power"].items()
+        ],
         "floor": None
         if floor.get("sd") is None
         else {"n": floor["n"], "mean": f"{floor['mean']:.4f}", "sd": f"{floor['sd']:.4f}"},
@@ -261,6 +308,21 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
             "identical": same["max_weight_difference"] == 0,
         },
     }
+
+
+def _why(entry: dict) -> str:
+    """Which confirmations the decision rests on, in words."""
+    parts = []
+    for stage, name in (
+        ("heldout_vs_baseline", "held-out"),
+        ("repeat", "search-validation repeat"),
+        ("versus_control", "against the best control"),
+    ):
+        test = entry[stage]
+        if test is not None:
+            verdict = "confirmed" if test["confirmed"] else "not confirmed"
+            parts.append(f"{name} {verdict} (p {test.get('p_holm', test['p_t_one_sided']):.3f})")
+    return "; ".join(parts) or "no paired test"
 
 
 def failures_section(rows: list[dict]) -> str:
