@@ -470,3 +470,10 @@ def test_test_note_states_the_floor():
     assert "1/32" in note
     assert "5 matched seeds" in note and "Holm" in note
     assert "1/64" in winners.test_note(6)
+
+
+def test_the_records_name_the_sources_of_variance(evidence, heart_task):
+    sources = evidence["variance_sources"]
+    assert "seed" in sources["varied"] and "initialisation" in sources["varied"]
+    assert f"data.split_seed {heart_task.data['split_seed']}" in sources["fixed"]
+    assert "partition" in sources["fixed"]

@@ -35,6 +35,17 @@ ALTERNATIVE_NAME = {"pooled": "mean over sites", "mean": "pooled"}
 STAGES = ("repeat", "heldout_vs_baseline", "versus_control")  # the paired tests each winner meets
 
 
+def variance_sources(task: Task) -> dict[str, str]:
+    """What differs between two repeat runs of one recipe, and what every run shares: the records say which
+    sources of variance a repeat's interval covers."""
+    return {
+        "varied": "the run's seed (job.py --seed): everything the task's code draws from it, in the bundled sources "
+        "the model's initialisation and each client's batch order",
+        "fixed": f"the client partition and the search-validation and held-out rows (data.split_seed "
+        f"{task.data['split_seed']}); intervals do not cover a different partition or different evaluation rows",
+    }
+
+
 def test_note(n_seeds: int) -> str:
     """Which tests, and the floor the distribution-free one cannot go below with this many seeds."""
     return (
@@ -203,6 +214,7 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         },
         "power": power(entries, len(repeat_seeds)),
         "aggregation": task.metric["site_aggregation"],
+        "variance_sources": variance_sources(task),
         "other_aggregation": ALTERNATIVE_NAME[task.metric["site_aggregation"]],
         "attribution_rules": stats.ATTRIBUTIONS,
         "confirmation": stats.CONFIRMATION,

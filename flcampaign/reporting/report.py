@@ -276,6 +276,7 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
             evidence_rows,
         ),
         "attribution_rules": evidence["attribution_rules"],
+        "variance_sources": evidence["variance_sources"],
         "why": [f"{e['candidate']}: {_why(e)}" for e in evidence["entries"] if e["role"] == "winner"],
         "confirmation": evidence["confirmation"],
         "aggregation": evidence["aggregation"],
