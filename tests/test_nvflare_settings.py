@@ -54,3 +54,23 @@ def test_nvflare_reads_them_from_the_exported_job(tmp_path):
     configurator.configure()
     assert configurator.runner_config.task_request_interval == 0.1
     assert configurator.runner_config.workflows[0].controller._task_check_period == 0.05
+
+
+def test_the_task_check_bound_goes_into_the_client_configuration_where_nvflare_reads_it():
+    client = {"format_version": 2, "executors": []}
+    nvflare_settings.apply_client(client, nvflare_settings.DEFAULTS)
+    assert client == {"format_version": 2, "executors": [], "task_check_timeout": 60.0}
+    untouched = {"format_version": 2}
+    nvflare_settings.apply_client(untouched, {})
+    assert untouched == {"format_version": 2}
+    # the look-up ClientRunner makes (ConfigVarName.TASK_CHECK_TIMEOUT in the application configuration)
+    from nvflare.apis.fl_constant import ConfigVarName, SystemConfigs
+    from nvflare.fuel.utils import app_config_utils
+    from nvflare.fuel.utils.config_service import ConfigService
+
+    ConfigService._var_values.pop(ConfigVarName.TASK_CHECK_TIMEOUT, None)
+    ConfigService.add_section(section_name=SystemConfigs.APPLICATION_CONF, data=client)
+    try:
+        assert app_config_utils.get_positive_float_var(ConfigVarName.TASK_CHECK_TIMEOUT, 5.0) == 60.0
+    finally:
+        ConfigService._var_values.pop(ConfigVarName.TASK_CHECK_TIMEOUT, None)

@@ -344,6 +344,10 @@ def _export_and_simulate(
         return _finish(record, out_dir, "invalid", reason, elapsed, rule="server-components", file="job.py")
     record["nvflare_settings"] = nvflare_settings.apply(server_config, record["nvflare_settings"])
     write_json(server_config_path, server_config)
+    client_config_path = job_dir / "app" / "config" / "config_fed_client.json"
+    client_config = read_json(client_config_path)
+    nvflare_settings.apply_client(client_config, record["nvflare_settings"])
+    write_json(client_config_path, client_config)
     target = ["-m", "nvflare.cli", "simulator", str(job_dir), "-w", str(workspace)]
     target += ["-n", str(task.budget["n_clients"]), "-t", str(task.budget["n_clients"])]
     sim_cmd = boxed(contained(layout.server_policy(), target, interpreter=layout.launcher))
