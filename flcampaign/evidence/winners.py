@@ -39,7 +39,7 @@ def variance_sources(task: Task) -> dict[str, str]:
     """What differs between two repeat runs of one recipe, and what every run shares: the records say which
     sources of variance a repeat's interval covers."""
     return {
-        "varied": "the run's seed (job.py --seed): everything the task's code draws from it, in the bundled sources "
+        "varied": "the run's seed (`job.py --seed`): everything the task's code draws from it, in the bundled sources "
         "the model's initialisation and each client's batch order",
         "fixed": f"the client partition and the search-validation and held-out rows (data.split_seed "
         f"{task.data['split_seed']}); intervals do not cover a different partition or different evaluation rows",
