@@ -78,21 +78,28 @@ def scored_records(
     return out
 
 
+def _fields(
+    results: Path, phase: str, cid: str, seeds: list[int], name: str, fields: tuple[str, ...]
+) -> dict[str, dict[int, float]]:
+    """Field -> seed -> value for the runs of ``cid`` that produced a score, each record read once (a record
+    without a field, such as an older one without the other site aggregation, leaves that seed out)."""
+    read: dict[Path, dict] = {}
+
+    def remember(path: Path) -> dict:
+        read[path] = read_json(path)
+        return read[path]
+
+    found = scored_records(Records(Path(results)), phase, cid, seeds, name, remember)
+    out: dict[str, dict[int, float]] = {}
+    for field in fields:
+        values = ((seed, read[path].get(field)) for seed, (_, path) in found.items())
+        out[field] = {seed: float(value) for seed, value in values if isinstance(value, int | float)}
+    return out
+
+
 def _scores(results: Path, phase: str, cid: str, seeds: list[int], name: str) -> dict[int, float]:
     """Seed -> score for the runs of ``cid`` that produced a score."""
-    found = scored_records(Records(Path(results)), phase, cid, seeds, name)
-    return {seed: score for seed, (score, _) in found.items()}
-
-
-def _other_scores(task: Task, results: Path, cid: str, seeds: list[int], name: str) -> dict[int, float]:
-    """Seed -> score under the site aggregation the task does not decide on (records that carry it)."""
-    field = ALTERNATIVE_FIELD[task.metric["site_aggregation"]]
-    out = {}
-    for seed, (_, path) in scored_records(Records(Path(results)), "repeat", cid, seeds, name).items():
-        value = read_json(path).get(field)
-        if isinstance(value, int | float):
-            out[seed] = float(value)
-    return out
+    return _fields(results, phase, cid, seeds, name, ("score",))["score"]
 
 
 def _pair(task: Task, arm: dict[int, float], reference: dict[int, float]) -> stats.PairedSummary | None:
@@ -138,10 +145,15 @@ def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_see
 def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], search_seed: int) -> dict:
     """All winner evidence as one dictionary (the source of winners.tsv and the report's tables)."""
     baseline = selection["baseline"]
-    base = _scores(results, "repeat", baseline, repeat_seeds, "score.json") if baseline else {}
-    base_heldout = _scores(results, "repeat", baseline, repeat_seeds, "heldout.json") if baseline else {}
-    base_other = _other_scores(task, results, baseline, repeat_seeds, "score.json") if baseline else {}
-    held_other = _other_scores(task, results, baseline, repeat_seeds, "heldout.json") if baseline else {}
+    other = ALTERNATIVE_FIELD[task.metric["site_aggregation"]]
+
+    def repeats(cid: str | None, name: str) -> tuple[dict[int, float], dict[int, float]]:
+        """(the deciding scores, the other aggregation's) of cid's repeat runs on one split."""
+        found = _fields(results, "repeat", cid, repeat_seeds, name, ("score", other)) if cid else {}
+        return found.get("score", {}), found.get(other, {})
+
+    base, base_other = repeats(baseline, "score.json")
+    base_heldout, held_other = repeats(baseline, "heldout.json")
     base_search = (
         _scores(results, "search", baseline, [search_seed], "score.json").get(search_seed) if baseline else None
     )
@@ -151,8 +163,8 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         arms.append((BEST_CONTROL, "best control", ["best same-budget scalar control by search score"]))
     entries = []
     for cid, role, reasons in arms:
-        scores = _scores(results, "repeat", cid, repeat_seeds, "score.json")
-        heldout = _scores(results, "repeat", cid, repeat_seeds, "heldout.json")
+        scores, scores_other = repeats(cid, "score.json")
+        heldout, heldout_other = repeats(cid, "heldout.json")
         if cid == BEST_CONTROL:
             source = read_json(Records(Path(results)).validation(BEST_CONTROL)).get("source_control")
             search = _scores(results, "control", source, [search_seed], "score.json") if source else {}
@@ -162,14 +174,18 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         repeat_pair = _pair(task, scores, base)
         heldout_pair = _pair(task, heldout, base_heldout)
         control_pair = _pair(task, heldout, control) if role == "winner" and control else None
-        other_repeat = _pair(task, _other_scores(task, results, cid, repeat_seeds, "score.json"), base_other)
-        other_heldout = _pair(task, _other_scores(task, results, cid, repeat_seeds, "heldout.json"), held_other)
+        other_repeat = _pair(task, scores_other, base_other)
+        other_heldout = _pair(task, heldout_other, held_other)
+        search_score = search.get(search_seed)
         entries.append(
             {
                 "candidate": cid,
                 "role": role,
                 "reasons": reasons,
-                "search_score": search.get(search_seed),
+                "search_score": search_score,
+                "search_gain": None
+                if search_score is None or base_search is None
+                else task.gain(search_score, base_search),
                 "scores": scores,
                 "heldout": heldout,
                 "summary": stats.describe(list(scores.values())) if len(scores) >= 2 else None,

@@ -226,15 +226,11 @@ def winners_section(evidence: dict | None, repeats_plot: str) -> dict[str, Any] 
             ]
         )
     controls = evidence["controls"]
-    orientation = 1.0 if evidence["metric"]["direction"] == "max" else -1.0
-    base_search = evidence.get("baseline_search_score")
     other = evidence["other_aggregation"]
     evidence_rows = [
         [
             e["candidate"],
-            ""
-            if e["search_score"] is None or base_search is None
-            else f"{orientation * (e['search_score'] - base_search):+.4f}",
+            "" if e["search_gain"] is None else f"{e['search_gain']:+.4f}",
             _interval(e["repeat"]),
             _interval(e["heldout_vs_baseline"]),
             "; ".join(_interval(e["other_aggregation"][stage]) for stage in ("repeat", "heldout_vs_baseline")),
