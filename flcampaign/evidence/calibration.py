@@ -62,17 +62,26 @@ class SeedStudy:
         scores = {arm: {int(seed): runs for seed, runs in seeds.items()} for arm, seeds in data["scores"].items()}
         return cls(data["task"], data["rounds"], data["arms"], scores, data.get("sandbox", ""))
 
-    def runs(self, arm: str, orientation: float = 1.0) -> tuple[dict[Key, np.ndarray], dict[Key, np.ndarray]]:
-        """(the arm's oriented scores, the baseline's), per (split, aggregation), one entry per seed: matched seeds
-        for a change; for the null arm both are the baseline's own runs (campaigns draw disjoint seeds)."""
+    def matched_seeds(self, arm: str) -> list[int]:
+        """The seeds a change and the baseline both ran (every baseline seed for the null arm)."""
         base = self.scores[BASELINE_ARM]
-        seeds = sorted(base) if arm == NULL_ARM else sorted(set(self.scores[arm]) & set(base))
-        runs = base if arm == NULL_ARM else self.scores[arm]
+        return sorted(base) if arm == NULL_ARM else sorted(set(self.scores[arm]) & set(base))
 
-        def column(source: dict, key: Key) -> np.ndarray:
-            return orientation * np.array([source[seed][key[0]][key[1]] for seed in seeds])
+    def _columns(self, arm: str, seeds: list[int], orientation: float) -> dict[Key, np.ndarray]:
+        runs = self.scores[arm]
+        return {key: orientation * np.array([runs[seed][key[0]][key[1]] for seed in seeds]) for key in KEYS}
 
-        return {key: column(runs, key) for key in KEYS}, {key: column(base, key) for key in KEYS}
+    def runs(self, arm: str, orientation: float = 1.0) -> tuple[dict[Key, np.ndarray], dict[Key, np.ndarray]]:
+        """(the arm's oriented scores, the baseline's), per (split, aggregation), one entry per matched seed; for
+        the null arm both are the baseline's own runs (campaigns draw disjoint seeds)."""
+        seeds = self.matched_seeds(arm)
+        own = BASELINE_ARM if arm == NULL_ARM else arm
+        return self._columns(own, seeds, orientation), self._columns(BASELINE_ARM, seeds, orientation)
+
+    def baseline_runs(self, lead: list[int], orientation: float = 1.0) -> dict[Key, np.ndarray]:
+        """The baseline's oriented runs, the seeds ``lead`` first in that order, then every other seed."""
+        rest = sorted(set(self.scores[BASELINE_ARM]) - set(lead))
+        return self._columns(BASELINE_ARM, [*lead, *rest], orientation)
 
     def arm_names(self) -> list[str]:
         return [NULL_ARM, *(arm for arm in self.scores if arm != BASELINE_ARM)]
@@ -253,8 +262,7 @@ def campaign_rates(
     for arm in study.arm_names()[1:]:
         for effect in effects:
             shifted = with_effect(study.runs(arm, orientation), effect)
-            matched = {key: baseline[key][: len(shifted[0][key])] for key in KEYS}
-            base_runs = {key: np.concatenate([shifted[1][key], baseline[key][len(matched[key]) :]]) for key in KEYS}
+            base_runs = study.baseline_runs(study.matched_seeds(arm), orientation)  # the matched seeds lead
             results = [one_campaign(shifted, base_runs, n_candidates, top_k, n, rng) for _ in range(trials)]
             out["known"][f"{arm} at {effect:+g}"] = {
                 "selected": _with_interval(sum(r[0] for r in results), trials),
@@ -275,7 +283,7 @@ def render(result: dict) -> str:
     lines = [f"{result['task']}, {result['rounds']} rounds; rules applied to {result['seeds_per_campaign']} seeds"]
     lines.append("")
     lines.append(
-        f"{'arm':<14} {'split/aggregation':<26} {'seeds':>5} {'gain':>8} {'95% CI':>20} {'sd':>7} {'MDE80':>7}"
+        f"{'arm':<20} {'split/aggregation':<26} {'seeds':>5} {'gain':>8} {'95% CI':>20} {'sd':>7} {'MDE80':>7}"
     )
     for arm, entry in result["arms"].items():
         for key, e in entry["effects"].items():
