@@ -82,8 +82,8 @@ def run_study(
                 if scored[split]["state"] != "ok":
                     raise StudyError(f"{arm} seed {seed} on {split}: {scored[split].get('reason')}")
             with saving:
-                for split, record in scored.items():
-                    study.add(arm, seed, split, record)
+                for split, score in scored.items():
+                    study.add(arm, seed, split, score)
                 write_json(Path(out), study.as_dict())
                 count = sum(len(seeds) for seeds in study.scores.values())
             progress(f"[{time.monotonic() - started:6.0f} s] {count} runs scored; {arm} seed {seed}")

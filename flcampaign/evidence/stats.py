@@ -32,11 +32,6 @@ class PairedSummary:
     boot_low: float
     boot_high: float
 
-    @property
-    def separated_from_zero(self) -> bool:
-        """The 95% t interval lies entirely above zero."""
-        return self.ci_low > 0
-
     def as_dict(self) -> dict:
         return asdict(self)
 
