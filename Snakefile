@@ -33,3 +33,4 @@ rule all:
         rules.report.output.pdf,
         rules.progress.output.plot,
         rules.report.output.repeats,
+        rules.report.output.race,

@@ -4,6 +4,7 @@ Run it from the campaign folder (the one holding config.yaml and candidates/).
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -21,12 +22,12 @@ from flcampaign.agent.watch import (
     snakemake_command,
     watch,
 )
-from flcampaign.config import load_config
+from flcampaign.config import defaults, load_config
 from flcampaign.contract import literature
 from flcampaign.contract.candidate import parent_of
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
-from flcampaign.evidence import calibration
+from flcampaign.evidence import calibration, racing
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR
@@ -203,7 +204,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Error rates of the decision rules on a seed study's runs (bench/seed_study.py): how often each rule calls
-    a null change and each known change a gain when a campaign repeats on --seeds seeds."""
+    a null change and each known change a gain when a campaign repeats on --seeds seeds; with --campaigns, whole
+    campaigns with one search run per candidate and with the default race (``selection.racing``)."""
     try:
         study = calibration.SeedStudy.from_dict(json.loads(Path(args.study).read_text()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -212,9 +214,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(calibration.render(result))
     if args.campaigns:
         effects = tuple(args.known_effect)
-        result["campaigns"] = calibration.campaign_rates(study, args.seeds, args.campaigns, args.top_k, effects)
-        print()
-        print(calibration.render_campaigns(result["campaigns"]))
+        selection = defaults(study.task)["selection"] | {"top_k": args.top_k}
+        raced = racing.RaceSettings.from_config(selection)
+        one_run = dataclasses.replace(raced, seeds=())
+        result["campaigns"] = [
+            calibration.campaign_rates(study, args.seeds, args.campaigns, race, effects) for race in (one_run, raced)
+        ]
+        for rates in result["campaigns"]:
+            print()
+            print(calibration.render_campaigns(rates))
     if args.out:
         write_json(Path(args.out), result)
     return 0

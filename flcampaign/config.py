@@ -24,3 +24,10 @@ def load_config(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: does not follow rules/schemas/config.schema.yaml: " + "; ".join(problems))
     validate(config, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
     return config
+
+
+def defaults(task: str) -> dict[str, Any]:
+    """The configuration of a campaign that sets nothing but its task: every key at the schema's default."""
+    config: dict[str, Any] = {"task": task}
+    validate(config, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
+    return config

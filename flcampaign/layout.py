@@ -17,7 +17,10 @@ LITERATURE_DIR = "literature"
 DRAFTS_DIR = "drafts"
 RESULTS_DIR = "results"
 REPORTS_DIR = "reports"
-PHASES = ("search", "control", "repeat", "rerun", "reference")
+RACE_PHASE = "race"
+PHASES = ("search", RACE_PHASE, "control", "repeat", "rerun", "reference")
+SCORE_RECORD = "score.json"  # a run scored on search-validation
+HELDOUT_RECORD = "heldout.json"  # a repeat run scored on the held-out split
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,10 @@ class Records:
         return self.run_dir(phase, cid, seed) / "run.json"
 
     def score_record(self, phase: str, cid: str, seed: int | str) -> Path:
-        return self.run_dir(phase, cid, seed) / "score.json"
+        return self.run_dir(phase, cid, seed) / SCORE_RECORD
 
     def heldout_record(self, cid: str, seed: int | str) -> Path:
-        return self.run_dir("repeat", cid, seed) / "heldout.json"
+        return self.run_dir("repeat", cid, seed) / HELDOUT_RECORD
 
     def work_dir(self, phase: str, cid: str, seed: int | str) -> Path:
         """A run's scratch folder (code copy, job, workspace), removed and remade by each attempt."""
@@ -97,6 +100,15 @@ class Records:
     @property
     def selection(self) -> Path:
         return self.root / "selection.json"
+
+    def race_step(self, step: int | str) -> Path:
+        """The race's state after ``step`` batches (step 0: who entered it)."""
+        return self.root / "race" / f"step{step}.json"
+
+    @property
+    def race_tsv(self) -> Path:
+        """Per screened candidate: the search seeds it ran, its mean, whether the race dropped it."""
+        return self.root / "race.tsv"
 
     @property
     def winners_tsv(self) -> Path:
@@ -179,3 +191,7 @@ class Campaign:
     @property
     def repeats_plot(self) -> Path:
         return self.reports / "repeats.png"
+
+    @property
+    def race_plot(self) -> Path:
+        return self.reports / "race.png"

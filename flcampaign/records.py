@@ -5,8 +5,13 @@ Validation, run and score records are JSON files (schemas beside the others in `
 TSV whose rows are parsed once (``parse_row``) into typed values, so no reader converts cells again.
 """
 
+from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+from flcampaign.files import read_json
+from flcampaign.layout import Records
 
 
 class Status(StrEnum):
@@ -172,3 +177,23 @@ def format_row(row: dict[str, Any]) -> dict[str, str]:
 def rounded(value: float | None, name: str) -> float | None:
     """A number at the precision the ledger keeps it, so rows built and rows read back are equal."""
     return None if value is None else round(float(value), NUMBER_CELLS[name])
+
+
+def scored_records(
+    records: Records,
+    phase: str,
+    cid: str,
+    seeds: list[int],
+    name: str,
+    read: Callable[[Path], dict | None] = read_json,
+) -> dict[int, tuple[float, Path]]:
+    """Seed -> (score, path) of each score record (``score.json`` or ``heldout.json``) of ``cid`` that holds a
+    score, each read once: how the evidence and ``verify`` find the scores they use (crashed seeds are left
+    out). ``read`` may return None for a record it cannot read (``verify`` reports those itself)."""
+    out = {}
+    for seed in seeds:
+        path = records.run_dir(phase, cid, seed) / name
+        record = read(path) if path.is_file() else None
+        if isinstance(record, dict) and record.get("state") == "ok":
+            out[seed] = (float(record["score"]), path)
+    return out

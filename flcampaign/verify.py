@@ -30,14 +30,13 @@ from flcampaign.contract.candidate import METADATA, PATCH_DIR
 from flcampaign.contract.literature import load_events
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.ledger import COLUMNS, build_rows, read_cells
-from flcampaign.evidence.winners import scored_records
 from flcampaign.files import read_json, read_yaml, sha256_bytes, sha256_file, sha256_tree
-from flcampaign.layout import RESULTS_DIR, Campaign, Records
-from flcampaign.records import State, format_row
+from flcampaign.layout import HELDOUT_RECORD, RACE_PHASE, RESULTS_DIR, SCORE_RECORD, Campaign, Records
+from flcampaign.records import State, format_row, scored_records
 from flcampaign.task import Task
 
 CHECKS = ("patch", "tree", "fixed", "model", "score", "ledger", "winners")
-SCORE_RECORDS = ("score.json", "heldout.json")
+SCORE_RECORDS = (SCORE_RECORD, HELDOUT_RECORD)
 SCORE_TOLERANCE = 1e-12  # scores travel through JSON unchanged; this only absorbs float printing
 
 
@@ -371,20 +370,35 @@ def check_winners(audit: Audit, validated: dict[str, dict]) -> None:
         arms = [(baseline, evidence["baseline_scores"], evidence["baseline_heldout"])] if baseline else []
         arms += [(entry["candidate"], entry["scores"], entry["heldout"]) for entry in evidence["entries"]]
         for cid, scores, heldout in arms:
-            compare_scores(audit, path, cid, scores, recorded_scores(audit, "repeat", cid, seeds, "score.json"))
-            held = recorded_scores(audit, "repeat", cid, seeds, "heldout.json")
+            compare_scores(audit, path, cid, scores, recorded_scores(audit, "repeat", cid, seeds, SCORE_RECORD))
+            held = recorded_scores(audit, "repeat", cid, seeds, HELDOUT_RECORD)
             compare_scores(audit, path, f"{cid} held-out", heldout, held)
         for entry in evidence["entries"]:
             cid = entry["candidate"]
             if cid == BEST_CONTROL:
                 source = (validated.get(cid) or {}).get("source_control")
-                search = recorded_scores(audit, "control", source, [search_seed], "score.json") if source else {}
+                search = recorded_scores(audit, "control", source, [search_seed], SCORE_RECORD) if source else {}
             else:
-                search = recorded_scores(audit, "search", cid, [search_seed], "score.json")
+                search = recorded_scores(audit, "search", cid, [search_seed], SCORE_RECORD)
             used = {} if entry.get("search_score") is None else {search_seed: entry["search_score"]}
             compare_scores(audit, path, f"{cid} search", used, search)
+        check_race(audit, path, evidence["race"], search_seed)
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         audit.flag(path, "winners", f"does not have the structure winners.py writes: {error!r}")
+
+
+def check_race(audit: Audit, path: Path, race: dict, search_seed: int) -> None:
+    """The race's scores (each candidate's search seeds, the baseline's on the same seeds) are those recorded."""
+    arms = [(cid, runs) for cid, runs in race["search_runs"].items()]
+    if race.get("reference"):
+        arms.append((race["reference"], race["reference_runs"]))
+    for cid, runs in arms:
+        race_seeds = [int(seed) for seed in runs if int(seed) != search_seed]
+        recorded = {
+            **recorded_scores(audit, "search", cid, [search_seed], SCORE_RECORD),
+            **recorded_scores(audit, RACE_PHASE, cid, race_seeds, SCORE_RECORD),
+        }
+        compare_scores(audit, path, f"{cid} race", runs, recorded)
 
 
 def audit(campaign_dir: Path, task: Task, config: dict) -> Verification:

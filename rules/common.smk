@@ -12,9 +12,10 @@ from flcampaign.contract.candidate import (
 )
 from flcampaign.deps import code_digest, task_digest
 from flcampaign.evidence.controls import BEST_CONTROL
+from flcampaign.evidence.racing import RaceSettings, runners
 from flcampaign.evidence.selection import repeated_ids
 from flcampaign.execution.compute import REFERENCE_ID
-from flcampaign.layout import PHASES, Campaign
+from flcampaign.layout import PHASES, RACE_PHASE, Campaign
 from flcampaign.task import Task
 from flcampaign.workflow import task_dir
 
@@ -29,6 +30,11 @@ RERUN_SEED = REPEAT_SEEDS[0]
 if SEARCH_SEED in REPEAT_SEEDS:
     raise ValueError(
         f"repeat seeds {REPEAT_SEEDS} contain the search seed {SEARCH_SEED}: repeats need fresh seeds"
+    )
+RACE = RaceSettings.from_config(config["selection"])
+if set(RACE.seeds) & {SEARCH_SEED, *REPEAT_SEEDS}:
+    raise ValueError(
+        f"race seeds {list(RACE.seeds)} reuse the search seed or a repeat seed: the race needs its own seeds"
     )
 CANDIDATES = discover(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
@@ -83,6 +89,24 @@ def search_records(kind):
     """Every candidate's search run or score record."""
     record = RECORDS.run_record if kind == "run" else RECORDS.score_record
     return [record("search", cid, SEARCH_SEED) for cid in CANDIDATES]
+
+
+def race_inputs(wildcards):
+    """Step 0 enters the race from the search ledger; each later step reads the one before and the score
+    records of the batch that step asked for."""
+    step = int(wildcards.step)
+    if step == 0:
+        return {"tsv": rules.ledger.output.tsv}
+    previous = checkpoints.race.get(step=step - 1).output.state
+    state = json.loads(Path(previous).read_text())
+    return {
+        "previous": previous,
+        "scores": [
+            RECORDS.score_record(RACE_PHASE, cid, seed)
+            for cid in runners(state)
+            for seed in state["next_seeds"]
+        ],
+    }
 
 
 def selection():

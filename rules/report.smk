@@ -32,6 +32,9 @@ rule report:
         repeats=report(
             CAMPAIGN.repeats_plot, category="Winners", caption="captions/repeats.rst"
         ),
+        race=report(
+            CAMPAIGN.race_plot, category="Selection", caption="captions/race_plot.rst"
+        ),
     log:
         RECORDS.log("report.log"),
     localrule: True

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from flcampaign.data.splits import prepare
+from flcampaign.evidence import racing
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +65,10 @@ def copy_candidates(dest: Path, *ids: str) -> None:
         if event:
             (dest / "literature").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(REPO / "literature" / f"{event}.yaml", dest / "literature" / f"{event}.yaml")
+
+
+def one_run_race(screening: dict[str, float], baseline: tuple[str, float] | None, search_seed: int = 0) -> dict:
+    """Selection's record of a race that did not run: each candidate ranked by its one search run."""
+    off = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=1)
+    state = racing.enter(screening, off, 1.0, baseline)
+    return racing.summary(state, racing.ranking(state, 1.0, search_seed), search_seed)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from flcampaign import cli
-from flcampaign.evidence import calibration, seed_study, stats
+from flcampaign.evidence import calibration, racing, seed_study, stats
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
@@ -97,20 +97,39 @@ def test_known_effect_shifts_the_mean_gain_and_keeps_the_noise():
         assert after.std() == pytest.approx(before.std())
 
 
-def test_whole_campaigns_keep_the_aa_rate_and_find_a_large_effect():
+ONE_RUN = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=2)
+RACE = racing.RaceSettings(contenders=4, seeds=(1, 2, 3, 4), batch=2, alpha=0.1, top_k=2)
+
+
+@pytest.mark.parametrize("race", [ONE_RUN, RACE], ids=["one search run", "racing"])
+def test_whole_campaigns_keep_the_aa_rate_and_find_a_large_effect(race):
     s = study(30, {"plus": 0.0})
-    result = calibration.campaign_rates(s, 5, 6, 2, (0.3,), trials=1500)
+    result = calibration.campaign_rates(s, 5, 6, race, (0.3,), trials=1000)
     aa = result["aa_rate"]
     assert aa["rate"] <= 0.05 and aa["interval"][0] <= aa["rate"] <= aa["interval"][1]
     large = result["known"]["plus at +0.3"]
-    # ten spreads of a search run ahead of every null: always selected, always confirmed
+    # ten spreads of a search run ahead of every null: always selected, always confirmed, never dropped
     assert large["selected"]["rate"] > 0.98 and large["confirmed"]["rate"] > 0.97
-    assert large["null_confirmed"]["rate"] <= 0.05
+    assert large["dropped"]["rate"] < 0.01 and large["null_confirmed"]["rate"] <= 0.05
+    assert (result["aa_race_simulations"] > 0) == (race is RACE)
+
+
+def test_racing_selects_a_moderate_effect_more_often_than_one_search_run():
+    """About one run's spread ahead of seven nulls: one run ranks it by luck, the race on four more seeds does not;
+    the race spends its seeds only on contenders, fewer than every contender on every seed (4 x 4)."""
+    s = study(30, {"plus": 0.0})
+    rates = {race: calibration.campaign_rates(s, 5, 8, race, (0.05,), trials=1500) for race in (ONE_RUN, RACE)}
+    one, raced = (rates[race]["known"]["plus at +0.05"] for race in (ONE_RUN, RACE))
+    assert raced["selected"]["rate"] > one["selected"]["rate"] + 0.1, (one, raced)
+    assert raced["confirmed"]["rate"] > one["confirmed"]["rate"]  # the repeats' power caps this one
+    assert raced["dropped"]["rate"] < 0.1
+    assert rates[RACE]["aa_rate"]["rate"] <= 0.05
+    assert 0 < raced["race_simulations"] < 4 * 4 + 4
 
 
 def test_whole_campaigns_refuse_a_study_too_small_for_them():
-    with pytest.raises(ValueError, match="needs 21 baseline runs"):
-        calibration.campaign_rates(study(5, {"plus": 0.0}), 5, 6, 2, ())
+    with pytest.raises(ValueError, match="too few runs"):
+        calibration.campaign_rates(study(5, {"plus": 0.0}), 5, 6, RACE, ())
 
 
 def test_wilson_interval_hand_values():
@@ -121,15 +140,16 @@ def test_wilson_interval_hand_values():
 
 def test_calibrate_command_prints_and_writes(tmp_path, capsys):
     path = tmp_path / "study.json"
-    path.write_text(json.dumps(study(8, {"plus": 0.05}).as_dict()))
+    path.write_text(json.dumps(study(10, {"plus": 0.05}).as_dict()))
     command = ["calibrate", str(path), "--seeds", "4", "--known-effect", "0.1", "--campaigns", "3"]
     assert cli.main([*command, "--out", str(tmp_path / "cal.json")]) == 0
     out = capsys.readouterr().out
     assert "held-out alone" in out and "plus" in out and "null" in out and "plus at +0.1" in out
-    assert "whole campaigns: 3 candidates, top 2" in out
+    assert "whole campaigns: 3 candidates, one search run each, top 2" in out
+    assert "whole campaigns: 3 candidates, the top 4 raced on 4 more search seeds in batches of 2" in out
     saved = json.loads((tmp_path / "cal.json").read_text())
     assert saved["seeds_per_campaign"] == 4 and set(saved["arms"]) == {"null", "plus", "plus at +0.1"}
-    assert set(saved["campaigns"]["known"]) == {"plus at +0.1"}
+    assert [set(c["known"]) for c in saved["campaigns"]] == [{"plus at +0.1"}] * 2
 
 
 def test_calibrate_command_names_a_bad_study(tmp_path, capsys):

@@ -128,9 +128,12 @@ def test_round_override_is_stated_openly(tmp_path):
     assert "keeps the task profile's rounds" not in text
 
 
-def test_repeat_seeds_follow_the_config(tmp_path, heart_task):
-    config = campaign_config(tmp_path, repeats={"seeds": [7, 8, 9]})
-    assert "on seeds 7, 8, 9 are the" in program.render(heart_task, config)
+def test_repeat_and_race_seeds_follow_the_config(tmp_path, heart_task):
+    config = campaign_config(tmp_path, repeats={"seeds": [7, 8, 9]}, selection={"racing": {"seeds": [11, 12]}})
+    text = program.render(heart_task, config)
+    assert "repeats the winners on seeds 7, 8, 9" in text and "more search seeds (11, 12)" in text
+    off = campaign_config(tmp_path, selection={"racing": {"seeds": []}})
+    assert "more search seeds (none: racing is off)" in program.render(heart_task, off)
 
 
 def test_write_is_checked_by_is_current(tmp_path, bundled):

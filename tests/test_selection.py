@@ -12,6 +12,7 @@ import pytest
 from conftest import with_direction
 
 from flcampaign.evidence import controls as ctl
+from flcampaign.evidence import racing
 from flcampaign.evidence.controls import BEST_CONTROL, draw_controls, pick_best_control, write_control
 from flcampaign.evidence.selection import repeated_ids, select
 from flcampaign.files import read_json, sha256_tree, write_json
@@ -41,6 +42,13 @@ ROWS = [
 N_SCORED = 6  # c01, c02, c04, c05, c07, c08
 
 
+def select_by_search(task: Task, rows: list[dict], top_k: int, n_controls: int | None, control_seed: int) -> dict:
+    """Selection without a race: every candidate ranked by its one search run."""
+    settings = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=top_k)
+    race = racing.start(task, rows, settings)
+    return select(task, rows, race, top_k, n_controls, control_seed, search_seed=0)
+
+
 def winners_of(selection: dict) -> dict[str, list[str]]:
     return {w["candidate"]: w["reasons"] for w in selection["winners"]}
 
@@ -49,7 +57,7 @@ def winners_of(selection: dict) -> dict[str, list[str]]:
 
 
 def test_select_top_k_among_scored_agent_candidates(heart_task):
-    selection = select(heart_task, ROWS, top_k=3, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, ROWS, top_k=3, n_controls=0, control_seed=1)
     winners = winners_of(selection)
     assert list(winners)[:3] == ["c05", "c07", "c04"]
     assert winners["c05"] == ["top-1 by search score"]
@@ -63,7 +71,7 @@ def test_select_top_k_among_scored_agent_candidates(heart_task):
 
 
 def test_select_adds_final_kept_candidate_outside_top_k(heart_task):
-    selection = select(heart_task, ROWS, top_k=2, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, ROWS, top_k=2, n_controls=0, control_seed=1)
     assert selection["winners"] == [
         {"candidate": "c05", "reasons": ["top-1 by search score"]},
         {"candidate": "c07", "reasons": ["top-2 by search score"]},
@@ -73,7 +81,7 @@ def test_select_adds_final_kept_candidate_outside_top_k(heart_task):
 
 def test_select_final_kept_inside_top_k_is_not_duplicated(heart_task):
     rows = [*ROWS, row(11, "c10", "keep", "0.900000")]
-    selection = select(heart_task, rows, top_k=2, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, rows, top_k=2, n_controls=0, control_seed=1)
     ids = [w["candidate"] for w in selection["winners"]]
     assert ids == ["c10", "c05"]
     assert winners_of(selection)["c10"] == ["top-1 by search score", "final kept candidate"]
@@ -86,39 +94,39 @@ def test_select_ties_broken_by_campaign_order(heart_task):
         row(9, "early", "discard", "0.850000"),
         row(11, "third", "discard", "0.800000"),
     ]
-    selection = select(heart_task, rows, top_k=2, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, rows, top_k=2, n_controls=0, control_seed=1)
     assert winners_of(selection) == {"early": ["top-1 by search score"], "late": ["top-2 by search score"]}
 
 
 def test_select_ranks_scores_numerically(heart_task):
     rows = [row(1, "ten", "discard", "10.0"), row(2, "nine", "discard", "9.0")]
-    selection = select(heart_task, rows, top_k=1, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, rows, top_k=1, n_controls=0, control_seed=1)
     assert [w["candidate"] for w in selection["winners"]] == ["ten"]
 
 
 def test_select_records_baseline(heart_task):
-    assert select(heart_task, ROWS, top_k=1, n_controls=0, control_seed=1)["baseline"] == "base"
+    assert select_by_search(heart_task, ROWS, top_k=1, n_controls=0, control_seed=1)["baseline"] == "base"
     no_baseline = [r for r in ROWS if r["status"] != "baseline"]
-    assert select(heart_task, no_baseline, top_k=1, n_controls=0, control_seed=1)["baseline"] is None
+    assert select_by_search(heart_task, no_baseline, top_k=1, n_controls=0, control_seed=1)["baseline"] is None
 
 
 def test_select_with_nothing_scored(heart_task):
     rows = [row(1, "base", "baseline", "0.8"), row(2, "c01", "crash")]
-    selection = select(heart_task, rows, top_k=3, n_controls=None, control_seed=1)
+    selection = select_by_search(heart_task, rows, top_k=3, n_controls=None, control_seed=1)
     assert selection["winners"] == []
     assert selection["controls"] == []
     assert selection["n_scored_agent_candidates"] == 0
 
 
 def test_select_controls_default_to_number_of_scored_candidates(heart_task):
-    selection = select(heart_task, ROWS, top_k=2, n_controls=None, control_seed=7)
+    selection = select_by_search(heart_task, ROWS, top_k=2, n_controls=None, control_seed=7)
     assert len(selection["controls"]) == N_SCORED
     assert selection["controls"] == draw_controls(heart_task, N_SCORED, 7)
 
 
 @pytest.mark.parametrize("n", [0, 1, 9])
 def test_select_honours_explicit_number_of_controls(heart_task, n):
-    selection = select(heart_task, ROWS, top_k=2, n_controls=n, control_seed=7)
+    selection = select_by_search(heart_task, ROWS, top_k=2, n_controls=n, control_seed=7)
     assert len(selection["controls"]) == n
     assert [c["id"] for c in selection["controls"]] == [f"_ctl-{i:03d}" for i in range(1, n + 1)]
 
@@ -126,7 +134,7 @@ def test_select_honours_explicit_number_of_controls(heart_task, n):
 def test_select_direction_min_ranks_ascending(heart_task):
     task = with_direction(heart_task, "min")
     assert heart_task.metric["direction"] == "max"  # the shared fixture is untouched
-    selection = select(task, ROWS, top_k=3, n_controls=0, control_seed=1)
+    selection = select_by_search(task, ROWS, top_k=3, n_controls=0, control_seed=1)
     winners = winners_of(selection)
     assert list(winners)[:3] == ["c02", "c01", "c08"]
     assert winners["c02"] == ["top-1 by search score"]
@@ -136,8 +144,8 @@ def test_select_direction_min_ranks_ascending(heart_task):
 
 
 def test_select_is_deterministic(heart_task):
-    first = select(heart_task, ROWS, top_k=2, n_controls=None, control_seed=3)
-    second = select(heart_task, copy.deepcopy(ROWS), top_k=2, n_controls=None, control_seed=3)
+    first = select_by_search(heart_task, ROWS, top_k=2, n_controls=None, control_seed=3)
+    second = select_by_search(heart_task, copy.deepcopy(ROWS), top_k=2, n_controls=None, control_seed=3)
     assert first == second
 
 
@@ -145,12 +153,12 @@ def test_select_is_deterministic(heart_task):
 
 
 def test_repeated_ids_winners_baseline_and_best_control(heart_task):
-    selection = select(heart_task, ROWS, top_k=2, n_controls=2, control_seed=1)
+    selection = select_by_search(heart_task, ROWS, top_k=2, n_controls=2, control_seed=1)
     assert repeated_ids(selection) == ["c05", "c07", "c08", "base", BEST_CONTROL]
 
 
 def test_repeated_ids_without_controls_has_no_best_control(heart_task):
-    selection = select(heart_task, ROWS, top_k=2, n_controls=0, control_seed=1)
+    selection = select_by_search(heart_task, ROWS, top_k=2, n_controls=0, control_seed=1)
     ids = repeated_ids(selection)
     assert BEST_CONTROL not in ids
     assert ids == ["c05", "c07", "c08", "base"]

@@ -13,7 +13,7 @@ from flcampaign.cli import main
 from flcampaign.config import load_config
 from flcampaign.contract.literature import load_events
 from flcampaign.contract.validation import validate_candidate
-from flcampaign.evidence import winners
+from flcampaign.evidence import racing, winners
 from flcampaign.evidence.controls import draw_controls, write_control
 from flcampaign.evidence.ledger import fixed_digest, read_tsv, write_ledger
 from flcampaign.files import SNAKEMAKE_STAMP, read_json, sha256_file, sha256_tree, write_json
@@ -25,6 +25,7 @@ IDS = ("0000-baseline", "0001-fedprox-mu001", "0002-fedavgm", "0008-thirty-round
 SITES = ("site-1", "site-2")
 SEARCH = {"0000-baseline": 0.70, "0001-fedprox-mu001": 0.74, "0002-fedavgm": 0.72, "_ctl-001": 0.71}
 REPEAT = {"0000-baseline": (0.69, 0.71), "0001-fedprox-mu001": (0.73, 0.76)}
+RACE = {"0001-fedprox-mu001": 0.75, "0002-fedavgm": 0.70, "0000-baseline": 0.71}  # search seed 1
 SANDBOX = {"kind": "none", "detail": "bubblewrap not found"}
 
 
@@ -49,6 +50,15 @@ def fake_run(results: Path, phase: str, cid: str, seed: int, score: float | None
         write_json(run_dir / name, record | {"model_sha256": model, "split_sha256": hashes})
 
 
+def race_summary() -> dict:
+    """The two scored agent candidates raced on search seed 1 beside the baseline, as selection records it."""
+    settings = racing.RaceSettings(contenders=2, seeds=(1,), batch=1, alpha=0.1, top_k=1)
+    screening = {cid: SEARCH[cid] for cid in ("0001-fedprox-mu001", "0002-fedavgm")}
+    state = racing.enter(screening, settings, 1.0, ("0000-baseline", SEARCH["0000-baseline"]))
+    state = racing.advance(state, {cid: {1: score} for cid, score in RACE.items()}, settings, 1.0, 0)
+    return racing.summary(state, racing.ranking(state, 1.0, 0), 0)
+
+
 def build(root: Path) -> None:
     """A finished campaign from real validation records and scripted run, score and winner records."""
     copy_candidates(root, *IDS)
@@ -70,10 +80,14 @@ def build(root: Path) -> None:
     for cid, scores in REPEAT.items():
         for seed, score in zip((42, 43), scores, strict=True):
             fake_run(results, "repeat", cid, seed, score)
+    for cid, score in RACE.items():
+        fake_run(results, "race", cid, 1, score)
     selection = {
         "baseline": "0000-baseline",
         "winners": [{"candidate": "0001-fedprox-mu001", "reasons": ["top-1 by search score"]}],
         "controls": [],
+        "n_scored_agent_candidates": 1,
+        "race": race_summary(),
     }
     write_json(results / "winners.json", winners.build(task, selection, results, [42, 43], 0))
     with contextlib.chdir(root):  # as the ledger rule runs: relative artifact paths
@@ -272,8 +286,8 @@ TAMPERING = [
     (
         "score.json value edited after the ledger",
         lambda c: edit_json(c / SEARCH_RUN / "score.json", score=0.95),
-        {(LEDGER, "ledger")},
-        "column score is 0.720000 in the ledger, 0.950000 in the records",
+        {(LEDGER, "ledger"), (WINNERS, "winners")},  # the race used that run as its screening run
+        "0002-fedavgm race seed 0: 0.72 in winners.json, 0.95 in results/runs/search/0002-fedavgm/seed0",
     ),
     (
         "search split edited",
@@ -322,6 +336,12 @@ TAMPERING = [
         lambda c: edit_winner_score(c / WINNERS),
         {(WINNERS, "winners")},
         "0001-fedprox-mu001 seed 43: 0.99 in winners.json, 0.76 in results/runs/repeat/0001-fedprox-mu001/seed43",
+    ),
+    (
+        "race score edited after selection",
+        lambda c: edit_json(c / "results/runs/race/0001-fedprox-mu001/seed1/score.json", score=0.5),
+        {(WINNERS, "winners")},
+        "0001-fedprox-mu001 race seed 1: 0.75 in winners.json, 0.5 in results/runs/race/0001-fedprox-mu001/seed1",
     ),
     (
         "repeat score edited after the winners stage",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import with_direction
+from conftest import one_run_race, with_direction
 
 from flcampaign.evidence import stats, winners
 from flcampaign.evidence.controls import BEST_CONTROL
@@ -93,6 +93,8 @@ def selection() -> dict:
         "baseline": BASE,
         "winners": [{"candidate": cid, "reasons": [f"top-{i} by search score"]} for i, cid in enumerate(WINNERS, 1)],
         "controls": copy.deepcopy(CONTROLS),
+        "n_scored_agent_candidates": len(WINNERS),
+        "race": one_run_race({cid: search for cid, (_, _, search, _) in WINNERS.items()}, (BASE, 0.80)),
     }
 
 
@@ -276,7 +278,13 @@ def holm_evidence(heart_task, tmp_path, held_gains: dict[str, tuple]) -> dict:
     write_arm(results, BASE, BASE_SCORES, BASE_HELDOUT)
     for cid, gains in held_gains.items():
         write_arm(results, cid, BASE_SCORES, plus(BASE_HELDOUT, gains))
-    chosen = {"baseline": BASE, "winners": [{"candidate": c, "reasons": []} for c in held_gains], "controls": []}
+    chosen = {
+        "baseline": BASE,
+        "winners": [{"candidate": c, "reasons": []} for c in held_gains],
+        "controls": [],
+        "n_scored_agent_candidates": len(held_gains),
+        "race": one_run_race(dict.fromkeys(held_gains, 0.8), (BASE, 0.8)),
+    }
     return winners.build(heart_task, chosen, results, SEEDS, SEARCH_SEED)
 
 

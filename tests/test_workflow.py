@@ -53,9 +53,11 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("campaign")
-    copy_candidates(workdir, "0000-baseline", "0002-fedavgm", "0008-thirty-rounds")
+    copy_candidates(workdir, "0000-baseline", "0001-fedprox-mu001", "0002-fedavgm", "0008-thirty-rounds")
     (workdir / "config.yaml").write_text(
-        "task: heart_disease\nnum_rounds: 1\nselection: {top_k: 1}\nrepeats: {seeds: [42, 43]}\ncontrols: {n: 1}\n"
+        "task: heart_disease\nnum_rounds: 1\n"
+        "selection: {top_k: 1, racing: {contenders: 2, seeds: [1], batch: 1}}\n"
+        "repeats: {seeds: [42, 43]}\ncontrols: {n: 1}\n"
     )
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -66,8 +68,14 @@ def test_campaign_records_every_candidate(campaign):
     rows = read_tsv(campaign / "results" / "results.tsv")
     assert list(rows[0]) == list(COLUMNS)
     by_id = {row["candidate"]: row for row in rows}
-    assert [row["candidate"] for row in rows] == ["0000-baseline", "0002-fedavgm", "0008-thirty-rounds"]
+    assert [row["candidate"] for row in rows] == [
+        "0000-baseline",
+        "0001-fedprox-mu001",
+        "0002-fedavgm",
+        "0008-thirty-rounds",
+    ]
     assert by_id["0000-baseline"]["status"] == "baseline"
+    assert by_id["0001-fedprox-mu001"]["status"] in ("keep", "discard")
     assert by_id["0002-fedavgm"]["status"] in ("keep", "discard")
     assert by_id["0008-thirty-rounds"]["status"] == "invalid"
     assert "rule fixed-budget" in by_id["0008-thirty-rounds"]["failure_reason"]
@@ -111,7 +119,7 @@ def test_every_record_of_a_real_campaign_meets_its_schema(campaign):
 
 def test_campaign_writes_state_and_report(campaign):
     state = json.loads((campaign / "results" / "campaign_state.json").read_text())
-    assert state["counts"]["total"] == 3 and state["counts"]["invalid"] == 1
+    assert state["counts"]["total"] == 4 and state["counts"]["invalid"] == 1
     assert state["baseline"]["candidate"] == "0000-baseline"
     report = (campaign / "reports" / "report.md").read_text()
     assert "rounds shortened to 1" in report and "0008-thirty-rounds" in report
@@ -144,12 +152,37 @@ def test_a_finished_campaign_moved_elsewhere_rebuilds_its_report_and_verifies_wi
     assert verify.returncode == 0 and "no tampering found" in verify.stdout, verify.stdout + verify.stderr
 
 
+def test_the_race_gives_contenders_more_search_seeds_and_picks_by_their_mean(campaign):
+    records = Records(campaign / "results")
+    selection = json.loads(records.selection.read_text())
+    race = selection["race"]
+    contenders = ["0001-fedprox-mu001", "0002-fedavgm"]
+    assert race["entered"] == 2 and race["steps"] == 1 and race["reference"] == "0000-baseline"
+    for cid in [*contenders, "0000-baseline"]:  # the baseline runs the race seed beside the contenders
+        score = json.loads(records.score_record("race", cid, 1).read_text())
+        assert score["state"] == "ok" and score["split"] == "search_val"
+    runs = {cid: {int(seed): value for seed, value in race["search_runs"][cid].items()} for cid in contenders}
+    assert all(set(seeds) == {0, 1} for seeds in runs.values())
+    best = max(contenders, key=lambda cid: (sum(runs[cid].values()), -contenders.index(cid)))
+    winner = selection["winners"][0]  # a later kept candidate may join it as the final kept one
+    assert winner["candidate"] == best and winner["reasons"][0] == "top-1 by race mean over 2 search seeds"
+    assert race["simulations"] == 3
+    table = read_cells(records.race_tsv)
+    assert [row["candidate"] for row in table][0] == best and {row["seeds"] for row in table} == {"2"}
+    evidence = json.loads(records.winners_json.read_text())
+    assert evidence["cost"]["race"] == 3 and evidence["entries"][0]["race_gain"]["n"] == 2
+    assert evidence["entries"][0]["search_seeds"] == 2
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "### Selection: the race" in report and "race 3 runs in 1 steps" in report
+    assert (campaign / "reports" / "race.png").stat().st_size > 10_000
+
+
 def test_winners_are_repeated_held_out_and_attributed(campaign):
     selection = json.loads((campaign / "results" / "selection.json").read_text())
     assert selection["baseline"] == "0000-baseline"
-    assert [w["candidate"] for w in selection["winners"]] == ["0002-fedavgm"]
+    winners = [w["candidate"] for w in selection["winners"]]
     assert [c["id"] for c in selection["controls"]] == ["_ctl-001"]
-    for cid in ("0000-baseline", "0002-fedavgm", "_ctl-best"):
+    for cid in ("0000-baseline", *winners, "_ctl-best"):
         for seed in (42, 43):
             run_dir = campaign / "results" / "runs" / "repeat" / cid / f"seed{seed}"
             assert json.loads((run_dir / "run.json").read_text())["seed"] == seed
@@ -159,11 +192,11 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     assert rerun["state"] == "ok"
     evidence = json.loads((campaign / "results" / "winners.json").read_text())
     winner = evidence["entries"][0]
-    assert winner["candidate"] == "0002-fedavgm" and winner["attribution"] in ATTRIBUTIONS
+    assert winner["candidate"] == winners[0] and winner["attribution"] in ATTRIBUTIONS
     assert winner["repeat"]["n"] == 2 and set(winner["scores"]) == {"42", "43"}
     assert evidence["noise_floor"]["same_seed"]["seed"] == 42
     rows = {row["candidate"]: row for row in read_cells(campaign / "results" / "winners.tsv")}
-    assert rows["0002-fedavgm"]["attribution"] == winner["attribution"]
+    assert rows[winners[0]]["attribution"] == winner["attribution"]
     assert rows["_ctl-best"]["role"] == "best control"
     report = (campaign / "reports" / "report.md").read_text()
     assert "### Evidence and attribution" in report and winner["attribution"] in report and "0.0625" in report

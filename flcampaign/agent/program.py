@@ -103,6 +103,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         rounds_note=_rounds_note(rounds),
         search_seed=task.seeds["search"],
         repeat_seeds=", ".join(str(seed) for seed in config["repeats"]["seeds"] or task.seeds["repeat"]),
+        race_seeds=", ".join(str(seed) for seed in config["selection"]["racing"]["seeds"]) or "none: racing is off",
         sources=f"tasks/{task.name}/{task.profile['sources']}",
         editable=_code(task.surface["editable"]),
         creatable=_code(task.surface["creatable"]),

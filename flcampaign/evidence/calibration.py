@@ -13,13 +13,14 @@ seeds, which selection never used.
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from flcampaign.evidence import stats
+from flcampaign.evidence import racing, stats
 
 STUDY_SPLITS = ("search_val", "heldout")
 AGGREGATIONS = ("pooled", "mean_over_sites")
@@ -31,6 +32,8 @@ MAX_SUBSETS = 20_000
 INTERVAL_RESAMPLES = 200
 RESAMPLE_SUBSETS = 2_000
 RNG_SEED = 20261205
+CAMPAIGN_OUTCOMES = {"selected": "selected", "dropped": "dropped by the race", "confirmed": "confirmed",
+                     "null_confirmed": "a null confirmed"}  # fmt: skip
 
 # a rule: (search-validation gain separated, held-out gain separated) per campaign -> called a gain
 RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -200,75 +203,88 @@ def one_campaign(
     change: tuple[dict[Key, np.ndarray], dict[Key, np.ndarray]] | None,
     baseline: dict[Key, np.ndarray],
     n_candidates: int,
-    top_k: int,
     n: int,
     rng: np.random.Generator,
-) -> tuple[bool, bool, bool]:
-    """One simulated campaign from real runs: (the real change was selected, it was confirmed, a null was confirmed).
+    race: racing.RaceSettings,
+) -> dict:
+    """One simulated campaign from real runs: was the real change selected, confirmed, dropped by the race; was a
+    null confirmed; how many simulations the race spent.
 
-    ``n_candidates`` changes each get one search run; those that change nothing are baseline runs of other
-    seeds, and ``change`` (a change's runs matched to ``baseline`` by seed), when given, is one more. The top
-    ``top_k`` by search-validation score are repeated on n seeds and decided by the rule (held-out, Holm)."""
+    ``n_candidates`` changes each get one screening run; those that change nothing are baseline runs of other
+    seeds (each null draws its runs from the baseline's spare runs, never one run twice), and ``change`` (a
+    change's runs matched to ``baseline`` by seed), when given, is one more. The race (when ``race`` is enabled)
+    gives contenders more search runs; the top ``race.top_k`` are repeated on n seeds and decided by the rule
+    (held-out, Holm)."""
     search_key, held_key = ("search_val", AGGREGATIONS[0]), ("heldout", AGGREGATIONS[0])
     size = len(baseline[held_key])
-    matched = len(change[0][held_key]) if change is not None else size
-    order = rng.permutation(matched)
-    repeat_seeds, change_search = order[:n], order[n]
-    others = rng.permutation(np.setdiff1d(np.arange(size), order[: n + 1]))
-    nulls = n_candidates - (change is not None)
-    null_search, pool = others[:nulls], others[nulls:]
-    searched = [(float(baseline[search_key][seed]), "null", index) for index, seed in enumerate(null_search)]
-    if change is not None:
-        searched.append((float(change[0][search_key][change_search]), "change", -1))
-    winners = sorted(searched, key=lambda item: -item[0])[:top_k]
-    gains, kinds = [], []
-    for rank, (_, kind, _) in enumerate(winners):
-        if kind == "change" and change is not None:
+    search_runs = 1 + len(race.seeds)
+    order = rng.permutation(len(change[0][held_key]) if change is not None else size)
+    repeat_seeds, change_runs = order[:n], order[n : n + search_runs]
+    spare = np.setdiff1d(np.arange(size), order[: n + search_runs] if change is not None else repeat_seeds)
+    if len(change_runs) < search_runs or len(spare) < search_runs + n:
+        raise ValueError(f"the study has too few runs for {search_runs} search runs and {n} repeats per candidate")
+    own: dict[str, Iterator[int]] = {}
+
+    def search_run(cid: str, index: int) -> float:
+        if cid == "change" and change is not None:
+            return float(change[0][search_key][change_runs[index]])
+        return float(baseline[search_key][next(own.setdefault(cid, iter(rng.permutation(spare))))])
+
+    ids = [f"null-{i}" for i in range(n_candidates - (change is not None))] + (["change"] if change else [])
+    ids = [ids[i] for i in rng.permutation(len(ids))]  # campaign order breaks ties: no arm is favoured
+    state = racing.enter({cid: search_run(cid, 0) for cid in ids}, race, 1.0)
+    done = 1
+    while state["next_seeds"]:
+        seeds = state["next_seeds"]
+        batch = {cid: {s: search_run(cid, done + j) for j, s in enumerate(seeds)} for cid in state["alive"]}
+        done += len(seeds)
+        state = racing.advance(state, batch, race, 1.0, search_seed=-1)
+    winners = [entry["candidate"] for entry in racing.ranking(state, 1.0, search_seed=-1)[: race.top_k]]
+    gains = []
+    for cid in winners:
+        if cid == "change" and change is not None:
             runs = change[0][held_key][repeat_seeds]
-        else:  # a null winner's repeats: other baseline runs, unpaired with the baseline's repeat seeds
-            runs = baseline[held_key][pool[rank * n : (rank + 1) * n]]
+        else:  # a null winner's repeats: more of its own runs, unpaired with the baseline's repeat seeds
+            runs = baseline[held_key][[next(own[cid]) for _ in range(n)]]
         gains.append(runs - baseline[held_key][repeat_seeds])
-        kinds.append(kind)
     confirmed = _held_out_confirmed(gains)
-    selected = "change" in kinds
-    return (
-        selected,
-        selected and confirmed[kinds.index("change")],
-        any(c for c, kind in zip(confirmed, kinds, strict=True) if kind == "null"),
-    )
+    selected = "change" in winners
+    return {
+        "selected": selected,
+        "confirmed": selected and confirmed[winners.index("change")],
+        "dropped": "change" in state["dropped"],
+        "null_confirmed": any(c for c, cid in zip(confirmed, winners, strict=True) if cid != "change"),
+        "race_simulations": racing.simulations(state),
+    }
 
 
 def campaign_rates(
     study: SeedStudy,
     n: int,
     n_candidates: int,
-    top_k: int,
+    race: racing.RaceSettings,
     effects: tuple[float, ...],
     trials: int = 4000,
     orientation: float = 1.0,
 ) -> dict:
     """Whole campaigns with selection: the A/A rate (all candidates null: any winner confirmed) and, for each
-    change shifted to each known effect among nulls, how often it is selected and confirmed."""
+    change shifted to each known effect among nulls, how often it is selected, dropped by the race and confirmed;
+    with the race's mean cost in extra simulations."""
     rng = np.random.default_rng(RNG_SEED)
     _, baseline = study.runs(NULL_ARM, orientation)
-    needed = n + n_candidates + top_k * n
-    if len(baseline[KEYS[0]]) < needed:
-        raise ValueError(f"a campaign of {n_candidates} candidates needs {needed} baseline runs, the study has "
-                         f"{len(baseline[KEYS[0]])}")  # fmt: skip
-    out: dict = {"seeds": n, "candidates": n_candidates, "top_k": top_k, "trials": trials}
-    null = [one_campaign(None, baseline, n_candidates, top_k, n, rng)[2] for _ in range(trials)]
-    out["aa_rate"] = _with_interval(sum(null), trials)
+    out: dict = {"seeds": n, "candidates": n_candidates, "top_k": race.top_k, "trials": trials, "race": asdict(race)}
+    null = [one_campaign(None, baseline, n_candidates, n, rng, race) for _ in range(trials)]
+    out["aa_rate"] = _with_interval(sum(r["null_confirmed"] for r in null), trials)
+    out["aa_race_simulations"] = float(np.mean([r["race_simulations"] for r in null]))
     out["known"] = {}
     for arm in study.arm_names()[1:]:
         for effect in effects:
             shifted = with_effect(study.runs(arm, orientation), effect)
             base_runs = study.baseline_runs(study.matched_seeds(arm), orientation)  # the matched seeds lead
-            results = [one_campaign(shifted, base_runs, n_candidates, top_k, n, rng) for _ in range(trials)]
-            out["known"][f"{arm} at {effect:+g}"] = {
-                "selected": _with_interval(sum(r[0] for r in results), trials),
-                "confirmed": _with_interval(sum(r[1] for r in results), trials),
-                "null_confirmed": _with_interval(sum(r[2] for r in results), trials),
-            }
+            results = [one_campaign(shifted, base_runs, n_candidates, n, rng, race) for _ in range(trials)]
+            entry: dict[str, Any] = {k: _with_interval(sum(r[k] for r in results), trials) for k in CAMPAIGN_OUTCOMES}
+            entry["race_simulations"] = float(np.mean([r["race_simulations"] for r in results]))
+            out["known"][f"{arm} at {effect:+g}"] = entry
     return out
 
 
@@ -302,22 +318,26 @@ def render(result: dict) -> str:
 
 def render_campaigns(result: dict) -> str:
     """Whole-campaign rates as a text table."""
+    race = result["race"]
+    how = (
+        f"the top {race['contenders']} raced on {len(race['seeds'])} more search seeds in batches of {race['batch']} "
+        f"(drop at one-sided paired p < {race['alpha']:g})"
+        if race["seeds"] and race["contenders"] > race["top_k"]
+        else "one search run each"
+    )
     lines = [
-        f"whole campaigns: {result['candidates']} candidates, top {result['top_k']} repeated on {result['seeds']} "
-        f"seeds, held-out rule with Holm; {result['trials']} simulated campaigns (Wilson intervals)"
+        f"whole campaigns: {result['candidates']} candidates, {how}, top {result['top_k']} repeated on "
+        f"{result['seeds']} seeds, held-out rule with Holm; {result['trials']} simulated campaigns (Wilson intervals)"
     ]
     aa = result["aa_rate"]
     lines.append(
-        f"  all null: a winner confirmed in {aa['rate']:.3f} [{aa['interval'][0]:.3f}, {aa['interval'][1]:.3f}]"
+        f"  all null: a winner confirmed in {aa['rate']:.3f} [{aa['interval'][0]:.3f}, {aa['interval'][1]:.3f}]; "
+        f"race simulations {result['aa_race_simulations']:.1f}"
     )
     for name, entry in result["known"].items():
         cells = ", ".join(
             f"{label} {entry[key]['rate']:.3f} [{entry[key]['interval'][0]:.3f}, {entry[key]['interval'][1]:.3f}]"
-            for key, label in (
-                ("selected", "selected"),
-                ("confirmed", "confirmed"),
-                ("null_confirmed", "a null confirmed"),
-            )
+            for key, label in CAMPAIGN_OUTCOMES.items()
         )
-        lines.append(f"  {name} among nulls: {cells}")
+        lines.append(f"  {name} among nulls: {cells}; race simulations {entry['race_simulations']:.1f}")
     return "\n".join(lines)

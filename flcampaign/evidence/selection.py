@@ -1,21 +1,32 @@
 """Winner selection after the search phase: what gets repeated, held out and controlled.
 
-Selection reads the search ledger only. It is deterministic (explicit tie-break on campaign order)
-so that the checkpoint's output, and with it the downstream DAG, is stable across re-runs.
+Selection reads the search ledger and the race (``racing``) only. It is deterministic (explicit tie-break on
+campaign order) so that the checkpoint's output, and with it the downstream DAG, is stable across re-runs.
 """
 
+from flcampaign.evidence import racing
 from flcampaign.evidence.controls import BEST_CONTROL, draw_controls
 from flcampaign.records import Status
 from flcampaign.task import Task
 
 
-def select(task: Task, rows: list[dict], top_k: int, n_controls: int | None, control_seed: int) -> dict:
-    """Top-k scored candidates by search score plus the final kept one, the baseline, and the controls."""
+def select(
+    task: Task,
+    rows: list[dict],
+    race: dict,
+    top_k: int,
+    n_controls: int | None,
+    control_seed: int,
+    search_seed: int,
+) -> dict:
+    """Top-k by the race (survivors by their mean over every search seed they ran, then the dropped, then the
+    rest by their one search run) plus the final kept one, the baseline, and the controls."""
     scored = [r for r in rows if r["status"].compared]
-    ranked = sorted(scored, key=lambda r: (-task.orientation * r["score"], r["order"]))
+    ranked = racing.ranking(race, task.orientation, search_seed)
     winners: dict[str, list[str]] = {}
-    for rank, row in enumerate(ranked[:top_k], start=1):
-        winners.setdefault(row["candidate"], []).append(f"top-{rank} by search score")
+    for rank, entry in enumerate(ranked[:top_k], start=1):
+        basis = f"race mean over {entry['seeds']} search seeds" if entry["seeds"] > 1 else "search score"
+        winners.setdefault(entry["candidate"], []).append(f"top-{rank} by {basis}")
     kept = [r for r in rows if r["status"] is Status.KEEP]
     if kept:
         winners.setdefault(kept[-1]["candidate"], []).append("final kept candidate")
@@ -28,6 +39,7 @@ def select(task: Task, rows: list[dict], top_k: int, n_controls: int | None, con
         "n_scored_agent_candidates": len(scored),
         "top_k": top_k,
         "control_seed": control_seed,
+        "race": racing.summary(race, ranked, search_seed),
     }
 
 

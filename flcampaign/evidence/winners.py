@@ -10,17 +10,20 @@ Both site aggregations are reported; the task's decides.
 import csv
 import io
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 from flcampaign.evidence import stats
 from flcampaign.evidence.controls import BEST_CONTROL
+from flcampaign.evidence.racing import by_seed
+from flcampaign.evidence.selection import repeated_ids
 from flcampaign.files import atomic_write_text, read_json, write_json
-from flcampaign.layout import Records
+from flcampaign.layout import HELDOUT_RECORD, SCORE_RECORD, Records
+from flcampaign.records import scored_records
 from flcampaign.task import Task
 
 TSV_COLUMNS = (
-    "candidate", "role", "reasons", "search_score", "seeds", "scores", "mean", "sd", "se",
+    "candidate", "role", "reasons", "search_score", "search_seeds", "race_gain_mean", "race_ci_low", "race_ci_high",
+    "seeds", "scores", "mean", "sd", "se",
     "diff_per_seed", "diff_mean", "diff_ci_low", "diff_ci_high", "p_one_sided", "p_two_sided", "p_holm",
     "heldout_scores", "heldout_mean", "heldout_diff_mean", "heldout_ci_low", "heldout_ci_high",
     "heldout_p_one_sided", "heldout_p_holm", "control_heldout_diff_mean", "control_heldout_ci_low",
@@ -56,26 +59,6 @@ def test_note(n_seeds: int) -> str:
         "two-sided (with five seeds the two-sided minimum is 2/32 = 0.0625, so a two-sided p below 0.05 is "
         "impossible by construction)"
     )
-
-
-def scored_records(
-    records: Records,
-    phase: str,
-    cid: str,
-    seeds: list[int],
-    name: str,
-    read: Callable[[Path], dict | None] = read_json,
-) -> dict[int, tuple[float, Path]]:
-    """Seed -> (score, path) of each score record (``score.json`` or ``heldout.json``) of ``cid`` that holds a
-    score, each read once: how the evidence and ``verify`` find the scores they use (crashed seeds are left
-    out). ``read`` may return None for a record it cannot read (``verify`` reports those itself)."""
-    out = {}
-    for seed in seeds:
-        path = records.run_dir(phase, cid, seed) / name
-        record = read(path) if path.is_file() else None
-        if isinstance(record, dict) and record.get("state") == "ok":
-            out[seed] = (float(record["score"]), path)
-    return out
 
 
 def _fields(
@@ -125,12 +108,12 @@ def max_weight_difference(model_a: Path, model_b: Path) -> float:
 
 def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_seed: int) -> dict:
     """Spread of the baseline over the repeat seeds, and how far a same-seed re-run lands from the first run."""
-    base = _scores(results, "repeat", baseline, repeat_seeds, "score.json")
+    base = _scores(results, "repeat", baseline, repeat_seeds, SCORE_RECORD)
     floor: dict = {"baseline": baseline, "seeds": sorted(base), "scores": [base[s] for s in sorted(base)]}
     floor.update(stats.describe(floor["scores"]) if len(base) >= 2 else {})
     records = Records(Path(results))
     first, again = records.run_dir("repeat", baseline, rerun_seed), records.run_dir("rerun", baseline, rerun_seed)
-    rerun = _scores(results, "rerun", baseline, [rerun_seed], "score.json")
+    rerun = _scores(results, "rerun", baseline, [rerun_seed], SCORE_RECORD)
     if rerun_seed in rerun and rerun_seed in base:
         floor["same_seed"] = {
             "seed": rerun_seed,
@@ -152,25 +135,28 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         found = _fields(results, "repeat", cid, repeat_seeds, name, ("score", other)) if cid else {}
         return found.get("score", {}), found.get(other, {})
 
-    base, base_other = repeats(baseline, "score.json")
-    base_heldout, held_other = repeats(baseline, "heldout.json")
+    base, base_other = repeats(baseline, SCORE_RECORD)
+    base_heldout, held_other = repeats(baseline, HELDOUT_RECORD)
     base_search = (
-        _scores(results, "search", baseline, [search_seed], "score.json").get(search_seed) if baseline else None
+        _scores(results, "search", baseline, [search_seed], SCORE_RECORD).get(search_seed) if baseline else None
     )
-    control = _scores(results, "repeat", BEST_CONTROL, repeat_seeds, "heldout.json") if selection["controls"] else {}
+    control = _scores(results, "repeat", BEST_CONTROL, repeat_seeds, HELDOUT_RECORD) if selection["controls"] else {}
     arms = [(w["candidate"], "winner", w["reasons"]) for w in selection["winners"]]
     if selection["controls"]:
         arms.append((BEST_CONTROL, "best control", ["best same-budget scalar control by search score"]))
+    race = selection["race"]
+    race_runs, race_reference = race["search_runs"], by_seed(race["reference_runs"])
     entries = []
     for cid, role, reasons in arms:
-        scores, scores_other = repeats(cid, "score.json")
-        heldout, heldout_other = repeats(cid, "heldout.json")
+        scores, scores_other = repeats(cid, SCORE_RECORD)
+        heldout, heldout_other = repeats(cid, HELDOUT_RECORD)
         if cid == BEST_CONTROL:
             source = read_json(Records(Path(results)).validation(BEST_CONTROL)).get("source_control")
-            search = _scores(results, "control", source, [search_seed], "score.json") if source else {}
+            search = _scores(results, "control", source, [search_seed], SCORE_RECORD) if source else {}
             reasons = [*reasons, f"= {source}"] if source else reasons
         else:
-            search = _scores(results, "search", cid, [search_seed], "score.json")
+            search = _scores(results, "search", cid, [search_seed], SCORE_RECORD)
+        race_pair = _pair(task, by_seed(race_runs.get(cid, {})), race_reference)
         repeat_pair = _pair(task, scores, base)
         heldout_pair = _pair(task, heldout, base_heldout)
         control_pair = _pair(task, heldout, control) if role == "winner" and control else None
@@ -186,6 +172,8 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
                 "search_gain": None
                 if search_score is None or base_search is None
                 else task.gain(search_score, base_search),
+                "search_seeds": len(race_runs.get(cid, {})) or (1 if search_score is not None else 0),
+                "race_gain": None if race_pair is None else race_pair.as_dict(),
                 "scores": scores,
                 "heldout": heldout,
                 "summary": stats.describe(list(scores.values())) if len(scores) >= 2 else None,
@@ -211,13 +199,14 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             e["attribution"] = _attribution(e, control_confirmed)
     return {
         "metric": task.metric,
+        "orientation": task.orientation,
         "baseline": baseline,
         "baseline_scores": base,
         "baseline_heldout": base_heldout,
         "repeat_seeds": repeat_seeds,
         "entries": entries,
         "controls": [
-            {**c, "search_score": _scores(results, "control", c["id"], [search_seed], "score.json").get(search_seed)}
+            {**c, "search_score": _scores(results, "control", c["id"], [search_seed], SCORE_RECORD).get(search_seed)}
             for c in selection["controls"]
         ],
         "baseline_search_score": base_search,
@@ -229,11 +218,29 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             "changed": changed,
         },
         "power": power(entries, len(repeat_seeds)),
+        "cost": cost(selection, len(repeat_seeds)),
+        "race": {**race, "winners": [w["candidate"] for w in selection["winners"]]},
         "aggregation": task.metric["site_aggregation"],
         "variance_sources": variance_sources(task),
         "other_aggregation": ALTERNATIVE_NAME[task.metric["site_aggregation"]],
         "attribution_rules": stats.ATTRIBUTIONS,
         "confirmation": stats.CONFIRMATION,
+    }
+
+
+def cost(selection: dict, n_seeds: int) -> dict:
+    """Simulations per stage: screening (one run per scored candidate and the baseline), the race, the repeats
+    (each repeated arm on every repeat seed, the baseline's same-seed re-run) and the controls' search runs. The
+    race is what selection on more than one run costs; the repeats are the fixed protocol's cost."""
+    race = selection["race"]
+    repeated = repeated_ids(selection)
+    return {
+        "screening": selection["n_scored_agent_candidates"] + bool(selection["baseline"]),
+        "race": race["simulations"],
+        "race_steps": race["steps"],
+        "repeats": len(repeated) * n_seeds + bool(selection["baseline"]),
+        "winner_repeats": len(selection["winners"]) * n_seeds,
+        "controls": len(selection["controls"]),
     }
 
 
@@ -291,7 +298,7 @@ def to_tsv(evidence: dict) -> str:
     writer = csv.DictWriter(buffer, fieldnames=TSV_COLUMNS, delimiter="\t", lineterminator="\n")
     writer.writeheader()
     for e in evidence["entries"]:
-        summary, repeat = e["summary"] or {}, e["repeat"] or {}
+        summary, repeat, race = e["summary"] or {}, e["repeat"] or {}, e["race_gain"] or {}
         held, versus, other = e["heldout_vs_baseline"] or {}, e["versus_control"] or {}, e["other_aggregation"]
         writer.writerow(
             {
@@ -299,6 +306,10 @@ def to_tsv(evidence: dict) -> str:
                 "role": e["role"],
                 "reasons": "; ".join(e["reasons"]),
                 "search_score": _fmt(e["search_score"]),
+                "search_seeds": str(e["search_seeds"]),
+                "race_gain_mean": _fmt(race.get("mean")),
+                "race_ci_low": _fmt(race.get("ci_low")),
+                "race_ci_high": _fmt(race.get("ci_high")),
                 "seeds": ",".join(str(s) for s in e["scores"]),
                 "scores": ",".join(_fmt(v) for v in e["scores"].values()),
                 "mean": _fmt(summary.get("mean")),

@@ -34,6 +34,17 @@ def save(fig: plt.Figure, out: Path) -> None:
     tmp.replace(out)
 
 
+def campaign_axes(ax: plt.Axes, task: Task, n_rows: int) -> None:
+    """Axes of a plot over the campaign's rows: candidates in campaign order against the search score."""
+    ax.set_xlabel("candidate (campaign order)")
+    better = "higher" if task.orientation > 0 else "lower"
+    ax.set_ylabel(f"{task.metric['name']} on search-validation ({better} is better)")
+    ax.set_xlim(0.5, max(n_rows, 1) + 0.5)
+    ax.grid(alpha=0.3)
+    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)  # a linear axis's AutoLocator
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
+
+
 def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
     """Scored rows as points, running best as a step line, failures as red ticks at the bottom."""
     fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
@@ -130,13 +141,7 @@ def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
         f"Campaign progress: {len(rows)} rows, {len(scored)} scored, {kept} kept, {n_failed} failed, "
         f"{reviews} literature"
     )
-    ax.set_xlabel("candidate (campaign order)")
-    better = "higher" if task.orientation > 0 else "lower"
-    ax.set_ylabel(f"{task.metric['name']} on search-validation ({better} is better)")
-    ax.set_xlim(0.5, max(len(rows), 1) + 0.5)
-    ax.grid(alpha=0.3)
-    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)  # a linear axis's AutoLocator
-    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
+    campaign_axes(ax, task, len(rows))
     save(fig, Path(out))
 
 
@@ -172,4 +177,43 @@ def repeats_plot(evidence: dict, out: Path) -> None:
     labels = [f"{e['candidate']}\n({e['role']})" for e in entries]
     axes[0].set_yticks(range(len(entries)), labels)
     axes[0].set_ylim(-0.8, max(len(entries), 1) - 0.2)
+    save(fig, Path(out))
+
+
+def race_plot(rows: list[dict], race: dict, task: Task, out: Path) -> None:
+    """Every compared candidate's search scores in campaign order: the screening run, and for contenders each race
+    seed with the mean over all their seeds (a diamond), labelled with the number of seeds; winners and the
+    candidates the race dropped are marked. The baseline's mean over the same seeds is the dashed line."""
+    order = {r["candidate"]: r["order"] for r in rows}
+    winners = set(race["winners"])
+    fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
+    for entry in race["ranking"]:
+        cid = entry["candidate"]
+        runs = list(race["search_runs"][cid].values())
+        x = order[cid]
+        raced = entry["seeds"] > 1
+        color = "#2c3e50" if cid in winners else ("#c0392b" if entry["dropped"] else "#95a5a6")
+        ax.scatter([x] * len(runs), runs, color=color, alpha=0.45 if raced else 0.8, s=22, zorder=3)
+        if raced:  # no interval of its own: the race decides on differences paired by seed, which are tighter
+            ax.scatter([x], [entry["mean"]], marker="D", color=color, s=60, zorder=4)
+            drop = entry["dropped"]
+            note = f"{entry['seeds']} seeds" + (f"\ndropped step {drop['step']}" if drop else "")
+            ax.annotate(note, (x, max(runs)), textcoords="offset points", xytext=(0, 6), fontsize=8,
+                        ha="center", color=color)  # fmt: skip
+        if cid in winners:
+            ax.annotate(cid, (x, min(runs)), textcoords="offset points", xytext=(0, -10), fontsize=9, ha="center",
+                        va="top", color=color, weight="bold")  # fmt: skip
+    reference = list(race["reference_runs"].values())
+    if reference:
+        mean = sum(reference) / len(reference)
+        ax.axhline(mean, color="#7f8c8d", ls="--", alpha=0.6, label=f"baseline, mean of {len(reference)} seeds")
+    for label, color in (("winner", "#2c3e50"), ("dropped by the race", "#c0392b"), ("not raced", "#95a5a6")):
+        ax.scatter([], [], color=color, s=22, label=label)
+    ax.scatter([], [], marker="D", color="#2c3e50", s=60, label="mean over its search seeds")
+    settings = race["settings"]
+    ax.set_title(
+        f"Racing selection: top {settings['contenders']} by one search run raced on seeds {settings['seeds']} "
+        f"(batches of {settings['batch']}, drop at p < {settings['alpha']:g}); {race['simulations']} race runs"
+    )
+    campaign_axes(ax, task, len(rows))
     save(fig, Path(out))
