@@ -96,7 +96,7 @@ def race_inputs(wildcards):
     records of the batch that step asked for."""
     step = int(wildcards.step)
     if step == 0:
-        return {"tsv": rules.ledger.output.tsv}
+        return {"tsv": rules.ledger.output.tsv, "scores": search_records("score")}
     previous = checkpoints.race.get(step=step - 1).output.state
     state = json.loads(Path(previous).read_text())
     return {

@@ -9,14 +9,12 @@ from flcampaign.workflow import log_to, task_of
 log_to(snakemake.log[0])
 task = task_of(snakemake.config)
 settings = racing.RaceSettings.from_config(snakemake.params.selection)
+records = Records(Records.holding(Path(snakemake.output.state)))
+search_seed = snakemake.params.search_seed
 if snakemake.input.get("tsv"):
-    state = racing.start(task, read_tsv(snakemake.input.tsv), settings)
+    rows = read_tsv(snakemake.input.tsv)
+    state = racing.start(task, rows, settings, racing.recorded_search_score(records, search_seed))
 else:
-    state = racing.next_step(
-        task,
-        read_json(snakemake.input.previous),
-        Records(Records.holding(Path(snakemake.input.previous))),
-        settings,
-        snakemake.params.search_seed,
-    )
+    previous = read_json(snakemake.input.previous)
+    state = racing.next_step(task, previous, records, settings, search_seed)
 write_json(Path(snakemake.output.state), state)

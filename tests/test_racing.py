@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from flcampaign.evidence import racing
+from flcampaign.files import write_json
+from flcampaign.layout import Records
 from flcampaign.records import ledger_row
 
 SETTINGS = racing.RaceSettings(contenders=4, seeds=(1, 2, 3, 4), batch=2, alpha=0.1, top_k=2)
@@ -87,18 +89,26 @@ def test_the_state_survives_a_json_round_trip_between_steps():
     assert racing.simulations(state) == 5 * 4  # nobody is worse: all four and the baseline ran both batches
 
 
-def test_start_takes_compared_rows_in_campaign_order_and_the_baseline_as_reference(heart_task):
+def test_start_takes_compared_rows_in_campaign_order_and_full_precision_scores_from_the_records(heart_task, tmp_path):
     rows = [
         ledger_row(order=2, candidate="late", status="discard", score=0.8),
         ledger_row(order=1, candidate="base", status="baseline", score=0.7),
         ledger_row(order=3, candidate="broken", status="crash", score=None),
         ledger_row(order=0, candidate="early", status="keep", score=0.8),
+        ledger_row(order=4, candidate="third", status="discard", score=0.6),
     ]
-    state = racing.start(heart_task, rows, SETTINGS)
-    assert list(state["screening"]) == ["early", "late"]
-    assert state["reference"] is None  # two contenders, two winners: nothing to race
-    assert state["reference_screening"] == 0.7
-    assert [e["candidate"] for e in racing.ranking(state, 1.0, SEARCH_SEED)] == ["early", "late"]
+    records = Records(tmp_path / "results")
+    exact = {"late": 0.8000004, "base": 0.7000001, "early": 0.7999996, "third": 0.6}  # the ledger shows 6 digits
+    for cid, score in exact.items():
+        path = records.score_record("search", cid, SEARCH_SEED)
+        path.parent.mkdir(parents=True)
+        write_json(path, {"state": "ok", "score": score})
+    state = racing.start(heart_task, rows, SETTINGS, racing.recorded_search_score(records, SEARCH_SEED))
+    assert state["screening"] == {"early": 0.7999996, "late": 0.8000004, "third": 0.6}
+    assert state["alive"] == ["late", "early", "third"] and state["reference"] == "base"
+    assert state["reference_screening"] == 0.7000001
+    one_run = racing.start(heart_task, rows[:2], SETTINGS, racing.recorded_search_score(records, SEARCH_SEED))
+    assert one_run["reference"] is None and one_run["next_seeds"] == []  # one contender: nothing to race
 
 
 def test_the_race_table_pairs_gains_with_the_baseline_seed_by_seed():

@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from flcampaign.evidence.ledger import read_tsv, to_tsv
+from flcampaign.layout import PHASES
 from flcampaign.records import (
     EMPTY_ROW,
     LEDGER_COLUMNS,
@@ -80,6 +81,12 @@ def test_format_row_keeps_the_ledgers_digits():
 @pytest.mark.parametrize("kind", ["validation", "run", "score"])
 def test_record_schemas_are_valid_schemas(kind):
     jsonschema.Draft202012Validator.check_schema(validator(kind).schema)
+
+
+@pytest.mark.parametrize("kind", ["run", "score"])
+def test_record_schemas_name_every_phase_of_the_layout(kind):
+    """A phase added to the layout (the race's, say) is a phase its records may carry."""
+    assert validator(kind).schema["properties"]["phase"]["enum"] == list(PHASES)
 
 
 def test_constructed_and_finished_records_meet_their_schemas():

@@ -45,7 +45,7 @@ N_SCORED = 6  # c01, c02, c04, c05, c07, c08
 def select_by_search(task: Task, rows: list[dict], top_k: int, n_controls: int | None, control_seed: int) -> dict:
     """Selection without a race: every candidate ranked by its one search run."""
     settings = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=top_k)
-    race = racing.start(task, rows, settings)
+    race = racing.start(task, rows, settings, {r["candidate"]: r["score"] for r in rows}.get)
     return select(task, rows, race, top_k, n_controls, control_seed, search_seed=0)
 
 

@@ -9,7 +9,7 @@ contenders are left or the seeds run out; winners are then taken by their mean o
 they ran. Race seeds are search seeds: never the repeat seeds, which stay fresh for the evidence.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -196,13 +196,30 @@ def reference_runs(state: dict, search_seed: int) -> dict[int, float]:
     return {search_seed: state["reference_screening"], **by_seed(state["reference_scores"])}
 
 
-def start(task: Task, rows: list[dict], settings: RaceSettings) -> dict:
-    """The race's entry from the search ledger: compared candidates by their screening score, the baseline as
-    the reference."""
+def recorded_search_score(records: Records, search_seed: int) -> Callable[[str], float | None]:
+    """A candidate's screening score from its search score record, at full precision (the ledger rounds it)."""
+
+    def score_of(cid: str) -> float | None:
+        found = scored_records(records, "search", cid, [search_seed], SCORE_RECORD).get(search_seed)
+        return None if found is None else found[0]
+
+    return score_of
+
+
+def start(task: Task, rows: list[dict], settings: RaceSettings, score_of: Callable[[str], float | None]) -> dict:
+    """The race's entry from the search ledger: compared candidates by their screening score (``score_of``), the
+    baseline as the reference."""
     in_order = sorted(rows, key=lambda r: r["order"])  # ties go to the earlier candidate
-    screening = {r["candidate"]: r["score"] for r in in_order if r["status"].compared and r["score"] is not None}
-    baseline = next((r for r in rows if r["status"] is Status.BASELINE and r["score"] is not None), None)
-    reference = (baseline["candidate"], baseline["score"]) if baseline else None
+    screening: dict[str, float] = {}
+    reference: tuple[str, float] | None = None
+    for row in in_order:
+        score = score_of(row["candidate"]) if row["status"].scored else None
+        if score is None:
+            continue
+        if row["status"].compared:
+            screening[row["candidate"]] = score
+        elif row["status"] is Status.BASELINE and reference is None:
+            reference = (row["candidate"], score)
     return enter(screening, settings, task.orientation, reference)
 
 
