@@ -15,9 +15,11 @@ import pytest
 import torch
 from conftest import one_run_race, with_direction
 
-from flcampaign.evidence import stats, winners
+from flcampaign.evidence import racing, stats, winners
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import read_json, write_json
+from flcampaign.records import ledger_row
+from flcampaign.reporting.report import ledger_section, race_section
 
 SEEDS = [42, 43, 44, 45, 46]
 SEARCH_SEED = 0
@@ -485,3 +487,32 @@ def test_the_records_name_the_sources_of_variance(evidence, heart_task):
     assert "seed" in sources["varied"] and "initialisation" in sources["varied"]
     assert f"data.split_seed {heart_task.data['split_seed']}" in sources["fixed"]
     assert "partition" in sources["fixed"]
+
+
+def test_the_report_shows_the_race_its_cost_and_each_candidates_seeds(heart_task, results):
+    """A race over the winners on two more search seeds: its table names who was dropped and why, the cost
+    line compares it with the fixed repeats, and the ledger table gives every scored candidate its seeds."""
+    settings = racing.RaceSettings(contenders=3, seeds=(1, 2), batch=2, alpha=0.1, top_k=1)
+    screening = {"gain": 0.88, "tuning": 0.86, "heldfp": 0.87}
+    state = racing.enter(screening, settings, 1.0, (BASE, 0.80))
+    runs = {"gain": (0.88, 0.89), "tuning": (0.70, 0.71), "heldfp": (0.86, 0.88), BASE: (0.80, 0.81)}
+    state = racing.advance(state, {c: dict(zip((1, 2), r, strict=True)) for c, r in runs.items()}, settings, 1.0, 0)
+    chosen = selection() | {"race": racing.summary(state, racing.ranking(state, 1.0, SEARCH_SEED), SEARCH_SEED)}
+    evidence = winners.build(heart_task, chosen, results, SEEDS, SEARCH_SEED)
+    assert entry(evidence, "gain")["search_seeds"] == 3 and entry(evidence, "gain")["race_gain"]["n"] == 3
+    assert entry(evidence, "gain")["race_gain"]["mean"] == pytest.approx((0.08 + 0.08 + 0.08) / 3)
+    section = race_section(evidence, "race.png")
+    assert section["raced"] and section["plot"] == "race.png"
+    lines = section["table"].splitlines()
+    assert lines[2].startswith("| 1 | gain | 3 |") and "**winner**" in lines[2]
+    assert "| tuning | 3 |" in section["table"] and "dropped at step 1 (p 0.0" in section["table"]
+    assert f"race {evidence['cost']['race']} runs in 1 steps" in section["cost"]
+    assert evidence["cost"]["race"] == 8 and "0.40× the winners' fixed repeats" in section["cost"]  # 8 of 4 x 5
+    rows = [
+        ledger_row(order=1, candidate=BASE, status="baseline", score=0.80),
+        ledger_row(order=2, candidate="gain", status="keep", score=0.88),
+        ledger_row(order=3, candidate="broken", status="crash", score=None),
+    ]
+    table = ledger_section(rows, evidence).splitlines()
+    assert table[0].split(" | ")[5] == "seeds"
+    assert [line.split(" | ")[5] for line in table[2:]] == ["1", "3", ""]

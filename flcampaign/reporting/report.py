@@ -483,13 +483,18 @@ def kept_chain_section(rows: list[dict], records: Records) -> list[dict[str, str
     return chain
 
 
-def ledger_section(rows: list[dict]) -> str:
-    """The ledger's main columns as the TSV holds them (tree hashes shortened)."""
+def ledger_section(rows: list[dict], evidence: dict | None) -> str:
+    """The ledger's main columns as the TSV holds them (tree hashes shortened), with the search seeds each scored
+    candidate ran once the race is over (its screening run and any race seeds)."""
+    seeds = {cid: len(runs) for cid, runs in (evidence or {}).get("race", {}).get("search_runs", {}).items()}
+    headers = [*LEDGER_TABLE[:5], "seeds", *LEDGER_TABLE[5:]]
     table = []
     for row in rows:
         cells = format_row(row)
-        table.append([cells[c][:12] if c == "tree_sha256" else cells[c] for c in LEDGER_TABLE])
-    return _table(list(LEDGER_TABLE), table)
+        ran = seeds.get(row["candidate"], 1 if row["status"].scored else "")
+        values = [cells[c][:12] if c == "tree_sha256" else cells[c] for c in LEDGER_TABLE]
+        table.append([*values[:5], ran, *values[5:]])
+    return _table(headers, table)
 
 
 def build_markdown(
@@ -527,7 +532,7 @@ def build_markdown(
         null=null_section(task, rows, state),
         duplicates=", ".join(f"{r['candidate']} = {r['duplicate_of']}" for r in duplicates),
         kept_chain=kept_chain_section(rows, records),
-        ledger=ledger_section(rows),
+        ledger=ledger_section(rows, evidence),
         environment=environment_table,
         command=command,
     )
