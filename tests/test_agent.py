@@ -25,7 +25,7 @@ FLCAMPAIGN = Path(sys.executable).with_name("flcampaign")
 CONFIG = """\
 task: heart_disease
 num_rounds: 1
-selection: {top_k: 1}
+selection: {top_k: 1, racing: {seeds: [1, 2]}}
 repeats: {seeds: [42, 43]}
 controls: {n: 1}
 """
