@@ -1,6 +1,6 @@
 """A/A campaigns through the real workflow (evidence.null_campaigns): null candidates pass the contract and
-change only the data-order seed; campaigns get seeds of their own; one real campaign at one round runs
-through the race, repeats, held-out and attribution and is tallied."""
+change only the initialisation and data-order seeds; campaigns get seeds of their own; one real campaign at
+one round runs through the race, repeats, held-out and attribution and is tallied."""
 
 import pytest
 from conftest import REPO
@@ -20,12 +20,17 @@ CONFIG = {
 }
 
 
-def test_a_null_patch_shifts_only_the_data_order_seed(heart_task):
+def test_a_null_patch_shifts_only_the_initialisation_and_data_order_seeds(heart_task):
     patch = null_campaigns.null_patch(heart_task, 7)
-    changed = [line for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert len(changed) == 2
-    assert changed[0] == "-    " + null_campaigns.DATA_ORDER_SEED
-    assert changed[1] == "+    " + null_campaigns.DATA_ORDER_SEED[:-1] + " + 7)"
+    headers = [line for line in patch.splitlines() if line.startswith(("+++", "---"))]
+    assert headers == ["--- a/model.py", "+++ b/model.py", "--- a/client.py", "+++ b/client.py"]
+    changed = [line[0] + line[1:].strip() for line in patch.splitlines() if line[:1] in "+-" and line not in headers]
+    assert changed == [
+        "-" + null_campaigns.INIT_SEED,
+        "+" + null_campaigns.INIT_SEED[:-1] + " + 7)",
+        "-" + null_campaigns.DATA_ORDER_SEED,
+        "+" + null_campaigns.DATA_ORDER_SEED[:-1] + " + 7)",
+    ]
 
 
 def test_null_candidates_pass_the_contract_and_campaigns_get_seeds_of_their_own(heart_task, tmp_path):
@@ -48,7 +53,7 @@ def test_null_candidates_pass_the_contract_and_campaigns_get_seeds_of_their_own(
 
 def test_a_task_without_the_seed_line_is_refused(heart_task, tmp_path, monkeypatch):
     monkeypatch.setattr(null_campaigns, "DATA_ORDER_SEED", "no such line")
-    with pytest.raises(ValueError, match="data-order seed"):
+    with pytest.raises(ValueError, match="client.py has no seed line"):
         null_campaigns.null_patch(heart_task, 1)
 
 

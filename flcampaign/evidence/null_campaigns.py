@@ -1,11 +1,14 @@
 """A/A campaigns through the real workflow: candidates that change nothing but the run's randomness.
 
-Each null candidate shifts the seed of the clients' data order by an offset of its own: the recipe,
-the model and the budget are the baseline's, so any gain a campaign attributes to one is a false
-positive. A null campaign is a campaign folder holding the baseline and a few such candidates, with
-repeat and race seeds of its own so that campaigns do not share runs beyond the baseline's search
-run; it goes through validation, simulation, scoring, the race, repeats, held-out and attribution
-exactly as any campaign does. ``tally`` counts the attributions the campaigns' winners got.
+Each null candidate shifts the seeds of the model's initialisation and of the clients' data order by
+an offset of its own: the recipe, the model and the budget are the baseline's, so any gain a campaign
+attributes to one is a false positive. (Shifting the data order alone is not enough on the bundled
+task: the logistic regression ends on the same search-validation score whatever order its rows come
+in, so such nulls never differ from the baseline.) A null campaign is a campaign folder holding the
+baseline and a few such candidates, with repeat and race seeds of its own so that campaigns do not
+share runs beyond the baseline's search run; it goes through validation, simulation, scoring, the
+race, repeats, held-out and attribution exactly as any campaign does. ``tally`` counts the
+attributions the campaigns' winners got.
 """
 
 import difflib
@@ -24,20 +27,27 @@ from flcampaign.layout import Campaign
 from flcampaign.task import Task
 
 DATA_ORDER_SEED = "generator = torch.Generator().manual_seed(args.seed * 1000 + site_index * 100)"
+INIT_SEED = "torch.manual_seed(seed)"
 GAINS = ("repeat-supported FL-recipe gain", "fixed-surface tuning effect")  # attributions that claim a gain
 BASELINE_ID = "0000-baseline"
 
 
-def null_patch(task: Task, offset: int) -> str:
-    """The client's data-order seed shifted by ``offset``: a different shuffle, the same recipe."""
-    client = (task.sources / "client.py").read_text(encoding="utf-8")
-    if DATA_ORDER_SEED not in client:
-        raise ValueError(f"{task.name}: client.py has no data-order seed line to shift ({DATA_ORDER_SEED!r})")
-    changed = client.replace(DATA_ORDER_SEED, DATA_ORDER_SEED[:-1] + f" + {offset})")
-    diff = difflib.unified_diff(
-        client.splitlines(keepends=True), changed.splitlines(keepends=True), "a/client.py", "b/client.py"
-    )
+def _shifted(task: Task, name: str, line: str, offset: int) -> str:
+    """A unified diff of ``name`` with the seed expression on ``line`` shifted by ``offset``."""
+    source = (task.sources / name).read_text(encoding="utf-8")
+    if line not in source:
+        raise ValueError(f"{task.name}: {name} has no seed line to shift ({line!r})")
+    changed = source.replace(line, line[:-1] + f" + {offset})")
+    diff = difflib.unified_diff(source.splitlines(keepends=True), changed.splitlines(keepends=True), f"a/{name}",
+                                f"b/{name}")  # fmt: skip
     return "".join(diff)
+
+
+def null_patch(task: Task, offset: int) -> str:
+    """The model's initialisation seed and the clients' data-order seed shifted by ``offset``: what another run
+    seed would draw, with the run's own seed, recipe and budget unchanged (the exported job still passes the
+    run's seed, as the budget check requires)."""
+    return _shifted(task, "model.py", INIT_SEED, offset) + _shifted(task, "client.py", DATA_ORDER_SEED, offset)
 
 
 def write_null_candidate(folder: Path, task: Task, offset: int, order: int) -> None:
@@ -45,8 +55,8 @@ def write_null_candidate(folder: Path, task: Task, offset: int, order: int) -> N
     (folder / "patches").mkdir(parents=True)
     (folder / "patches" / "001-change.patch").write_bytes(patch)
     metadata = {
-        "title": f"Null: data-order seed shifted by {offset}",
-        "hypothesis": "Changes nothing but the order the clients see their rows in; any gain is noise.",
+        "title": f"Null: initialisation and data-order seeds shifted by {offset}",
+        "hypothesis": "Changes nothing but the run's randomness (initial weights, row order); any gain is noise.",
         "parent": "baseline",
         "family": "null",
         "created": f"2026-01-01T00:{order:02d}:00+00:00",
