@@ -18,6 +18,13 @@ STYLE: dict[str, dict[str, Any]] = {
     "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
 }
 LITERATURE = "#8e44ad"
+RACE_COLORS = {"winner": "#2c3e50", "dropped": "#c0392b", "raced": "#2980b9", "not raced": "#95a5a6"}
+RACE_LABELS = {
+    "winner": "winner",
+    "dropped": "dropped by the race",
+    "raced": "raced to the end, not among the winners",
+    "not raced": "not raced (one search run)",
+}
 FAILED: dict[str, dict[str, Any]] = {
     "crash": {"marker": "x", "color": "#c0392b"},
     "timeout": {"marker": "v", "color": "#e67e22"},
@@ -192,7 +199,9 @@ def race_plot(rows: list[dict], race: dict, task: Task, out: Path) -> None:
         runs = list(race["search_runs"][cid].values())
         x = order[cid]
         raced = entry["seeds"] > 1
-        color = "#2c3e50" if cid in winners else ("#c0392b" if entry["dropped"] else "#95a5a6")
+        color = RACE_COLORS[
+            "winner" if cid in winners else "dropped" if entry["dropped"] else "raced" if raced else "not raced"
+        ]
         ax.scatter([x] * len(runs), runs, color=color, alpha=0.45 if raced else 0.8, s=22, zorder=3)
         if raced:  # no interval of its own: the race decides on differences paired by seed, which are tighter
             ax.scatter([x], [entry["mean"]], marker="D", color=color, s=60, zorder=4)
@@ -200,15 +209,17 @@ def race_plot(rows: list[dict], race: dict, task: Task, out: Path) -> None:
             note = f"{entry['seeds']} seeds" + (f"\ndropped step {drop['step']}" if drop else "")
             ax.annotate(note, (x, max(runs)), textcoords="offset points", xytext=(0, 6), fontsize=8,
                         ha="center", color=color)  # fmt: skip
-        if cid in winners:
-            ax.annotate(cid, (x, min(runs)), textcoords="offset points", xytext=(0, -10), fontsize=9, ha="center",
-                        va="top", color=color, weight="bold")  # fmt: skip
+        if raced or cid in winners:
+            weight = "bold" if cid in winners else "normal"
+            below = -10 - 13 * (x % 2)  # neighbours' names on alternate lines
+            ax.annotate(cid, (x, min(runs)), textcoords="offset points", xytext=(0, below), fontsize=9, ha="center",
+                        va="top", color=color, weight=weight)  # fmt: skip
     reference = list(race["reference_runs"].values())
     if reference:
         mean = sum(reference) / len(reference)
         ax.axhline(mean, color="#7f8c8d", ls="--", alpha=0.6, label=f"baseline, mean of {len(reference)} seeds")
-    for label, color in (("winner", "#2c3e50"), ("dropped by the race", "#c0392b"), ("not raced", "#95a5a6")):
-        ax.scatter([], [], color=color, s=22, label=label)
+    for kind, label in RACE_LABELS.items():
+        ax.scatter([], [], color=RACE_COLORS[kind], s=22, label=label)
     ax.scatter([], [], marker="D", color="#2c3e50", s=60, label="mean over its search seeds")
     settings = race["settings"]
     ax.set_title(
