@@ -22,12 +22,15 @@ def load_config(path: Path) -> dict[str, Any]:
     problems = schema_errors("config", config)
     if problems:
         raise ValueError(f"{path}: does not follow rules/schemas/config.schema.yaml: " + "; ".join(problems))
+    return with_defaults(config)
+
+
+def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (changed in place) with every key it leaves out at the schema's default, as Snakemake fills it."""
     validate(config, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
     return config
 
 
 def defaults(task: str) -> dict[str, Any]:
     """The configuration of a campaign that sets nothing but its task: every key at the schema's default."""
-    config: dict[str, Any] = {"task": task}
-    validate(config, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
-    return config
+    return with_defaults({"task": task})

@@ -389,7 +389,7 @@ def check_winners(audit: Audit, validated: dict[str, dict]) -> None:
 
 def check_race(audit: Audit, path: Path, race: dict, search_seed: int) -> None:
     """The race's scores (each candidate's search seeds, the baseline's on the same seeds) are those recorded."""
-    arms = [(cid, runs) for cid, runs in race["search_runs"].items()]
+    arms = list(race["search_runs"].items())
     if race.get("reference"):
         arms.append((race["reference"], race["reference_runs"]))
     for cid, runs in arms:

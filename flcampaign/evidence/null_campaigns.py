@@ -11,6 +11,7 @@ race, repeats, held-out and attribution exactly as any campaign does. ``tally`` 
 attributions the campaigns' winners got.
 """
 
+import copy
 import difflib
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from flcampaign.agent.watch import snakemake_command
+from flcampaign.config import with_defaults
 from flcampaign.evidence import stats
 from flcampaign.files import read_json, sha256_bytes
 from flcampaign.layout import Campaign
@@ -73,9 +75,10 @@ def write_campaign(root: Path, baseline: Path, task: Task, index: int, n_nulls: 
     for j in range(n_nulls):
         offset = index * n_nulls + j + 1
         write_null_candidate(campaign.candidates / f"{j + 1:04d}-null-{offset}", task, offset, j + 1)
-    repeats = len(config.get("repeats", {}).get("seeds") or task.seeds["repeat"])
+    filled = with_defaults(copy.deepcopy({"task": task.name, **config}))
+    repeats = len(filled["repeats"]["seeds"] or task.seeds["repeat"])
+    n_race = len(filled["selection"]["racing"]["seeds"])
     race = config.get("selection", {}).get("racing", {})
-    n_race = len(race["seeds"]) if "seeds" in race else 4
     own = {
         "repeats": {"seeds": [10_000 + index * repeats + k for k in range(repeats)]},
         "selection": {

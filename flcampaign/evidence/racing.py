@@ -50,7 +50,7 @@ class RaceSettings:
         return [self.seeds[i : i + self.batch] for i in range(0, len(self.seeds), self.batch)]
 
     def steps(self) -> int:
-        """Race steps: the entry from the screening runs, then one per batch."""
+        """The race's last step: step 0 enters from the screening runs, then one step per batch."""
         return len(self.batches()) if self.enabled else 0
 
 
@@ -116,29 +116,22 @@ def advance(state: dict, batch_scores: Mapping[str, Mapping[int, float]], settin
     scores = {cid: by_seed(seeds) for cid, seeds in state["scores"].items()}
     dropped = dict(state["dropped"])
     for cid in state["alive"]:
-        ran = batch_scores.get(cid, {})
-        scores[cid].update({int(seed): float(value) for seed, value in ran.items()})
-        missing = [seed for seed in state["next_seeds"] if seed not in ran and str(seed) not in ran]
+        ran = by_seed(batch_scores.get(cid, {}))
+        scores[cid].update(ran)
+        missing = [seed for seed in state["next_seeds"] if seed not in ran]
         if missing:  # a run that crashed or timed out on a race seed ends the contender's race
             dropped[cid] = {"step": step, "crashed_seeds": missing}
     reference_scores = by_seed(state["reference_scores"])
     if state["reference"]:
-        reference_scores.update({int(s): float(v) for s, v in batch_scores.get(state["reference"], {}).items()})
-
-    def runs(cid: str) -> dict[int, float]:
-        return seeds_run({**state, "scores": scores}, cid, search_seed)
-
+        reference_scores.update(by_seed(batch_scores.get(state["reference"], {})))
     alive = [cid for cid in state["alive"] if cid not in dropped]
-    if not alive:
-        ran = state["batches_run"] + 1
-        return {**state, "step": step, "alive": [], "dropped": dropped, "scores": scores, "batches_run": ran,
-                "next_seeds": []}  # fmt: skip
-    leader = max(alive, key=lambda cid: (orientation * mean_score(runs(cid)), -alive.index(cid)))
-    shared = sorted(set.intersection(*(set(runs(cid)) for cid in alive)))
+    runs = {cid: seeds_run({**state, "scores": scores}, cid, search_seed) for cid in alive}
+    leader = max(alive, key=lambda cid: (orientation * mean_score(runs[cid]), -alive.index(cid))) if alive else None
+    shared = sorted(set.intersection(*(set(seeds) for seeds in runs.values()))) if alive else []
     for cid in alive:
         if cid == leader:
             continue
-        p = worse_than_leader([runs(cid)[s] for s in shared], [runs(leader)[s] for s in shared], orientation)
+        p = worse_than_leader([runs[cid][s] for s in shared], [runs[leader][s] for s in shared], orientation)
         if p < settings.alpha:
             dropped[cid] = {"step": step, "p": p, "leader": leader, "seeds": len(shared)}
     alive = [cid for cid in alive if cid not in dropped]

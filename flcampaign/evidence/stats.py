@@ -43,11 +43,6 @@ def describe(values: list[float]) -> dict[str, float]:
     return {"n": len(array), "mean": float(array.mean()), "sd": sd, "se": sd / math.sqrt(len(array))}
 
 
-def t_half_width(sd: float, n: int) -> float:
-    """Half the width of the 95% t interval of a mean of n values with sample sd ``sd``."""
-    return float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-
-
 def sign_flip_p(differences: list[float], one_sided: bool = True) -> float:
     """Exact permutation p over all 2^n sign patterns (H0: each difference symmetric around 0)."""
     d = np.asarray(differences, dtype=float)
@@ -118,7 +113,7 @@ def paired(candidate: list[float], reference: list[float], orientation: float = 
     n = len(d)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     se = sd / math.sqrt(n)
-    half = t_half_width(sd, n)
+    half = float(scipy_stats.t.ppf(0.975, n - 1)) * se
     boot_low, boot_high = bootstrap_ci(list(d))
     return PairedSummary(
         n=n,
