@@ -105,6 +105,10 @@ class Records:
         """The race's state after ``step`` batches (step 0: who entered it)."""
         return self.root / "race" / f"step{step}.json"
 
+    def seeds_step(self, step: int | str) -> Path:
+        """The adaptive repeat seeds after ``step`` batches (step 0: each winner's look at the fixed repeats)."""
+        return self.root / "added_seeds" / f"step{step}.json"
+
     @property
     def race_tsv(self) -> Path:
         """Per screened candidate: the search seeds it ran, its mean, whether the race dropped it."""

@@ -365,13 +365,18 @@ def check_winners(audit: Audit, validated: dict[str, dict]) -> None:
     if evidence is None:
         return
     try:
-        seeds, search_seed = evidence["repeat_seeds"], audit.task.seeds["search"]
+        search_seed = audit.task.seeds["search"]
         baseline = evidence.get("baseline")
-        arms = [(baseline, evidence["baseline_scores"], evidence["baseline_heldout"])] if baseline else []
-        arms += [(entry["candidate"], entry["scores"], entry["heldout"]) for entry in evidence["entries"]]
-        for cid, scores, heldout in arms:
-            compare_scores(audit, path, cid, scores, recorded_scores(audit, "repeat", cid, seeds, SCORE_RECORD))
-            held = recorded_scores(audit, "repeat", cid, seeds, HELDOUT_RECORD)
+        arms = (
+            [(baseline, evidence["baseline_seeds"], evidence["baseline_scores"], evidence["baseline_heldout"])]
+            if baseline
+            else []
+        )
+        arms += [(e["candidate"], e["seeds"], e["scores"], e["heldout"]) for e in evidence["entries"]]
+        for cid, arm_seeds, scores, heldout in arms:
+            recorded = recorded_scores(audit, "repeat", cid, arm_seeds, SCORE_RECORD)
+            compare_scores(audit, path, cid, scores, recorded)
+            held = recorded_scores(audit, "repeat", cid, arm_seeds, HELDOUT_RECORD)
             compare_scores(audit, path, f"{cid} held-out", heldout, held)
         for entry in evidence["entries"]:
             cid = entry["candidate"]

@@ -11,6 +11,7 @@ from flcampaign.contract.candidate import (
     parent_of,
 )
 from flcampaign.deps import code_digest, task_digest
+from flcampaign.evidence.adaptive_seeds import AdaptiveSettings, added_seeds
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.racing import RaceSettings, runners
 from flcampaign.evidence.selection import repeated_ids
@@ -35,6 +36,12 @@ RACE = RaceSettings.from_config(config["selection"])
 if set(RACE.seeds) & {SEARCH_SEED, *REPEAT_SEEDS}:
     raise ValueError(
         f"race seeds {list(RACE.seeds)} reuse the search seed or a repeat seed: the race needs its own seeds"
+    )
+ADAPTIVE = AdaptiveSettings.from_config(config["repeats"]["adaptive"])
+if set(ADAPTIVE.seeds) & {SEARCH_SEED, *REPEAT_SEEDS, *RACE.seeds}:
+    raise ValueError(
+        f"adaptive seeds {list(ADAPTIVE.seeds)} reuse the search seed, a race seed or a repeat seed: "
+        "added seeds must be fresh"
     )
 CANDIDATES = discover(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
@@ -148,6 +155,58 @@ def repeat_records(wildcards):
             RECORDS.score_record("rerun", chosen["baseline"], RERUN_SEED)
         ]
     return records
+
+
+def added_seed_inputs(wildcards):
+    """Step 0 looks at the winners' held-out gains on the fixed repeat seeds; each later step reads the one before
+    and the held-out records of the batch it asked for (the extended winners' and the baseline's).
+    """
+    step = int(wildcards.step)
+    if step == 0:
+        chosen = selection()
+        ids = [w["candidate"] for w in chosen["winners"]] + [chosen["baseline"]]
+        heldout = [
+            RECORDS.heldout_record(cid, seed)
+            for cid in ids
+            if chosen["baseline"] and ADAPTIVE.enabled
+            for seed in REPEAT_SEEDS
+        ]
+        return {"selection": rules.select_winners.output.selection, "heldout": heldout}
+    previous = checkpoints.add_seeds.get(step=step - 1).output.state
+    state = json.loads(Path(previous).read_text())
+    ids = state["next_arms"] + [state["baseline"]] if state["next_arms"] else []
+    return {
+        "previous": previous,
+        "heldout": [
+            RECORDS.heldout_record(cid, seed)
+            for cid in ids
+            for seed in state["next_seeds"]
+        ],
+    }
+
+
+def added_seed_records(wildcards):
+    """The score records (both splits) of every added seed: each extended winner's and the baseline's."""
+    final = checkpoints.add_seeds.get(step=ADAPTIVE.steps()).output.state
+    state = json.loads(Path(final).read_text())
+    runs = {
+        cid: arm["seeds"][len(REPEAT_SEEDS) :] for cid, arm in state["arms"].items()
+    }
+    if state["baseline"]:
+        runs[state["baseline"]] = added_seeds(state)
+    return {
+        "added": final,
+        "added_scores": [
+            RECORDS.score_record("repeat", cid, seed)
+            for cid, seeds in runs.items()
+            for seed in seeds
+        ],
+        "added_heldout": [
+            RECORDS.heldout_record(cid, seed)
+            for cid, seeds in runs.items()
+            for seed in seeds
+        ],
+    }
 
 
 def kept_chain_records(wildcards):

@@ -1,6 +1,28 @@
+checkpoint add_seeds:
+    input:
+        unpack(added_seed_inputs),
+    output:
+        state=RECORDS.seeds_step("{step}"),
+    log:
+        RECORDS.log("add_seeds", "step{step}.log"),
+    wildcard_constraints:
+        step=r"\d+",
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
+    params:
+        code=code("add_seeds"),
+        task=TASK_DIGEST,
+        repeat_seeds=REPEAT_SEEDS,
+        adaptive=config["repeats"]["adaptive"],
+    script:
+        "../scripts/add_seeds.py"
+
+
 rule winner_stats:
     input:
         unpack(repeat_records),
+        unpack(added_seed_records),
         selection=rules.select_winners.output.selection,
     output:
         tsv=report(

@@ -15,4 +15,5 @@ write(
     rerun_seed=snakemake.params.rerun_seed,
     tsv=Path(snakemake.output.tsv),
     out_json=Path(snakemake.output.evidence),
+    added=read_json(snakemake.input.added),
 )

@@ -221,8 +221,9 @@ def test_as_dict_has_every_field():
         "p_t_one_sided",
         "boot_low",
         "boot_high",
+        "p_sequential",
     }
-    assert d["n"] == 5
+    assert d["n"] == 5 and d["p_sequential"] is None  # set only where a winner could get added seeds
 
 
 # ---------------------------------------------------------------- attribution

@@ -57,7 +57,7 @@ def campaign(tmp_path_factory) -> Path:
     (workdir / "config.yaml").write_text(
         "task: heart_disease\nnum_rounds: 1\n"
         "selection: {top_k: 1, racing: {contenders: 2, seeds: [1], batch: 1}}\n"
-        "repeats: {seeds: [42, 43]}\ncontrols: {n: 1}\n"
+        "repeats: {seeds: [42, 43], adaptive: {seeds: [47, 48], batch: 1, min_effect: 0}}\ncontrols: {n: 1}\n"
     )
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -193,7 +193,8 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     evidence = json.loads((campaign / "results" / "winners.json").read_text())
     winner = evidence["entries"][0]
     assert winner["candidate"] == winners[0] and winner["attribution"] in ATTRIBUTIONS
-    assert winner["repeat"]["n"] == 2 and set(winner["scores"]) == {"42", "43"}
+    assert winner["repeat"]["n"] == len(winner["seeds"]) and set(winner["scores"]) == {str(s) for s in winner["seeds"]}
+    assert winner["seeds"][:2] == [42, 43]
     assert evidence["noise_floor"]["same_seed"]["seed"] == 42
     rows = {row["candidate"]: row for row in read_cells(campaign / "results" / "winners.tsv")}
     assert rows[winners[0]]["attribution"] == winner["attribution"]
@@ -201,6 +202,35 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     report = (campaign / "reports" / "report.md").read_text()
     assert "### Evidence and attribution" in report and winner["attribution"] in report and "0.0625" in report
     assert (campaign / "reports" / "repeats.png").stat().st_size > 10_000
+
+
+def test_a_promising_winner_gets_added_seeds_and_a_sequential_test(campaign):
+    """min_effect 0: a winner whose held-out gain is positive but not separated runs seed 47 (then 48) beside the
+    baseline; one that is separated or negative stops at the fixed seeds. Either way the records agree."""
+    records = Records(campaign / "results")
+    steps = [json.loads(records.seeds_step(step).read_text()) for step in range(3)]
+    (winner,) = steps[0]["arms"]
+    first = steps[0]["arms"][winner]["history"][0]
+    assert steps[0]["looks"] == [2, 3, 4] and first["seeds"] == 2
+    assert first["status"] == (
+        "more seeds" if first["p_sequential"] >= 0.025 and first["mean"] >= 0 else first["status"]
+    )
+    final = steps[-1]["arms"][winner]
+    evidence = json.loads(records.winners_json.read_text())
+    entry = next(e for e in evidence["entries"] if e["candidate"] == winner)
+    assert entry["seeds"] == final["seeds"] and entry["added_seeds"] == final["history"][-1]
+    assert entry["heldout_vs_baseline"]["p_sequential"] is not None
+    added = final["seeds"][2:]
+    assert added == [47, 48][: len(added)]
+    assert evidence["cost"]["added_seeds"] == 2 * len(added)
+    for cid in (winner, "0000-baseline"):
+        for seed in (47, 48):
+            held = records.heldout_record(cid, seed)
+            assert held.is_file() == (seed in added), (cid, seed)
+    if first["status"] == "more seeds":
+        assert added and entry["heldout_vs_baseline"]["n"] == len(final["seeds"])
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "### Added seeds" in report and f"added seeds {2 * len(added)} runs" in report
 
 
 def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):

@@ -31,6 +31,7 @@ class PairedSummary:
     p_t_one_sided: float  # paired t test, one-sided: below CONFIRM_LEVEL exactly when ci_low > 0
     boot_low: float
     boot_high: float
+    p_sequential: float | None = None  # the group-sequential p when the arm could get added seeds (adaptive_seeds)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -8,11 +8,12 @@ Both site aggregations are reported; the task's decides.
 """
 
 import csv
+import dataclasses
 import io
 import math
 from pathlib import Path
 
-from flcampaign.evidence import stats
+from flcampaign.evidence import adaptive_seeds, stats
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.racing import by_seed
 from flcampaign.evidence.selection import repeated_ids
@@ -26,7 +27,8 @@ TSV_COLUMNS = (
     "seeds", "scores", "mean", "sd", "se",
     "diff_per_seed", "diff_mean", "diff_ci_low", "diff_ci_high", "p_one_sided", "p_two_sided", "p_holm",
     "heldout_scores", "heldout_mean", "heldout_diff_mean", "heldout_ci_low", "heldout_ci_high",
-    "heldout_p_one_sided", "heldout_p_holm", "control_heldout_diff_mean", "control_heldout_ci_low",
+    "heldout_p_one_sided", "heldout_p_sequential", "heldout_p_holm",
+    "added_seeds_decision", "control_heldout_diff_mean", "control_heldout_ci_low",
     "control_heldout_ci_high", "control_p_holm", "other_aggregation_diff_mean", "other_aggregation_heldout_diff_mean",
     "attribution",
 )  # fmt: skip
@@ -92,6 +94,21 @@ def _pair(task: Task, arm: dict[int, float], reference: dict[int, float]) -> sta
     return stats.paired([arm[s] for s in seeds], [reference[s] for s in seeds], task.orientation)
 
 
+def _sequential(
+    task: Task,
+    pair: stats.PairedSummary | None,
+    arm: dict[int, float],
+    reference: dict[int, float],
+    seeds: list[int],
+    looks: list[int],
+) -> stats.PairedSummary | None:
+    """``pair`` with its group-sequential p, from the gains in the order their seeds were added."""
+    if pair is None:
+        return None
+    gains = [task.gain(arm[s], reference[s]) for s in seeds if s in arm and s in reference]
+    return dataclasses.replace(pair, p_sequential=adaptive_seeds.sequential_p(gains, tuple(looks)))
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6f}"
 
@@ -125,18 +142,27 @@ def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_see
     return floor
 
 
-def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], search_seed: int) -> dict:
-    """All winner evidence as one dictionary (the source of winners.tsv and the report's tables)."""
+def build(
+    task: Task, selection: dict, results: Path, repeat_seeds: list[int], search_seed: int, added: dict | None = None
+) -> dict:
+    """All winner evidence as one dictionary (the source of winners.tsv and the report's tables). ``added`` is the
+    adaptive seeds' final state: the seeds each winner ended with, and the plan its sequential test follows."""
     baseline = selection["baseline"]
     other = ALTERNATIVE_FIELD[task.metric["site_aggregation"]]
+    added = added or {"arms": {}, "repeat_seeds": repeat_seeds, "looks": [len(repeat_seeds)], "settings": {"seeds": []}}
+    sequential = len(added["looks"]) > 1 and bool(added["arms"])
+    baseline_seeds = [*repeat_seeds, *adaptive_seeds.added_seeds(added)]
 
-    def repeats(cid: str | None, name: str) -> tuple[dict[int, float], dict[int, float]]:
+    def seeds_of(cid: str) -> list[int]:
+        return added["arms"][cid]["seeds"] if cid in added["arms"] else list(repeat_seeds)
+
+    def repeats(cid: str | None, name: str, seeds: list[int]) -> tuple[dict[int, float], dict[int, float]]:
         """(the deciding scores, the other aggregation's) of cid's repeat runs on one split."""
-        found = _fields(results, "repeat", cid, repeat_seeds, name, ("score", other)) if cid else {}
+        found = _fields(results, "repeat", cid, seeds, name, ("score", other)) if cid else {}
         return found.get("score", {}), found.get(other, {})
 
-    base, base_other = repeats(baseline, SCORE_RECORD)
-    base_heldout, held_other = repeats(baseline, HELDOUT_RECORD)
+    base, base_other = repeats(baseline, SCORE_RECORD, baseline_seeds)
+    base_heldout, held_other = repeats(baseline, HELDOUT_RECORD, baseline_seeds)
     base_search = (
         _scores(results, "search", baseline, [search_seed], SCORE_RECORD).get(search_seed) if baseline else None
     )
@@ -148,8 +174,9 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
     race_runs, race_reference = race["search_runs"], by_seed(race["reference_runs"])
     entries = []
     for cid, role, reasons in arms:
-        scores, scores_other = repeats(cid, SCORE_RECORD)
-        heldout, heldout_other = repeats(cid, HELDOUT_RECORD)
+        seeds = seeds_of(cid)
+        scores, scores_other = repeats(cid, SCORE_RECORD, seeds)
+        heldout, heldout_other = repeats(cid, HELDOUT_RECORD, seeds)
         if cid == BEST_CONTROL:
             source = read_json(Records(Path(results)).validation(BEST_CONTROL)).get("source_control")
             search = _scores(results, "control", source, [search_seed], SCORE_RECORD) if source else {}
@@ -162,6 +189,9 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         control_pair = _pair(task, heldout, control) if role == "winner" and control else None
         other_repeat = _pair(task, scores_other, base_other)
         other_heldout = _pair(task, heldout_other, held_other)
+        if sequential and role == "winner":
+            repeat_pair = _sequential(task, repeat_pair, scores, base, seeds, added["looks"])
+            heldout_pair = _sequential(task, heldout_pair, heldout, base_heldout, seeds, added["looks"])
         search_score = search.get(search_seed)
         entries.append(
             {
@@ -174,6 +204,8 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
                 else task.gain(search_score, base_search),
                 "search_seeds": len(race_runs.get(cid, {})) or (1 if search_score is not None else 0),
                 "race_gain": None if race_pair is None else race_pair.as_dict(),
+                "seeds": seeds,
+                "added_seeds": adaptive_seeds.last_decision(added, cid),
                 "scores": scores,
                 "heldout": heldout,
                 "summary": stats.describe(list(scores.values())) if len(scores) >= 2 else None,
@@ -203,6 +235,7 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         "baseline": baseline,
         "baseline_scores": base,
         "baseline_heldout": base_heldout,
+        "baseline_seeds": baseline_seeds,
         "repeat_seeds": repeat_seeds,
         "entries": entries,
         "controls": [
@@ -211,6 +244,15 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
         ],
         "baseline_search_score": base_search,
         "test": test_note(len(repeat_seeds)),
+        "adaptive": {
+            "enabled": sequential,
+            "settings": added["settings"],
+            "looks": added["looks"],
+            "nominal": added.get("nominal"),
+            "added_seeds": adaptive_seeds.added_seeds(added),
+            "simulations": adaptive_seeds.simulations(added),
+            "history": {cid: arm["history"] for cid, arm in added["arms"].items()},
+        },
         "multiplicity": {
             "correction": "Holm",
             "level": stats.CONFIRM_LEVEL,
@@ -218,7 +260,7 @@ def build(task: Task, selection: dict, results: Path, repeat_seeds: list[int], s
             "changed": changed,
         },
         "power": power(entries, len(repeat_seeds)),
-        "cost": cost(selection, len(repeat_seeds)),
+        "cost": {**cost(selection, len(repeat_seeds)), "added_seeds": adaptive_seeds.simulations(added)},
         "race": {**race, "winners": [w["candidate"] for w in selection["winners"]]},
         "aggregation": task.metric["site_aggregation"],
         "variance_sources": variance_sources(task),
@@ -251,7 +293,11 @@ def _confirm(entries: list[dict]) -> list[str]:
     family = [e for e in entries if e["role"] == "winner"]
     for stage in STAGES:
         tested = [e for e in family if e[stage] is not None]
-        for e, adjusted in zip(tested, stats.holm([e[stage]["p_t_one_sided"] for e in tested]), strict=True):
+        deciding = [
+            e[stage]["p_t_one_sided"] if e[stage].get("p_sequential") is None else e[stage]["p_sequential"]
+            for e in tested
+        ]
+        for e, adjusted in zip(tested, stats.holm(deciding), strict=True):
             e[stage]["p_holm"] = adjusted
             e[stage]["confirmed"] = adjusted < stats.CONFIRM_LEVEL
             if e[stage]["ci_low"] > 0 and not e[stage]["confirmed"]:
@@ -328,7 +374,9 @@ def to_tsv(evidence: dict) -> str:
                 "heldout_ci_low": _fmt(held.get("ci_low")),
                 "heldout_ci_high": _fmt(held.get("ci_high")),
                 "heldout_p_one_sided": _fmt(held.get("p_one_sided")),
+                "heldout_p_sequential": _fmt(held.get("p_sequential")),
                 "heldout_p_holm": _fmt(held.get("p_holm")),
+                "added_seeds_decision": (e.get("added_seeds") or {}).get("status", ""),
                 "control_heldout_diff_mean": _fmt(versus.get("mean")),
                 "control_heldout_ci_low": _fmt(versus.get("ci_low")),
                 "control_heldout_ci_high": _fmt(versus.get("ci_high")),
@@ -350,8 +398,9 @@ def write(
     rerun_seed: int,
     tsv: Path,
     out_json: Path,
+    added: dict | None = None,
 ) -> dict:
-    evidence = build(task, selection, results, repeat_seeds, search_seed)
+    evidence = build(task, selection, results, repeat_seeds, search_seed, added)
     evidence["noise_floor"] = (
         noise_floor(results, selection["baseline"], repeat_seeds, rerun_seed) if selection["baseline"] else {}
     )

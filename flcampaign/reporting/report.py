@@ -248,6 +248,7 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
     headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
     return section | {
         "race": race_section(evidence, race_plot),
+        "adaptive": adaptive_section(evidence),
         "seeds": ", ".join(str(s) for s in evidence["repeat_seeds"]),
         "seeds_count": len(evidence["repeat_seeds"]),
         "test": evidence["test"],
@@ -349,13 +350,55 @@ def race_section(evidence: dict, race_plot: str) -> dict[str, Any]:
         "cost": (
             f"screening {cost['screening']} runs, race {cost['race']} runs in {cost['race_steps']} steps, repeats "
             f"{cost['repeats']} runs (the winners' share {cost['winner_repeats']}: the fixed protocol's "
-            f"{len(evidence['repeat_seeds'])}-seed repeat of its winners), controls {cost['controls']} search runs"
+            f"{len(evidence['repeat_seeds'])}-seed repeat of its winners), added seeds {cost['added_seeds']} runs, "
+            f"controls {cost['controls']} search runs"
             + (
                 f". The race cost {cost['race'] / cost['winner_repeats']:.2f}× the winners' fixed repeats"
                 if cost["race"] and cost["winner_repeats"]
                 else ""
             )
         ),
+    }
+
+
+def adaptive_section(evidence: dict) -> dict[str, Any] | None:
+    """Which winners got added seeds, how many each decision took, and the sequential rule that keeps looking again
+    from raising the error rate."""
+    adaptive = evidence["adaptive"]
+    if not adaptive["enabled"]:
+        return None
+    settings, looks = adaptive["settings"], adaptive["looks"]
+    rows = []
+    for e in evidence["entries"]:
+        history = adaptive["history"].get(e["candidate"])
+        if e["role"] != "winner" or not history:
+            continue
+        held = e["heldout_vs_baseline"] or {}
+        path = "; ".join(
+            f"{h['seeds']} seeds: {h['status']}"
+            + ("" if h["p_sequential"] is None else f" (p {h['p_sequential']:.3f}, worth ≥ {h['min_effect']:+.4f})")
+            for h in history
+        )
+        rows.append([e["candidate"], history[-1]["seeds"], _interval(e["heldout_vs_baseline"]),
+                     _num(held.get("p_sequential"), 3), _num(held.get("p_holm"), 3), path])  # fmt: skip
+    worth = (
+        f"at least {settings['min_effect']:g}"
+        if settings["min_effect"] is not None
+        else "at least the gain the full seed budget finds with 80% power (from its own paired sd)"
+    )
+    return {
+        "rule": (
+            f"a winner whose held-out gain was not separated from zero but whose mean was {worth} got the next "
+            f"{settings['batch']} seeds of {settings['seeds']} (the baseline ran them too), up to {looks[-1]} seeds; "
+            f"every test, the first look's included, is group-sequential over the looks at {looks} seeds: the "
+            "smallest one-sided t p over the looks taken, read against its null distribution over the whole plan "
+            f"(constant boundary: each look separates at nominal p < {adaptive['nominal']:.4f}), so adding seeds "
+            "and testing again does not raise the 2.5% error rate; Holm then applies to these p"
+        ),
+        "table": _table(
+            ["winner", "seeds", "held-out gain [95% CI, all seeds]", "p sequential", "p Holm", "looks"], rows
+        ),
+        "cost": f"{adaptive['simulations']} runs on {len(adaptive['added_seeds'])} added seeds",
     }
 
 
