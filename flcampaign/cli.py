@@ -28,6 +28,7 @@ from flcampaign.contract.candidate import parent_of
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.evidence import calibration, racing
+from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR
@@ -205,7 +206,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Error rates of the decision rules on a seed study's runs (bench/seed_study.py): how often each rule calls
     a null change and each known change a gain when a campaign repeats on --seeds seeds; with --campaigns, whole
-    campaigns with one search run per candidate and with the default race (``selection.racing``)."""
+    campaigns with one search run per candidate, with the default race (``selection.racing``), and with the race
+    and --added-seeds adaptive seeds for promising winners (``repeats.adaptive``)."""
     try:
         study = calibration.SeedStudy.from_dict(json.loads(Path(args.study).read_text()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -217,8 +219,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         selection = defaults(study.task)["selection"] | {"top_k": args.top_k}
         raced = racing.RaceSettings.from_config(selection)
         one_run = dataclasses.replace(raced, seeds=())
+        added = AdaptiveSettings(seeds=tuple(range(args.added_seeds)), batch=args.added_batch)
+        plans = [(one_run, NO_ADDED_SEEDS), (raced, NO_ADDED_SEEDS)] + ([(raced, added)] if added.enabled else [])
         result["campaigns"] = [
-            calibration.campaign_rates(study, args.seeds, args.campaigns, race, effects) for race in (one_run, raced)
+            calibration.campaign_rates(study, args.seeds, args.campaigns, race, effects, adaptive=adaptive)
+            for race, adaptive in plans
         ]
         for rates in result["campaigns"]:
             print()
@@ -297,6 +302,10 @@ def _parser() -> argparse.ArgumentParser:
         help="also simulate whole campaigns of this many candidates (selection included) from the study's runs",
     )
     cal.add_argument("--top-k", type=int, default=2, help="winners repeated per simulated campaign")
+    cal.add_argument(
+        "--added-seeds", type=int, default=10, help="with --campaigns: at most this many seeds added to a winner"
+    )
+    cal.add_argument("--added-batch", type=int, default=5, help="with --campaigns: seeds added per step")
     cal.add_argument("--out", help="also write the rates as JSON here")
     shell = command("agent-shell", cmd_agent_shell)
     shell.add_argument("--no-network", action="store_true", help="no network either (an agent served locally)")

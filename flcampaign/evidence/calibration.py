@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from flcampaign.evidence import racing, stats
+from flcampaign.evidence import adaptive_seeds, racing, stats
+from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
 
 STUDY_SPLITS = ("search_val", "heldout")
 AGGREGATIONS = ("pooled", "mean_over_sites")
@@ -192,11 +193,25 @@ def calibrate(study: SeedStudy, n: int, orientation: float = 1.0, known_effects:
     return {"task": study.task, "rounds": study.rounds, "seeds_per_campaign": n, "arms": arms}
 
 
-def _held_out_confirmed(gains: list[np.ndarray]) -> list[bool]:
-    """The campaign's rule on its winners' held-out gains: one-sided paired t p, Holm over the winners."""
-    n = len(gains[0])
-    p_values = [stats.t_p_one_sided(float(g.mean()), float(g.std(ddof=1)) / math.sqrt(n), n) for g in gains]
-    return [adjusted < stats.CONFIRM_LEVEL for adjusted in stats.holm(p_values)]
+def _held_out_confirmed(gains: list[np.ndarray], n: int, adaptive: AdaptiveSettings) -> tuple[list[bool], list[int]]:
+    """The campaign's rule on its winners' held-out gains (each array: the n repeat seeds, then the added ones in
+    order): one-sided paired t p, or the group-sequential p when seeds may be added, Holm over the winners.
+    Returns (confirmed, seeds each decision took)."""
+    p_values, used = [], []
+    looks = adaptive.looks(n)
+    for g in gains:
+        if not adaptive.enabled:
+            p_values.append(stats.t_p_one_sided(float(g[:n].mean()), float(g[:n].std(ddof=1)) / math.sqrt(n), n))
+            used.append(n)
+            continue
+        seeds = n
+        decision = adaptive_seeds.decide(list(g[:seeds]), looks, adaptive)
+        while decision["status"] == adaptive_seeds.EXTENDED:
+            seeds += adaptive.batch
+            decision = adaptive_seeds.decide(list(g[:seeds]), looks, adaptive)
+        p_values.append(decision["p_sequential"])
+        used.append(seeds)
+    return [adjusted < stats.CONFIRM_LEVEL for adjusted in stats.holm(p_values)], used
 
 
 def one_campaign(
@@ -206,6 +221,7 @@ def one_campaign(
     n: int,
     rng: np.random.Generator,
     race: racing.RaceSettings,
+    adaptive: AdaptiveSettings = NO_ADDED_SEEDS,
 ) -> dict:
     """One simulated campaign from real runs: was the real change selected, confirmed, dropped by the race; was a
     null confirmed; how many simulations the race spent.
@@ -214,14 +230,23 @@ def one_campaign(
     seeds (each null draws its runs from the baseline's spare runs, never one run twice), and ``change`` (a
     change's runs matched to ``baseline`` by seed), when given, is one more. The race (when ``race`` is enabled)
     gives contenders more search runs; the top ``race.top_k`` are repeated on n seeds and decided by the rule
-    (held-out, Holm)."""
+    (held-out, Holm), with seeds added to promising winners when ``adaptive`` is enabled."""
     search_key, held_key = ("search_val", AGGREGATIONS[0]), ("heldout", AGGREGATIONS[0])
     size = len(baseline[held_key])
-    search_runs = 1 + len(race.seeds)
+    search_runs, extra = 1 + len(race.seeds), len(adaptive.seeds) if adaptive.enabled else 0
     order = rng.permutation(len(change[0][held_key]) if change is not None else size)
-    repeat_seeds, change_runs = order[:n], order[n : n + search_runs]
-    spare = np.setdiff1d(np.arange(size), order[: n + search_runs] if change is not None else repeat_seeds)
-    if len(change_runs) < search_runs or len(spare) < search_runs + n:
+    if change is not None:  # the change's runs: repeat seeds, search runs, added seeds (the baseline's match them)
+        repeat_seeds, change_runs = order[:n], order[n : n + search_runs]
+        added = order[n + search_runs : n + search_runs + extra]
+        spare = np.setdiff1d(np.arange(size), order[: n + search_runs + extra])
+    else:
+        repeat_seeds, change_runs, added = order[:n], order[:0], order[n : n + extra]
+        spare = np.setdiff1d(np.arange(size), order[: n + extra])
+    if (
+        (change is not None and len(change_runs) < search_runs)
+        or len(added) < extra
+        or len(spare) < search_runs + n + extra
+    ):
         raise ValueError(f"the study has too few runs for {search_runs} search runs and {n} repeats per candidate")
     own: dict[str, Iterator[int]] = {}
 
@@ -240,21 +265,25 @@ def one_campaign(
         done += len(seeds)
         state = racing.advance(state, batch, race, 1.0, search_seed=-1)
     winners = [entry["candidate"] for entry in racing.ranking(state, 1.0, search_seed=-1)[: race.top_k]]
-    gains = []
+    gains, seeds = [], np.concatenate([repeat_seeds, added])
     for cid in winners:
         if cid == "change" and change is not None:
-            runs = change[0][held_key][repeat_seeds]
+            runs = change[0][held_key][seeds]
         else:  # a null winner's repeats: more of its own runs, unpaired with the baseline's repeat seeds
-            runs = baseline[held_key][[next(own[cid]) for _ in range(n)]]
-        gains.append(runs - baseline[held_key][repeat_seeds])
-    confirmed = _held_out_confirmed(gains)
+            runs = baseline[held_key][[next(own[cid]) for _ in range(n + extra)]]
+        gains.append(runs - baseline[held_key][seeds])
+    confirmed, used = _held_out_confirmed(gains, n, adaptive)
+    fixed, _ = _held_out_confirmed(gains, n, NO_ADDED_SEEDS)  # the same campaign decided on the n seeds alone
     selected = "change" in winners
     return {
+        "confirmed_fixed": selected and fixed[winners.index("change")],
+        "null_confirmed_fixed": any(c for c, cid in zip(fixed, winners, strict=True) if cid != "change"),
         "selected": selected,
         "confirmed": selected and confirmed[winners.index("change")],
         "dropped": "change" in state["dropped"],
         "null_confirmed": any(c for c, cid in zip(confirmed, winners, strict=True) if cid != "change"),
         "race_simulations": racing.simulations(state),
+        "added_simulations": sum(u - n for u in used) + max(u - n for u in used),  # the winners' and the baseline's
     }
 
 
@@ -266,24 +295,28 @@ def campaign_rates(
     effects: tuple[float, ...],
     trials: int = 4000,
     orientation: float = 1.0,
+    adaptive: AdaptiveSettings = NO_ADDED_SEEDS,
 ) -> dict:
     """Whole campaigns with selection: the A/A rate (all candidates null: any winner confirmed) and, for each
     change shifted to each known effect among nulls, how often it is selected, dropped by the race and confirmed;
-    with the race's mean cost in extra simulations."""
+    with the mean cost in extra simulations of the race and of the added seeds."""
     rng = np.random.default_rng(RNG_SEED)
     _, baseline = study.runs(NULL_ARM, orientation)
-    out: dict = {"seeds": n, "candidates": n_candidates, "top_k": race.top_k, "trials": trials, "race": asdict(race)}
-    null = [one_campaign(None, baseline, n_candidates, n, rng, race) for _ in range(trials)]
+    out: dict = {"seeds": n, "candidates": n_candidates, "top_k": race.top_k, "trials": trials, "race": asdict(race),
+                 "adaptive": asdict(adaptive) if adaptive.enabled else None}  # fmt: skip
+    null = [one_campaign(None, baseline, n_candidates, n, rng, race, adaptive) for _ in range(trials)]
     out["aa_rate"] = _with_interval(sum(r["null_confirmed"] for r in null), trials)
     out["aa_race_simulations"] = float(np.mean([r["race_simulations"] for r in null]))
+    out["aa_added_simulations"] = float(np.mean([r["added_simulations"] for r in null]))
     out["known"] = {}
     for arm in study.arm_names()[1:]:
         for effect in effects:
             shifted = with_effect(study.runs(arm, orientation), effect)
             base_runs = study.baseline_runs(study.matched_seeds(arm), orientation)  # the matched seeds lead
-            results = [one_campaign(shifted, base_runs, n_candidates, n, rng, race) for _ in range(trials)]
+            results = [one_campaign(shifted, base_runs, n_candidates, n, rng, race, adaptive) for _ in range(trials)]
             entry: dict[str, Any] = {k: _with_interval(sum(r[k] for r in results), trials) for k in CAMPAIGN_OUTCOMES}
             entry["race_simulations"] = float(np.mean([r["race_simulations"] for r in results]))
+            entry["added_simulations"] = float(np.mean([r["added_simulations"] for r in results]))
             out["known"][f"{arm} at {effect:+g}"] = entry
     return out
 
@@ -325,19 +358,30 @@ def render_campaigns(result: dict) -> str:
         if race["seeds"] and race["contenders"] > race["top_k"]
         else "one search run each"
     )
+    adaptive = result.get("adaptive")
+    added = (
+        f" (+ up to {len(adaptive['seeds'])} added in batches of {adaptive['batch']}, group-sequential)"
+        if adaptive
+        else ""
+    )
     lines = [
         f"whole campaigns: {result['candidates']} candidates, {how}, top {result['top_k']} repeated on "
-        f"{result['seeds']} seeds, held-out rule with Holm; {result['trials']} simulated campaigns (Wilson intervals)"
+        f"{result['seeds']} seeds{added}, held-out rule with Holm; {result['trials']} simulated campaigns (Wilson "
+        "intervals)"
     ]
     aa = result["aa_rate"]
     lines.append(
         f"  all null: a winner confirmed in {aa['rate']:.3f} [{aa['interval'][0]:.3f}, {aa['interval'][1]:.3f}]; "
-        f"race simulations {result['aa_race_simulations']:.1f}"
+        f"race simulations {result['aa_race_simulations']:.1f}, added-seed simulations "
+        f"{result.get('aa_added_simulations', 0.0):.1f}"
     )
     for name, entry in result["known"].items():
         cells = ", ".join(
             f"{label} {entry[key]['rate']:.3f} [{entry[key]['interval'][0]:.3f}, {entry[key]['interval'][1]:.3f}]"
             for key, label in CAMPAIGN_OUTCOMES.items()
         )
-        lines.append(f"  {name} among nulls: {cells}; race simulations {entry['race_simulations']:.1f}")
+        lines.append(
+            f"  {name} among nulls: {cells}; race simulations {entry['race_simulations']:.1f}, added-seed "
+            f"simulations {entry.get('added_simulations', 0.0):.1f}"
+        )
     return "\n".join(lines)

@@ -249,6 +249,7 @@ def build(
             "settings": added["settings"],
             "looks": added["looks"],
             "nominal": added.get("nominal"),
+            "later_weight": adaptive_seeds.LATER_WEIGHT,
             "added_seeds": adaptive_seeds.added_seeds(added),
             "simulations": adaptive_seeds.simulations(added),
             "history": {cid: arm["history"] for cid, arm in added["arms"].items()},

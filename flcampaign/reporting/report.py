@@ -392,8 +392,9 @@ def adaptive_section(evidence: dict) -> dict[str, Any] | None:
             f"{settings['batch']} seeds of {settings['seeds']} (the baseline ran them too), up to {looks[-1]} seeds; "
             f"every test, the first look's included, is group-sequential over the looks at {looks} seeds: the "
             "smallest one-sided t p over the looks taken, read against its null distribution over the whole plan "
-            f"(constant boundary: each look separates at nominal p < {adaptive['nominal']:.4f}), so adding seeds "
-            "and testing again does not raise the 2.5% error rate; Holm then applies to these p"
+            f"(the fixed repeats separate at nominal p < {adaptive['nominal']:.4f}, each added batch at p < "
+            f"{adaptive['nominal'] * adaptive['later_weight']:.4f}), so adding seeds and testing again does not raise "
+            "the 2.5% error rate; Holm then applies to these p"
         ),
         "table": _table(
             ["winner", "seeds", "held-out gain [95% CI, all seeds]", "p sequential", "p Holm", "looks"], rows
