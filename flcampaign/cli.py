@@ -221,11 +221,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         one_run = dataclasses.replace(raced, seeds=())
         added = AdaptiveSettings(seeds=tuple(range(args.added_seeds)), batch=args.added_batch)
         plans = [(one_run, NO_ADDED_SEEDS), (raced, NO_ADDED_SEEDS)] + ([(raced, added)] if added.enabled else [])
-        result["campaigns"] = [
-            calibration.campaign_rates(study, args.seeds, args.campaigns, race, effects, adaptive=adaptive)
-            for race, adaptive in plans
-        ]
-        for rates in result["campaigns"]:
+        result["campaigns"] = []
+        for race, adaptive in plans:
+            try:
+                rates = calibration.campaign_rates(study, args.seeds, args.campaigns, race, effects, adaptive=adaptive)
+            except ValueError as error:  # a small study cannot also hold the added seeds
+                print(f"\nwhole campaigns with {len(adaptive.seeds)} added seeds left out: {error}")
+                continue
+            result["campaigns"].append(rates)
             print()
             print(calibration.render_campaigns(rates))
     if args.out:

@@ -308,6 +308,8 @@ def campaign_rates(
     out["aa_rate"] = _with_interval(sum(r["null_confirmed"] for r in null), trials)
     out["aa_race_simulations"] = float(np.mean([r["race_simulations"] for r in null]))
     out["aa_added_simulations"] = float(np.mean([r["added_simulations"] for r in null]))
+    if adaptive.enabled:  # the same campaigns decided on the fixed seeds alone: the paired comparison
+        out["aa_rate_fixed"] = _with_interval(sum(r["null_confirmed_fixed"] for r in null), trials)
     out["known"] = {}
     for arm in study.arm_names()[1:]:
         for effect in effects:
@@ -317,6 +319,8 @@ def campaign_rates(
             entry: dict[str, Any] = {k: _with_interval(sum(r[k] for r in results), trials) for k in CAMPAIGN_OUTCOMES}
             entry["race_simulations"] = float(np.mean([r["race_simulations"] for r in results]))
             entry["added_simulations"] = float(np.mean([r["added_simulations"] for r in results]))
+            if adaptive.enabled:
+                entry["confirmed_fixed"] = _with_interval(sum(r["confirmed_fixed"] for r in results), trials)
             out["known"][f"{arm} at {effect:+g}"] = entry
     return out
 
@@ -349,6 +353,13 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _fixed(rate: dict | None) -> str:
+    """The same campaigns' rate when decided on the fixed repeat seeds alone (only with added seeds)."""
+    if rate is None:
+        return ""
+    return f"; on the fixed seeds alone {rate['rate']:.3f} [{rate['interval'][0]:.3f}, {rate['interval'][1]:.3f}]"
+
+
 def render_campaigns(result: dict) -> str:
     """Whole-campaign rates as a text table."""
     race = result["race"]
@@ -373,7 +384,7 @@ def render_campaigns(result: dict) -> str:
     lines.append(
         f"  all null: a winner confirmed in {aa['rate']:.3f} [{aa['interval'][0]:.3f}, {aa['interval'][1]:.3f}]; "
         f"race simulations {result['aa_race_simulations']:.1f}, added-seed simulations "
-        f"{result.get('aa_added_simulations', 0.0):.1f}"
+        f"{result.get('aa_added_simulations', 0.0):.1f}{_fixed(result.get('aa_rate_fixed'))}"
     )
     for name, entry in result["known"].items():
         cells = ", ".join(
@@ -382,6 +393,6 @@ def render_campaigns(result: dict) -> str:
         )
         lines.append(
             f"  {name} among nulls: {cells}; race simulations {entry['race_simulations']:.1f}, added-seed "
-            f"simulations {entry.get('added_simulations', 0.0):.1f}"
+            f"simulations {entry.get('added_simulations', 0.0):.1f}{_fixed(entry.get('confirmed_fixed'))}"
         )
     return "\n".join(lines)
