@@ -31,17 +31,17 @@ def test_plan_of_looks_and_batches():
 def test_one_look_is_the_plain_t_test():
     d = [0.03, 0.01, 0.04, -0.005, 0.02]
     plain = stats.t_p_one_sided(float(np.mean(d)), float(np.std(d, ddof=1)) / math.sqrt(5), 5)
-    assert adaptive_seeds.sequential_p(d, (5,)) == pytest.approx(plain, abs=0.002)
-    assert adaptive_seeds.boundary((5,)) == pytest.approx(stats.CONFIRM_LEVEL, abs=0.001)
+    assert adaptive_seeds.sequential_p(d, (5,), 0.05) == pytest.approx(plain, abs=0.002)
+    assert adaptive_seeds.boundary((5,), 0.05) == pytest.approx(stats.CONFIRM_LEVEL, abs=0.001)
 
 
 def test_more_looks_make_each_stricter():
     """Pocock's constant boundary (every weight 1): three looks at one-sided 2.5% need a nominal p near 1% each;
     the default weights keep most of the level at the first look."""
-    assert 0.02 < adaptive_seeds.boundary(LOOKS) < stats.CONFIRM_LEVEL
-    assert 0.008 < adaptive_seeds.boundary(LOOKS, later=1.0) < 0.013
+    assert 0.02 < adaptive_seeds.boundary(LOOKS, SETTINGS.later_weight) < stats.CONFIRM_LEVEL
+    assert 0.008 < adaptive_seeds.boundary(LOOKS, 1.0) < 0.013
     d = list(np.random.default_rng(1).normal(0.02, 0.02, 5))
-    assert adaptive_seeds.sequential_p(d, LOOKS) > adaptive_seeds.sequential_p(d, (5,))
+    assert adaptive_seeds.sequential_p(d, LOOKS, 0.05) > adaptive_seeds.sequential_p(d, (5,), 0.05)
 
 
 def _rates(effect: float, paths: int, seed: int) -> tuple[float, float]:

@@ -4,7 +4,7 @@ After the fixed repeat seeds, a winner whose held-out gain is not separated from
 the gain the full seed budget could detect gets the next batch of seeds (the baseline runs them too), up to a cap.
 Testing again after each batch would inflate a plain t test's error rate. The decision is instead a group-sequential
 test: at every look the one-sided paired t p is computed and divided by the look's weight (1 for the fixed repeats,
-``LATER_WEIGHT`` for each added batch), and the smallest of these is compared with its distribution under the null
+``later_weight`` for each added batch), and the smallest of these is compared with its distribution under the null
 over every look the plan allows (Gaussian paired differences: the t statistic does not depend on their scale, so
 one Monte Carlo table per plan serves every task). That p is valid whatever the data make the campaign do (an arm
 that stops early only had fewer chances), so Holm over the winners applies to it unchanged. The price: the first
@@ -36,12 +36,14 @@ SEPARATED, BELOW_EFFECT, EXHAUSTED, EXTENDED, NO_PAIRS = (
 
 @dataclass(frozen=True)
 class AdaptiveSettings:
-    """``repeats.adaptive``: the extra seeds in the order they are used, the batch size, and the smallest mean gain
-    worth more seeds (None: the gain the full budget finds with 80% power at the plan's boundary)."""
+    """``repeats.adaptive``: the extra seeds in the order they are used, the batch size, the smallest mean gain
+    worth more seeds (None: the gain the full budget finds with 80% power at the plan's boundary), and each added
+    batch's share of the level relative to the fixed repeats'."""
 
     seeds: tuple[int, ...] = ()
     batch: int = 5
     min_effect: float | None = None
+    later_weight: float = 0.05
 
     @classmethod
     def from_config(cls, adaptive: Mapping) -> "AdaptiveSettings":
@@ -50,6 +52,7 @@ class AdaptiveSettings:
             seeds=tuple(int(s) for s in adaptive.get("seeds", ())),
             batch=int(adaptive.get("batch", 5)),
             min_effect=None if min_effect is None else float(min_effect),
+            later_weight=float(adaptive.get("later_weight", 0.05)),
         )
 
     @property
@@ -82,19 +85,16 @@ def t_p_one_sided(differences: np.ndarray) -> np.ndarray:
     return scipy_stats.t.sf(t, n - 1)
 
 
-# each added batch's share of the level relative to the fixed repeats': 1 is Pocock's constant boundary (5 then up
-# to 15 seeds: every look at p < 0.010); 0.05 keeps the first look at p < 0.0235 and the later ones at p < 0.0012,
-# which on the bundled task's runs lost the least at +0.05 and gained the most at +0.03 (docs/statistics.md)
-LATER_WEIGHT = 0.05
-
-
 def weights(looks: tuple[int, ...], later: float) -> np.ndarray:
-    """Each look's share of the level, relative to the first's."""
+    """Each look's share of the level, relative to the first's: 1 everywhere is Pocock's constant boundary (5 then up
+    to 15 seeds: every look at p < 0.010); the default 0.05 keeps the first look at p < 0.0235 and the later ones at
+    p < 0.0012, which on the bundled task's runs lost the least at +0.05 and gained the most at +0.03
+    (docs/statistics.md, bench/adaptive_weights.py)."""
     return np.array([1.0] + [later] * (len(looks) - 1))
 
 
 @functools.lru_cache(maxsize=16)
-def null_min_p(looks: tuple[int, ...], later: float = LATER_WEIGHT) -> np.ndarray:
+def null_min_p(looks: tuple[int, ...], later: float) -> np.ndarray:
     """Sorted smallest-over-the-looks weighted t p of Gaussian null paths: the table a sequential p is read from."""
     rng = np.random.default_rng(NULL_SEED)
     paths = rng.standard_normal((NULL_DRAWS, looks[-1]))
@@ -102,7 +102,7 @@ def null_min_p(looks: tuple[int, ...], later: float = LATER_WEIGHT) -> np.ndarra
     return np.sort(np.min([t_p_one_sided(paths[:, :n]) / w[k] for k, n in enumerate(looks)], axis=0))
 
 
-def sequential_p(differences: list[float], looks: tuple[int, ...], later: float = LATER_WEIGHT) -> float:
+def sequential_p(differences: list[float], looks: tuple[int, ...], later: float) -> float:
     """The group-sequential p of a gain observed in seed order: how often a null path over the whole plan shows a
     smallest look p at least this small (looks the data did not reach count as not taken)."""
     reached = [n for n in looks if n <= len(differences)]
@@ -116,7 +116,7 @@ def sequential_p(differences: list[float], looks: tuple[int, ...], later: float 
 
 
 @functools.lru_cache(maxsize=16)
-def boundary(looks: tuple[int, ...], level: float = stats.CONFIRM_LEVEL, later: float = LATER_WEIGHT) -> float:
+def boundary(looks: tuple[int, ...], later: float, level: float = stats.CONFIRM_LEVEL) -> float:
     """The nominal p below which the first look separates the gain (a later look: this times its weight)."""
     return float(np.quantile(null_min_p(looks, later), level))
 
@@ -134,9 +134,9 @@ def decide(differences: list[float], looks: tuple[int, ...], settings: AdaptiveS
         return {"seeds": n, "p_sequential": None, "mean": None, "min_effect": None, "status": NO_PAIRS}
     d = np.asarray(differences, dtype=float)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
-    nominal = boundary(looks)
+    nominal = boundary(looks, settings.later_weight)
     worth = settings.min_effect if settings.min_effect is not None else sd * unit_mde(looks[-1], nominal)
-    p = sequential_p(differences, looks)
+    p = sequential_p(differences, looks, settings.later_weight)
     if p < stats.CONFIRM_LEVEL:
         status = SEPARATED
     elif mean < worth:
@@ -168,7 +168,7 @@ def start(task: Task, selection: dict, records: Records, repeat_seeds: list[int]
         "step": 0,
         "repeat_seeds": list(repeat_seeds),
         "looks": list(settings.looks(len(repeat_seeds))),
-        "nominal": boundary(settings.looks(len(repeat_seeds))) if winners else None,
+        "nominal": boundary(settings.looks(len(repeat_seeds)), settings.later_weight) if winners else None,
         "arms": {cid: {"seeds": list(repeat_seeds), "history": []} for cid in winners},
     }
     return _look(task, state, records, settings)

@@ -101,12 +101,13 @@ def _sequential(
     reference: dict[int, float],
     seeds: list[int],
     looks: list[int],
+    later: float,
 ) -> stats.PairedSummary | None:
     """``pair`` with its group-sequential p, from the gains in the order their seeds were added."""
     if pair is None:
         return None
     gains = [task.gain(arm[s], reference[s]) for s in seeds if s in arm and s in reference]
-    return dataclasses.replace(pair, p_sequential=adaptive_seeds.sequential_p(gains, tuple(looks)))
+    return dataclasses.replace(pair, p_sequential=adaptive_seeds.sequential_p(gains, tuple(looks), later))
 
 
 def _fmt(value: float | None) -> str:
@@ -190,8 +191,9 @@ def build(
         other_repeat = _pair(task, scores_other, base_other)
         other_heldout = _pair(task, heldout_other, held_other)
         if sequential and role == "winner":
-            repeat_pair = _sequential(task, repeat_pair, scores, base, seeds, added["looks"])
-            heldout_pair = _sequential(task, heldout_pair, heldout, base_heldout, seeds, added["looks"])
+            later = added["settings"]["later_weight"]
+            repeat_pair = _sequential(task, repeat_pair, scores, base, seeds, added["looks"], later)
+            heldout_pair = _sequential(task, heldout_pair, heldout, base_heldout, seeds, added["looks"], later)
         search_score = search.get(search_seed)
         entries.append(
             {
@@ -249,7 +251,7 @@ def build(
             "settings": added["settings"],
             "looks": added["looks"],
             "nominal": added.get("nominal"),
-            "later_weight": adaptive_seeds.LATER_WEIGHT,
+            "later_weight": added["settings"].get("later_weight"),
             "added_seeds": adaptive_seeds.added_seeds(added),
             "simulations": adaptive_seeds.simulations(added),
             "history": {cid: arm["history"] for cid, arm in added["arms"].items()},
