@@ -35,6 +35,12 @@ def test_one_look_is_the_plain_t_test():
     assert adaptive_seeds.boundary((5,), 0.05) == pytest.approx(stats.CONFIRM_LEVEL, abs=0.001)
 
 
+def test_a_crashed_seed_leaves_the_look_short_not_void():
+    d = [0.05, 0.04, 0.06, 0.05]  # the fifth repeat seed crashed
+    assert adaptive_seeds.sequential_p(d, LOOKS, 0.05) < 0.01
+    assert adaptive_seeds.sequential_p(d[:1], LOOKS, 0.05) == 1.0
+
+
 def test_more_looks_make_each_stricter():
     """Pocock's constant boundary (every weight 1): three looks at one-sided 2.5% need a nominal p near 1% each;
     the default weights keep most of the level at the first look."""

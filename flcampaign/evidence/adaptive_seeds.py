@@ -104,9 +104,13 @@ def null_min_p(looks: tuple[int, ...], later: float) -> np.ndarray:
 
 def sequential_p(differences: list[float], looks: tuple[int, ...], later: float) -> float:
     """The group-sequential p of a gain observed in seed order: how often a null path over the whole plan shows a
-    smallest look p at least this small (looks the data did not reach count as not taken)."""
+    smallest look p at least this small (looks the data did not reach count as not taken). A seed whose run
+    crashed leaves a look short: the pairs there are that look (its t p uses their count), so one crash does
+    not void the test."""
     reached = [n for n in looks if n <= len(differences)]
-    if not reached:
+    if len(differences) not in reached and len(reached) < len(looks):
+        reached.append(len(differences))
+    if len(differences) < 2:
         return 1.0
     d = np.asarray(differences, dtype=float)
     w = weights(looks, later)

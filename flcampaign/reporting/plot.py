@@ -153,8 +153,10 @@ def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
 
 
 def repeats_plot(evidence: dict, out: Path) -> None:
-    """Per-seed paired differences to the baseline with mean and 95% t interval, repeat and held-out."""
+    """Per-seed paired differences to the baseline with mean and 95% t interval, repeat and held-out; the seeds
+    added to a promising winner (``repeats.adaptive``) are hollow."""
     entries = [e for e in evidence["entries"] if e["diff_per_seed"] or e["heldout_diff_per_seed"]]
+    fixed = {int(seed) for seed in evidence["repeat_seeds"]}
     fig, axes = plt.subplots(1, 2, figsize=(14, max(3.0, 1.1 * len(entries) + 1.5)), dpi=150, sharey=True)
     panels = (
         ("diff_per_seed", "repeat", "search-validation (repeat seeds)"),
@@ -162,9 +164,13 @@ def repeats_plot(evidence: dict, out: Path) -> None:
     )
     for ax, (per_seed_key, summary_key, title) in zip(axes, panels, strict=True):
         for row, entry in enumerate(entries):
-            diffs = list(entry[per_seed_key].values())
             color = "#2c3e50" if entry["role"] == "winner" else "#e67e22"
-            ax.scatter(diffs, [row] * len(diffs), color=color, alpha=0.5, s=30, zorder=3)
+            for added in (False, True):
+                diffs = [d for seed, d in entry[per_seed_key].items() if (int(seed) not in fixed) == added]
+                style: dict[str, object] = (
+                    {"facecolors": "none", "edgecolors": color} if added else {"color": color, "alpha": 0.5}
+                )
+                ax.scatter(diffs, [row] * len(diffs), s=30, zorder=3, **style)
             summary = entry[summary_key]
             if summary:
                 ax.errorbar(
@@ -179,11 +185,16 @@ def repeats_plot(evidence: dict, out: Path) -> None:
                 )
         ax.axvline(0.0, color="#7f8c8d", ls="--")
         ax.set_title(f"{evidence['metric']['name']} difference to the baseline, {title}")
-        ax.set_xlabel("paired difference per seed (positive = better); diamond = mean with 95% t interval")
+        ax.set_xlabel("paired difference per seed (positive = better)")
         ax.grid(alpha=0.3)
-    labels = [f"{e['candidate']}\n({e['role']})" for e in entries]
+    labels = [
+        f"{e['candidate']}\n({e['role']}" + (f", {len(e['heldout'])} seeds)" if len(e["heldout"]) > len(fixed) else ")")
+        for e in entries
+    ]
     axes[0].set_yticks(range(len(entries)), labels)
     axes[0].set_ylim(-0.8, max(len(entries), 1) - 0.2)
+    fig.supxlabel("dot: a repeat seed; hollow: a seed added to a promising winner; diamond: mean with 95% t interval",
+                  fontsize=10)  # fmt: skip
     save(fig, Path(out))
 
 
