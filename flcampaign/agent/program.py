@@ -37,6 +37,14 @@ def _budget_table(task: Task, rounds: int | None) -> str:
     return "\n".join(rows)
 
 
+def _added_seeds_note(adaptive: dict) -> str:
+    """Where promising winners get more repeat seeds (``repeats.adaptive``), say so; else nothing."""
+    seeds = adaptive.get("seeds") or []
+    if len(seeds) < adaptive.get("batch", 5):
+        return ""
+    return f" (a winner whose gain is promising but not yet clear also on {', '.join(str(s) for s in seeds)})"
+
+
 def _rounds_note(rounds: int | None) -> str:
     """Say either way whether config.yaml overrides the rounds, so a demo budget is never mistaken for the task's."""
     if rounds is None:
@@ -104,6 +112,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         search_seed=task.seeds["search"],
         repeat_seeds=", ".join(str(seed) for seed in config["repeats"]["seeds"] or task.seeds["repeat"]),
         race_seeds=", ".join(str(seed) for seed in config["selection"]["racing"]["seeds"]) or "none: racing is off",
+        added_seeds=_added_seeds_note(config["repeats"]["adaptive"]),
         sources=f"tasks/{task.name}/{task.profile['sources']}",
         editable=_code(task.surface["editable"]),
         creatable=_code(task.surface["creatable"]),
