@@ -231,6 +231,7 @@ def test_a_promising_winner_gets_added_seeds_and_a_sequential_test(campaign):
         assert added and entry["heldout_vs_baseline"]["n"] == len(final["seeds"])
     report = (campaign / "reports" / "report.md").read_text()
     assert "### Added seeds" in report and f"added seeds {2 * len(added)} runs" in report
+    assert "p sequential, Holm" in report  # the tables name the p the decision took
 
 
 def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):

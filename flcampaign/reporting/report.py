@@ -246,16 +246,17 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
     floor = evidence.get("noise_floor") or {}
     same = floor.get("same_seed")
     headers = ["candidate", "role", "search score", f"{metric} per seed", "mean ± sd", "paired gain [95% CI]"]
+    holm = "p sequential, Holm" if evidence["adaptive"]["enabled"] else "p t, Holm"  # the p the decision took
     return section | {
         "race": race_section(evidence, race_plot),
         "adaptive": adaptive_section(evidence),
         "seeds": ", ".join(str(s) for s in evidence["repeat_seeds"]),
         "seeds_count": len(evidence["repeat_seeds"]),
         "test": evidence["test"],
-        "repeats_table": _table([*headers, "p one-sided", "p two-sided", "p t, Holm"], repeats),
+        "repeats_table": _table([*headers, "p one-sided", "p two-sided", holm], repeats),
         "repeats_plot": repeats_plot,
         "heldout_table": _table(
-            ["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided", "p t, Holm"],
+            ["candidate", "role", f"held-out {metric} per seed", "paired gain [95% CI]", "p one-sided", holm],
             heldout,
         ),
         "n_controls": len(controls),
