@@ -130,6 +130,14 @@ def test_steps_extend_only_the_promising_winner(heart_task, campaign):
     assert adaptive_seeds.added_seeds(state) == list(SETTINGS.seeds[: final["seeds"] - len(REPEAT)])
 
 
+def test_a_gain_of_exactly_zero_gets_no_seeds_by_default():
+    """No spread and no gain: more seeds cannot change it (an explicit min_effect 0 still chases it)."""
+    zero = [0.0] * 5
+    assert adaptive_seeds.decide(zero, LOOKS, SETTINGS)["status"] == adaptive_seeds.BELOW_EFFECT
+    explicit = AdaptiveSettings(seeds=SETTINGS.seeds, min_effect=0.0)
+    assert adaptive_seeds.decide(zero, LOOKS, explicit)["status"] == adaptive_seeds.EXTENDED
+
+
 def test_disabled_plan_adds_nothing(heart_task, campaign):
     state = adaptive_seeds.start(heart_task, selection_of("promising"), Records(campaign), REPEAT, AdaptiveSettings())
     assert state["arms"] == {} and state["next_seeds"] == [] and adaptive_seeds.simulations(state) == 0

@@ -205,8 +205,8 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
 
 
 def test_a_promising_winner_gets_added_seeds_and_a_sequential_test(campaign):
-    """min_effect 0: a winner whose held-out gain is positive but not separated runs seed 47 (then 48) beside the
-    baseline; one that is separated or negative stops at the fixed seeds. Either way the records agree."""
+    """min_effect 0: a winner whose held-out gain is not negative and not separated runs seed 47 (then 48) beside
+    the baseline; one that is separated or negative stops at the fixed seeds. Either way the records agree."""
     records = Records(campaign / "results")
     steps = [json.loads(records.seeds_step(step).read_text()) for step in range(3)]
     (winner,) = steps[0]["arms"]

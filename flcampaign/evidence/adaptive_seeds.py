@@ -143,7 +143,7 @@ def decide(differences: list[float], looks: tuple[int, ...], settings: AdaptiveS
     p = sequential_p(differences, looks, settings.later_weight)
     if p < stats.CONFIRM_LEVEL:
         status = SEPARATED
-    elif mean < worth:
+    elif mean < worth or (settings.min_effect is None and mean <= 0):  # by default only a positive gain is chased
         status = BELOW_EFFECT
     elif n >= looks[-1]:
         status = EXHAUSTED
