@@ -138,29 +138,29 @@ def test_wilson_interval_hand_values():
     assert stats.wilson(0, 50)[0] == 0.0 and stats.wilson(50, 50)[1] == 1.0
 
 
-def test_calibrate_command_prints_and_writes(tmp_path, capsys):
+def calibrate_campaigns(tmp_path, capsys, n_seeds: int) -> tuple[str, dict]:
+    """(printed, saved) of `flcampaign calibrate` with whole campaigns on a study of ``n_seeds`` seeds."""
     path = tmp_path / "study.json"
-    path.write_text(json.dumps(study(10, {"plus": 0.05}).as_dict()))
+    path.write_text(json.dumps(study(n_seeds, {"plus": 0.05}).as_dict()))
     command = ["calibrate", str(path), "--seeds", "4", "--known-effect", "0.1", "--campaigns", "3"]
     assert cli.main([*command, "--out", str(tmp_path / "cal.json")]) == 0
-    out = capsys.readouterr().out
+    return capsys.readouterr().out, json.loads((tmp_path / "cal.json").read_text())
+
+
+def test_calibrate_command_prints_and_writes(tmp_path, capsys):
+    out, saved = calibrate_campaigns(tmp_path, capsys, 10)
     assert "held-out alone" in out and "plus" in out and "null" in out and "plus at +0.1" in out
     assert "whole campaigns: 3 candidates, one search run each, top 2" in out
     assert "whole campaigns: 3 candidates, the top 4 raced on 4 more search seeds in batches of 2" in out
-    saved = json.loads((tmp_path / "cal.json").read_text())
     assert saved["seeds_per_campaign"] == 4 and set(saved["arms"]) == {"null", "plus", "plus at +0.1"}
     assert [set(c["known"]) for c in saved["campaigns"]] == [{"plus at +0.1"}] * 2
     assert "with 10 added seeds left out: the study has too few runs" in out  # 10 seeds cannot hold them
 
 
 def test_calibrate_command_adds_seeds_to_winners_when_the_study_holds_them(tmp_path, capsys):
-    path = tmp_path / "study.json"
-    path.write_text(json.dumps(study(24, {"plus": 0.05}).as_dict()))
-    command = ["calibrate", str(path), "--seeds", "4", "--known-effect", "0.1", "--campaigns", "3"]
-    assert cli.main([*command, "--out", str(tmp_path / "cal.json")]) == 0
-    out = capsys.readouterr().out
+    out, saved = calibrate_campaigns(tmp_path, capsys, 24)
     assert "top 2 repeated on 4 seeds (+ up to 10 added in batches of 5, group-sequential)" in out
-    adaptive = json.loads((tmp_path / "cal.json").read_text())["campaigns"][2]
+    adaptive = saved["campaigns"][2]
     assert adaptive["adaptive"]["batch"] == 5 and adaptive["aa_rate"]["rate"] <= 0.1
     assert 0 <= adaptive["known"]["plus at +0.1"]["confirmed_fixed"]["rate"] <= 1
 

@@ -152,14 +152,11 @@ def decide(differences: list[float], looks: tuple[int, ...], settings: AdaptiveS
     return {"seeds": n, "p_sequential": p, "mean": mean, "min_effect": worth, "status": status}
 
 
-def held_out_gains(
-    task: Task, records: Records, cid: str, baseline: str, seeds: list[int]
-) -> tuple[list[int], list[float]]:
-    """(the seeds, in the given order, where both ran and scored on the held-out split; the winner's gains there)."""
+def held_out_gains(task: Task, records: Records, cid: str, baseline: str, seeds: list[int]) -> list[float]:
+    """The winner's held-out gains over the baseline, in the given seed order, where both ran and scored."""
     arm = scored_records(records, "repeat", cid, seeds, HELDOUT_RECORD)
     base = scored_records(records, "repeat", baseline, seeds, HELDOUT_RECORD)
-    paired = [s for s in seeds if s in arm and s in base]
-    return paired, [task.gain(arm[s][0], base[s][0]) for s in paired]
+    return [task.gain(arm[s][0], base[s][0]) for s in seeds if s in arm and s in base]
 
 
 def start(task: Task, selection: dict, records: Records, repeat_seeds: list[int], settings: AdaptiveSettings) -> dict:
@@ -193,7 +190,7 @@ def _look(task: Task, state: dict, records: Records, settings: AdaptiveSettings)
     for cid, arm in state["arms"].items():
         if arm["history"] and arm["history"][-1]["status"] != EXTENDED:
             continue
-        _, gains = held_out_gains(task, records, cid, state["baseline"], arm["seeds"])
+        gains = held_out_gains(task, records, cid, state["baseline"], arm["seeds"])
         decision = decide(gains, looks, settings)
         if decision["status"] == EXTENDED and not more_left:
             decision["status"] = EXHAUSTED

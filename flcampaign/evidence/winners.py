@@ -153,6 +153,7 @@ def build(
     added = added or {"arms": {}, "repeat_seeds": repeat_seeds, "looks": [len(repeat_seeds)], "settings": {"seeds": []}}
     sequential = len(added["looks"]) > 1 and bool(added["arms"])
     baseline_seeds = [*repeat_seeds, *adaptive_seeds.added_seeds(added)]
+    added_runs = adaptive_seeds.simulations(added)
 
     def seeds_of(cid: str) -> list[int]:
         return added["arms"][cid]["seeds"] if cid in added["arms"] else list(repeat_seeds)
@@ -251,9 +252,8 @@ def build(
             "settings": added["settings"],
             "looks": added["looks"],
             "nominal": added.get("nominal"),
-            "later_weight": added["settings"].get("later_weight"),
             "added_seeds": adaptive_seeds.added_seeds(added),
-            "simulations": adaptive_seeds.simulations(added),
+            "simulations": added_runs,
             "history": {cid: arm["history"] for cid, arm in added["arms"].items()},
         },
         "multiplicity": {
@@ -263,7 +263,7 @@ def build(
             "changed": changed,
         },
         "power": power(entries, len(repeat_seeds)),
-        "cost": {**cost(selection, len(repeat_seeds)), "added_seeds": adaptive_seeds.simulations(added)},
+        "cost": {**cost(selection, len(repeat_seeds)), "added_seeds": added_runs},
         "race": {**race, "winners": [w["candidate"] for w in selection["winners"]]},
         "aggregation": task.metric["site_aggregation"],
         "variance_sources": variance_sources(task),

@@ -395,7 +395,7 @@ def adaptive_section(evidence: dict) -> dict[str, Any] | None:
             "smallest one-sided t p over the looks taken, each divided by its look's weight, read against its null "
             "distribution over the whole plan "
             f"(the fixed repeats separate at nominal p < {adaptive['nominal']:.4f}, each added batch at p < "
-            f"{adaptive['nominal'] * adaptive['later_weight']:.4f}), so adding seeds and testing again does not raise "
+            f"{adaptive['nominal'] * settings['later_weight']:.4f}), so adding seeds and testing again does not raise "
             "the 2.5% error rate; Holm then applies to these p"
         ),
         "table": _table(
