@@ -14,6 +14,12 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def digest_of(value: Any) -> str:
+    """A short, stable name for a JSON-able value (a chain of checkpoints is filed under the digest of what its first
+    step takes from outside it)."""
+    return sha256_bytes(json.dumps(value, sort_keys=True).encode())[:12]
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -105,9 +105,20 @@ class Records:
         """The race's state after ``step`` batches (step 0: who entered it)."""
         return self.root / "race" / f"step{step}.json"
 
-    def seeds_step(self, step: int | str) -> Path:
-        """The adaptive repeat seeds after ``step`` batches (step 0: each winner's look at the fixed repeats)."""
-        return self.root / "added_seeds" / f"step{step}.json"
+    def seeds_step(self, chain: str, step: int | str) -> Path:
+        """The adaptive repeat seeds after ``step`` batches (step 0: each winner's look at the fixed repeats), in the
+        folder of their chain (named by the digest of what its first step takes from the selection and config)."""
+        return self.root / "added_seeds" / chain / f"step{step}.json"
+
+    def tpe_step(self, chain: str, step: int | str) -> Path:
+        """The TPE control arm after ``step`` batches: every control told so far and the batch it asks next, in the
+        folder of its chain (as ``seeds_step``)."""
+        return self.root / "tpe" / chain / f"step{step}.json"
+
+    @property
+    def control_arms(self) -> Path:
+        """Every control of both arms with its knob values and search score, and the TPE arm's settings."""
+        return self.root / "controls.json"
 
     @property
     def race_tsv(self) -> Path:
@@ -199,3 +210,7 @@ class Campaign:
     @property
     def race_plot(self) -> Path:
         return self.reports / "race.png"
+
+    @property
+    def control_arms_plot(self) -> Path:
+        return self.reports / "control_arms.png"

@@ -11,10 +11,12 @@ from flcampaign.contract.candidate import (
     parent_of,
 )
 from flcampaign.deps import code_digest, task_digest
-from flcampaign.evidence.adaptive_seeds import AdaptiveSettings, added_seeds
+from flcampaign.files import digest_of
+from flcampaign.evidence.adaptive_seeds import AdaptiveSettings
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.racing import RaceSettings, runners
 from flcampaign.evidence.selection import repeated_ids
+from flcampaign.evidence.tpe_controls import TPE_PREFIX, TpeSettings
 from flcampaign.execution.compute import REFERENCE_ID
 from flcampaign.layout import PHASES, RACE_PHASE, Campaign
 from flcampaign.task import Task
@@ -43,6 +45,7 @@ if set(ADAPTIVE.seeds) & {SEARCH_SEED, *REPEAT_SEEDS, *RACE.seeds}:
         f"adaptive seeds {list(ADAPTIVE.seeds)} reuse the search seed, a race seed or a repeat seed: "
         "added seeds must be fresh"
     )
+TPE = TpeSettings.from_config(config["controls"])
 CANDIDATES = discover(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
 SCHEMAS = Path(workflow.basedir) / "rules" / "schemas"
@@ -123,16 +126,107 @@ def selection():
 
 
 def control_args(wildcards):
-    """A control's knob values, as a parameter: the control re-runs only if they change."""
+    """A control's knob values, as a parameter: the control re-runs only if they change. A TPE control's are in
+    the step of the current chain that asked for it."""
+    if wildcards.control.startswith(TPE_PREFIX):
+        steps = RECORDS.matching(RECORDS.tpe_step(tpe_chain()[0], "*"))
+        asked = (a for p in steps for a in json.loads(p.read_text())["next"])
+        return next(a["args"] for a in asked if a["id"] == wildcards.control)
     chosen = json.loads(RECORDS.selection.read_text())
     return next(c["args"] for c in chosen["controls"] if c["id"] == wildcards.control)
 
 
+# A chain of checkpoints (the TPE arm, the added seeds) is filed under the digest of everything its first step
+# takes from outside it, and its consumers name its last step as a file. Snakemake does not reliably re-run the
+# later steps of a chain whose first step re-ran, so a chain never re-runs in place: a new selection, setting or
+# code makes a new chain (its simulations are kept: their paths do not depend on the chain), and an unchanged
+# one is reused as it is.
+def tpe_chain():
+    """(chain digest, what its first step takes): the random arm's size, the settings, the task and the code."""
+    start = {
+        "n": len(selection()["controls"]),
+        "controls": config["controls"],
+        "task": TASK_DIGEST,
+        "code": code("tpe_controls"),
+    }
+    return digest_of(start), start
+
+
+def seeds_chain():
+    """(chain digest, what its first step takes): the baseline and the winners with their validated trees, the
+    repeat seeds, the settings, the task and the code."""
+    choice = selection()
+    ids = [w["candidate"] for w in choice["winners"]] + [choice["baseline"]]
+    start = {
+        "baseline": choice["baseline"],
+        "winners": choice["winners"],
+        "trees": {
+            cid: json.loads(RECORDS.validation(cid).read_text()).get("tree_sha256")
+            for cid in ids
+            if cid
+        },
+        "repeat_seeds": REPEAT_SEEDS,
+        "adaptive": config["repeats"]["adaptive"],
+        "task": TASK_DIGEST,
+        "code": code("add_seeds"),
+    }
+    return digest_of(start), start
+
+
+def chain_start(chain):
+    """The first step's parameter: what its chain takes from outside (None for the later steps)."""
+
+    def start(wildcards):
+        return chain()[1] if int(wildcards.step) == 0 else None
+
+    return start
+
+
+def tpe_inputs(wildcards):
+    """Step 0 sizes the TPE arm from the selection; each later step reads the one before and the search-seed
+    scores of the batch that step asked for."""
+    step = int(wildcards.step)
+    if step == 0:
+        selection()  # waits for the selection, whose part this step takes as a parameter
+        return {}
+    previous = checkpoints.tpe_controls.get(
+        chain=wildcards.chain, step=step - 1
+    ).output.state
+    state = json.loads(Path(previous).read_text())
+    return {
+        "previous": previous,
+        "scores": [
+            RECORDS.score_record("control", asked["id"], SEARCH_SEED)
+            for asked in state["next"]
+        ],
+    }
+
+
 def control_scores(wildcards):
+    """The search-seed score records of the random arm's controls."""
     return [
         RECORDS.score_record("control", control["id"], SEARCH_SEED)
         for control in selection()["controls"]
     ]
+
+
+def tpe_record(wildcards):
+    """The TPE arm's last step (one per batch of an arm as large as the random one), named as a file: it exists
+    once every TPE control is scored."""
+    if not TPE.enabled:
+        return {}
+    chain, start = tpe_chain()
+    return {"tpe": RECORDS.tpe_step(chain, TPE.steps(start["n"]))}
+
+
+def added_seeds_record(wildcards):
+    """The added seeds' last step, named as a file: it exists once every added run is scored on both splits."""
+    return RECORDS.seeds_step(seeds_chain()[0], ADAPTIVE.steps())
+
+
+def control_arms_record(wildcards):
+    """Both arms' controls with their search scores (written by best_control), when any control ran."""
+    return {"arms": rules.best_control.output.arms} if selection()["controls"] else {}
 
 
 def repeat_records(wildcards):
@@ -148,7 +242,6 @@ def repeat_records(wildcards):
         "heldout": [
             RECORDS.heldout_record(cid, seed) for cid in ids for seed in REPEAT_SEEDS
         ],
-        "controls": control_scores(wildcards),
     }
     if chosen["baseline"]:
         records["rerun"] = [
@@ -159,20 +252,23 @@ def repeat_records(wildcards):
 
 def added_seed_inputs(wildcards):
     """Step 0 looks at the winners' held-out gains on the fixed repeat seeds; each later step reads the one before
-    and the held-out records of the batch it asked for (the extended winners' and the baseline's).
+    and the score records (both splits) of the batch it asked for (the extended winners' and the baseline's), so
+    the last step exists only once every added run is scored.
     """
     step = int(wildcards.step)
     if step == 0:
-        chosen = selection()
-        ids = [w["candidate"] for w in chosen["winners"]] + [chosen["baseline"]]
+        choice = selection()
+        ids = [w["candidate"] for w in choice["winners"]] + [choice["baseline"]]
         heldout = [
             RECORDS.heldout_record(cid, seed)
             for cid in ids
-            if chosen["baseline"] and ADAPTIVE.enabled
+            if choice["baseline"] and ADAPTIVE.enabled
             for seed in REPEAT_SEEDS
         ]
-        return {"selection": rules.select_winners.output.selection, "heldout": heldout}
-    previous = checkpoints.add_seeds.get(step=step - 1).output.state
+        return {"heldout": heldout}
+    previous = checkpoints.add_seeds.get(
+        chain=wildcards.chain, step=step - 1
+    ).output.state
     state = json.loads(Path(previous).read_text())
     ids = state["next_arms"] + [state["baseline"]] if state["next_arms"] else []
     return {
@@ -182,29 +278,10 @@ def added_seed_inputs(wildcards):
             for cid in ids
             for seed in state["next_seeds"]
         ],
-    }
-
-
-def added_seed_records(wildcards):
-    """The score records (both splits) of every added seed: each extended winner's and the baseline's."""
-    final = checkpoints.add_seeds.get(step=ADAPTIVE.steps()).output.state
-    state = json.loads(Path(final).read_text())
-    runs = {
-        cid: arm["seeds"][len(REPEAT_SEEDS) :] for cid, arm in state["arms"].items()
-    }
-    if state["baseline"]:
-        runs[state["baseline"]] = added_seeds(state)
-    return {
-        "added": final,
-        "added_scores": [
+        "scores": [
             RECORDS.score_record("repeat", cid, seed)
-            for cid, seeds in runs.items()
-            for seed in seeds
-        ],
-        "added_heldout": [
-            RECORDS.heldout_record(cid, seed)
-            for cid, seeds in runs.items()
-            for seed in seeds
+            for cid in ids
+            for seed in state["next_seeds"]
         ],
     }
 

@@ -35,6 +35,11 @@ rule report:
         race=report(
             CAMPAIGN.race_plot, category="Selection", caption="captions/race_plot.rst"
         ),
+        control_arms=report(
+            CAMPAIGN.control_arms_plot,
+            category="Winners",
+            caption="captions/control_arms.rst",
+        ),
     log:
         RECORDS.log("report.log"),
     localrule: True

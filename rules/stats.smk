@@ -2,10 +2,11 @@ checkpoint add_seeds:
     input:
         unpack(added_seed_inputs),
     output:
-        state=RECORDS.seeds_step("{step}"),
+        state=RECORDS.seeds_step("{chain}", "{step}"),
     log:
-        RECORDS.log("add_seeds", "step{step}.log"),
+        RECORDS.log("add_seeds", "{chain}", "step{step}.log"),
     wildcard_constraints:
+        chain=r"[0-9a-f]{12}",
         step=r"\d+",
     localrule: True
     conda:
@@ -15,6 +16,7 @@ checkpoint add_seeds:
         task=TASK_DIGEST,
         repeat_seeds=REPEAT_SEEDS,
         adaptive=config["repeats"]["adaptive"],
+        start=chain_start(seeds_chain),
     script:
         "../scripts/add_seeds.py"
 
@@ -22,7 +24,8 @@ checkpoint add_seeds:
 rule winner_stats:
     input:
         unpack(repeat_records),
-        unpack(added_seed_records),
+        unpack(control_arms_record),
+        added=added_seeds_record,
         selection=rules.select_winners.output.selection,
     output:
         tsv=report(

@@ -9,9 +9,8 @@ log_to(snakemake.log[0])
 task = task_of(snakemake.config)
 settings = adaptive_seeds.AdaptiveSettings.from_config(snakemake.params.adaptive)
 records = Records(Records.holding(Path(snakemake.output.state)))
-if snakemake.input.get("selection"):
-    selection = read_json(snakemake.input.selection)
-    state = adaptive_seeds.start(task, selection, records, snakemake.params.repeat_seeds, settings)
+if snakemake.params.start:
+    state = adaptive_seeds.start(task, snakemake.params.start, records, snakemake.params.repeat_seeds, settings)
 else:
     state = adaptive_seeds.advance(task, read_json(snakemake.input.previous), records, settings)
 write_json(Path(snakemake.output.state), state)

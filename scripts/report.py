@@ -3,7 +3,7 @@ from pathlib import Path
 from flcampaign.evidence.ledger import read_tsv
 from flcampaign.files import read_json
 from flcampaign.layout import Records
-from flcampaign.reporting.plot import race_plot, repeats_plot
+from flcampaign.reporting.plot import control_arms_plot, race_plot, repeats_plot
 from flcampaign.reporting.report import write_report
 from flcampaign.workflow import log_to, task_of
 
@@ -13,6 +13,7 @@ task = task_of(snakemake.config)
 rows = read_tsv(snakemake.input.tsv)
 repeats_plot(evidence, Path(snakemake.output.repeats))
 race_plot(rows, evidence["race"], task, Path(snakemake.output.race))
+control_arms_plot(rows, evidence, task, Path(snakemake.output.control_arms))
 write_report(
     task=task,
     rows=rows,
@@ -25,4 +26,5 @@ write_report(
     evidence=evidence,
     repeats_plot=Path(snakemake.output.repeats),
     race_plot=Path(snakemake.output.race),
+    control_arms_plot=Path(snakemake.output.control_arms),
 )

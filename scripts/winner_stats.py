@@ -16,4 +16,5 @@ write(
     tsv=Path(snakemake.output.tsv),
     out_json=Path(snakemake.output.evidence),
     added=read_json(snakemake.input.added),
+    controls_record=read_json(snakemake.input.arms) if snakemake.input.get("arms") else None,
 )

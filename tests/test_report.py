@@ -12,9 +12,9 @@ from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state
 from flcampaign.evidence.ledger import build_rows, read_tsv, to_tsv
 from flcampaign.files import atomic_write_text, write_json
-from flcampaign.records import ledger_row
-from flcampaign.reporting.plot import progress_plot
-from flcampaign.reporting.report import build_markdown, write_report
+from flcampaign.records import Status, ledger_row
+from flcampaign.reporting.plot import control_arms_plot, progress_plot
+from flcampaign.reporting.report import build_markdown, control_arms_section, write_report
 from flcampaign.task import Task
 
 TASK_ROOT = REPO / "tasks" / "heart_disease"
@@ -364,3 +364,34 @@ def test_a_min_metric_reports_every_gain_oriented(task, tmp_path):
     assert "| c2-higher | discard | 0.750000 | -0.0500 |" in decisions
     assert "| c2-higher | 0.750000 | -0.0500 |" in section(text, "## Null or worse ideas")
     assert "lower is better" in section(text, "## Objective and contract")
+
+
+def test_the_arms_are_compared_at_the_cost_of_the_smallest(heart_task, tmp_path):
+    """Agent 3 runs (one crashed), random 4, TPE 4: 'best of first 3' reads each arm after three runs, so the random
+    arm's fourth and best run counts only in its overall best; the plot draws every arm."""
+    rows = [
+        {"status": Status.BASELINE, "score": 0.70, "order": 1},
+        {"status": Status.DISCARD, "score": 0.68, "order": 2},
+        {"status": Status.CRASH, "score": None, "order": 3},
+        {"status": Status.INVALID, "score": None, "order": 4},  # refused before running: no cost
+        {"status": Status.KEEP, "score": 0.74, "order": 5},
+    ]
+    random = [0.66, 0.71, None, 0.80]
+    tpe = [0.69, 0.72, 0.75, 0.73]
+    controls = [{"id": f"_ctl-{i:03d}", "args": {}, "arm": "random", "search_score": s} for i, s in enumerate(random)]
+    controls += [{"id": f"_tpe-{i:03d}", "args": {}, "arm": "tpe", "search_score": s} for i, s in enumerate(tpe)]
+    evidence = {"controls": controls, "baseline_search_score": 0.70, "tpe": {"n": 4, "batch": 2, "startup": 2}}
+    section = control_arms_section(heart_task, rows, evidence, "control_arms.png")
+    assert section is not None and section["equal"] == 3
+    lines = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in section["table"].splitlines()[2:]
+    }
+    assert lines["agent"] == ["3", "2", "0.7400", "+0.0400", "0.7400", "+0.0400", "0.7100"]
+    assert lines["random knobs"] == ["4", "3", "0.8000", "+0.1000", "0.7100", "+0.0100", "0.7100"]
+    assert lines["TPE on the knobs"] == ["4", "4", "0.7500", "+0.0500", "0.7500", "+0.0500", "0.7250"]
+    assert "batches of 2" in section["tpe"] and "first 2 were drawn at random" in section["tpe"]
+    assert control_arms_section(heart_task, rows, {"controls": []}, "control_arms.png") is None
+    out = tmp_path / "control_arms.png"
+    control_arms_plot(rows, evidence, heart_task, out)
+    assert png_size(out) == (1800, 900) and out.stat().st_size > 20_000

@@ -190,7 +190,7 @@ def test_build_best_control_entry(evidence):
     assert "p_holm" not in e["repeat"]  # the control is not one of the winners' family
     assert e["versus_control"] is None
     assert e["attribution"] == ""
-    assert evidence["controls"] == [{**c, "search_score": CONTROL_SEARCH[c["id"]]} for c in CONTROLS]
+    assert evidence["controls"] == [{**c, "arm": "random", "search_score": CONTROL_SEARCH[c["id"]]} for c in CONTROLS]
 
 
 def test_build_without_controls_has_no_control_pairing(heart_task, tmp_path):

@@ -57,7 +57,8 @@ def campaign(tmp_path_factory) -> Path:
     (workdir / "config.yaml").write_text(
         "task: heart_disease\nnum_rounds: 1\n"
         "selection: {top_k: 1, racing: {contenders: 2, seeds: [1], batch: 1}}\n"
-        "repeats: {seeds: [42, 43], adaptive: {seeds: [47, 48], batch: 1, min_effect: 0}}\ncontrols: {n: 1}\n"
+        "repeats: {seeds: [42, 43], adaptive: {seeds: [47, 48], batch: 1, min_effect: 0}}\n"
+        "controls: {n: 2, tpe: {enabled: true, batch: 1}}\n"
     )
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -181,7 +182,7 @@ def test_winners_are_repeated_held_out_and_attributed(campaign):
     selection = json.loads((campaign / "results" / "selection.json").read_text())
     assert selection["baseline"] == "0000-baseline"
     winners = [w["candidate"] for w in selection["winners"]]
-    assert [c["id"] for c in selection["controls"]] == ["_ctl-001"]
+    assert [c["id"] for c in selection["controls"]] == ["_ctl-001", "_ctl-002"]
     for cid in ("0000-baseline", *winners, "_ctl-best"):
         for seed in (42, 43):
             run_dir = campaign / "results" / "runs" / "repeat" / cid / f"seed{seed}"
@@ -208,7 +209,8 @@ def test_a_promising_winner_gets_added_seeds_and_a_sequential_test(campaign):
     """min_effect 0: a winner whose held-out gain is not negative and not separated runs seed 47 (then 48) beside
     the baseline; one that is separated or negative stops at the fixed seeds. Either way the records agree."""
     records = Records(campaign / "results")
-    steps = [json.loads(records.seeds_step(step).read_text()) for step in range(3)]
+    (chain,) = {path.parent.name for path in records.matching(records.seeds_step("*", 0))}
+    steps = [json.loads(records.seeds_step(chain, step).read_text()) for step in range(3)]
     (winner,) = steps[0]["arms"]
     first = steps[0]["arms"][winner]["history"][0]
     assert steps[0]["looks"] == [2, 3, 4] and first["seeds"] == 2
@@ -232,6 +234,33 @@ def test_a_promising_winner_gets_added_seeds_and_a_sequential_test(campaign):
     report = (campaign / "reports" / "report.md").read_text()
     assert "### Added seeds" in report and f"added seeds {2 * len(added)} runs" in report
     assert "p sequential, Holm" in report  # the tables name the p the decision took
+
+
+def test_the_tpe_arm_asks_each_batch_after_the_scores_of_the_one_before(campaign):
+    """Two TPE controls in batches of one: step 1 is told _tpe-001's recorded score and asks _tpe-002, which starts
+    only after _tpe-001 was scored; the best control is the best of both arms and the report compares the arms."""
+    records = Records(campaign / "results")
+    (chain,) = {path.parent.name for path in records.matching(records.tpe_step("*", 0))}
+    steps = [json.loads(records.tpe_step(chain, step).read_text()) for step in range(3)]
+    assert [[a["id"] for a in s["next"]] for s in steps] == [["_tpe-001"], ["_tpe-002"], []]
+    assert steps[2]["done"] and not records.tpe_step(chain, 3).exists()
+    first_score = json.loads(records.score_record("control", "_tpe-001", 0).read_text())
+    assert steps[1]["trials"] == [{**steps[0]["next"][0], "score": first_score["score"]}]
+    second_run = json.loads(records.run_record("control", "_tpe-002", 0).read_text())
+    assert (
+        second_run["started_at"] > json.loads(records.run_record("control", "_tpe-001", 0).read_text())["finished_at"]
+    )
+    evidence = json.loads(records.winners_json.read_text())
+    arms = [(c["id"], c["arm"]) for c in evidence["controls"]]
+    assert arms == [("_ctl-001", "random"), ("_ctl-002", "random"), ("_tpe-001", "tpe"), ("_tpe-002", "tpe")]
+    best = max(
+        evidence["controls"], key=lambda c: -1.0 if c["search_score"] is None else c["search_score"]
+    )  # ties go to the lower id, listed first
+    assert json.loads(records.validation("_ctl-best").read_text())["source_control"] == best["id"]
+    assert evidence["cost"]["controls"] == 2 and evidence["cost"]["tpe_controls"] == 2
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "#### Agent against scalar tuning at equal cost" in report and "| TPE on the knobs | 2 | 2 |" in report
+    assert (campaign / "reports" / "control_arms.png").stat().st_size > 10_000
 
 
 def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):
@@ -270,7 +299,7 @@ def test_snakemake_html_report_holds_the_results(campaign):
     assert result.returncode == 0, result.stderr[-3000:]
     with zipfile.ZipFile(campaign / "report.zip") as archive:
         names = "\n".join(archive.namelist())
-    for item in ("results.tsv", "winners.tsv", "progress.png", "repeats.png", "report.pdf"):
+    for item in ("results.tsv", "winners.tsv", "progress.png", "repeats.png", "control_arms.png", "report.pdf"):
         assert item in names
 
 
@@ -289,7 +318,8 @@ def test_new_candidate_runs_alone_plus_downstream(campaign):
     }
     result = snakemake(campaign)
     assert result.returncode == 0, result.stderr[-3000:]
-    search_before = {p: t for p, t in before.items() if "/search/" in str(p) or "/control/" in str(p)}
+    kept = ("/search/", "/control/", "/repeat/_ctl-best/")  # the controls and the best control's repeats stay
+    search_before = {p: t for p, t in before.items() if any(part in str(p) for part in kept)}
     assert {p: p.stat().st_mtime_ns for p in search_before} == search_before
     rows = read_tsv(campaign / "results" / "results.tsv")
     assert [row["candidate"] for row in rows][-1] == "0003-median"

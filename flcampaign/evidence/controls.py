@@ -12,10 +12,11 @@ import numpy as np
 
 from flcampaign.contract.candidate import write_metadata
 from flcampaign.contract.validation import validate_candidate
+from flcampaign.evidence.tpe_controls import TPE_PREFIX, TpeSettings, arm_ids
 from flcampaign.execution.compute import REFERENCE_ID, reference_args
 from flcampaign.files import atomic_write_text, read_json, write_json
-from flcampaign.layout import Records
-from flcampaign.records import finish, validation_record
+from flcampaign.layout import SCORE_RECORD, Records
+from flcampaign.records import finish, scored_records, validation_record
 from flcampaign.task import Task, check_knob
 
 CONTROL_PREFIX = "_ctl-"
@@ -50,6 +51,39 @@ def draw_controls(task: Task, n: int, seed: int) -> list[dict]:
     return controls
 
 
+def control_arms(controls: list[dict], results: Path, search_seed: int, tpe: TpeSettings | None = None) -> dict:
+    """Every control (id and knob values: the random draws, then TPE's in the order it asked) with its arm and search
+    score, and the TPE arm's settings: what the evidence and the report show of the controls."""
+    records = Records(Path(results))
+    found = []
+    for control in controls:
+        scored = scored_records(records, "control", control["id"], [search_seed], SCORE_RECORD)
+        arm = "tpe" if control["id"].startswith(TPE_PREFIX) else "random"
+        score = scored[search_seed][0] if scored else None
+        found.append({"id": control["id"], "args": control["args"], "arm": arm, "search_score": score})
+    settings = None
+    if tpe is not None and tpe.enabled:
+        runs = sum(c["arm"] == "tpe" for c in found)
+        settings = {"n": runs, "batch": tpe.batch, "startup": tpe.random_start, "seed": tpe.seed}
+    return {"controls": found, "tpe": settings}
+
+
+def control_score_paths(random_scores: list[Path], tpe: dict | None, results: Path, search_seed: int) -> list[Path]:
+    """Every control's search-seed score record: the random arm's as the workflow lists them, then the TPE arm's in
+    the order it asked (its last step lists them all)."""
+    records = Records(Path(results))
+    tpe_scores = [records.score_record("control", cid, search_seed) for cid in arm_ids(tpe)] if tpe else []
+    return [Path(path) for path in random_scores] + tpe_scores
+
+
+def validated_controls(score_paths: list[Path], results: Path) -> list[dict]:
+    """The controls behind the workflow's control score records, with the knob values their validation recorded:
+    read from the records, so writing them waits on no checkpoint and re-runs only when a control does."""
+    records = Records(Path(results))
+    ids = [Path(path).parent.parent.name for path in score_paths]
+    return [{"id": cid, "args": read_json(records.validation(cid))["args"]} for cid in ids]
+
+
 def write_scalar_candidate(task: Task, record_id: str, meta: dict, results: Path) -> dict:
     """A knob-only candidate of the unchanged baseline (a control, the compute reference), validated like any other."""
     folder = Records(Path(results)).scalar_candidate(record_id)
@@ -61,9 +95,10 @@ def write_scalar_candidate(task: Task, record_id: str, meta: dict, results: Path
 
 def write_control(task: Task, control: dict, results: Path) -> dict:
     """Materialise one control as a scalar-only candidate of the baseline and validate it like any other."""
+    tuner = "TPE" if control["id"].startswith(TPE_PREFIX) else "random"
     meta = {
         "title": f"Scalar control {control['id']}: " + ", ".join(f"{k}={v}" for k, v in control["args"].items()),
-        "hypothesis": "Same-budget tuning of the declared knobs of the unchanged baseline recipe.",
+        "hypothesis": f"Same-budget tuning ({tuner}) of the declared knobs of the unchanged baseline recipe.",
         "family": "scalar-control",
         "args": control["args"],
     }

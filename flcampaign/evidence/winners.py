@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from flcampaign.evidence import adaptive_seeds, stats
-from flcampaign.evidence.controls import BEST_CONTROL
+from flcampaign.evidence.controls import BEST_CONTROL, control_arms
 from flcampaign.evidence.racing import by_seed
 from flcampaign.evidence.selection import repeated_ids
 from flcampaign.files import atomic_write_text, read_json, write_json
@@ -144,10 +144,18 @@ def noise_floor(results: Path, baseline: str, repeat_seeds: list[int], rerun_see
 
 
 def build(
-    task: Task, selection: dict, results: Path, repeat_seeds: list[int], search_seed: int, added: dict | None = None
+    task: Task,
+    selection: dict,
+    results: Path,
+    repeat_seeds: list[int],
+    search_seed: int,
+    added: dict | None = None,
+    controls_record: dict | None = None,
 ) -> dict:
     """All winner evidence as one dictionary (the source of winners.tsv and the report's tables). ``added`` is the
-    adaptive seeds' final state: the seeds each winner ended with, and the plan its sequential test follows."""
+    adaptive seeds' final state: the seeds each winner ended with, and the plan its sequential test follows.
+    ``controls_record`` is ``controls.json`` (``controls.control_arms``); without it, the selection's random arm."""
+    controls_record = controls_record or control_arms(selection["controls"], results, search_seed)
     baseline = selection["baseline"]
     other = ALTERNATIVE_FIELD[task.metric["site_aggregation"]]
     added = added or {"arms": {}, "repeat_seeds": repeat_seeds, "looks": [len(repeat_seeds)], "settings": {"seeds": []}}
@@ -171,7 +179,8 @@ def build(
     control = _scores(results, "repeat", BEST_CONTROL, repeat_seeds, HELDOUT_RECORD) if selection["controls"] else {}
     arms = [(w["candidate"], "winner", w["reasons"]) for w in selection["winners"]]
     if selection["controls"]:
-        arms.append((BEST_CONTROL, "best control", ["best same-budget scalar control by search score"]))
+        tuners = " (random and TPE arms)" if controls_record["tpe"] else ""
+        arms.append((BEST_CONTROL, "best control", [f"best same-budget scalar control by search score{tuners}"]))
     race = selection["race"]
     race_runs, race_reference = race["search_runs"], by_seed(race["reference_runs"])
     entries = []
@@ -241,10 +250,8 @@ def build(
         "baseline_seeds": baseline_seeds,
         "repeat_seeds": repeat_seeds,
         "entries": entries,
-        "controls": [
-            {**c, "search_score": _scores(results, "control", c["id"], [search_seed], SCORE_RECORD).get(search_seed)}
-            for c in selection["controls"]
-        ],
+        "controls": controls_record["controls"],
+        "tpe": controls_record["tpe"],
         "baseline_search_score": base_search,
         "test": test_note(len(repeat_seeds)),
         "adaptive": {
@@ -263,7 +270,11 @@ def build(
             "changed": changed,
         },
         "power": power(entries, len(repeat_seeds)),
-        "cost": {**cost(selection, len(repeat_seeds)), "added_seeds": added_runs},
+        "cost": {
+            **cost(selection, len(repeat_seeds)),
+            "added_seeds": added_runs,
+            "tpe_controls": sum(c["arm"] == "tpe" for c in controls_record["controls"]),
+        },
         "race": {**race, "winners": [w["candidate"] for w in selection["winners"]]},
         "aggregation": task.metric["site_aggregation"],
         "variance_sources": variance_sources(task),
@@ -402,8 +413,9 @@ def write(
     tsv: Path,
     out_json: Path,
     added: dict | None = None,
+    controls_record: dict | None = None,
 ) -> dict:
-    evidence = build(task, selection, results, repeat_seeds, search_seed, added)
+    evidence = build(task, selection, results, repeat_seeds, search_seed, added, controls_record)
     evidence["noise_floor"] = (
         noise_floor(results, selection["baseline"], repeat_seeds, rerun_seed) if selection["baseline"] else {}
     )

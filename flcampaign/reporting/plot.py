@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far  # noqa: E402
 from flcampaign.records import Status  # noqa: E402
 from flcampaign.task import Task  # noqa: E402
 
@@ -238,4 +239,41 @@ def race_plot(rows: list[dict], race: dict, task: Task, out: Path) -> None:
         f"(batches of {settings['batch']}, drop at p < {settings['alpha']:g}); {race['simulations']} race runs"
     )
     campaign_axes(ax, task, len(rows))
+    save(fig, Path(out))
+
+
+ARM_COLORS = {"agent": "#2c3e50", "random": "#e67e22", "tpe": "#16a085"}
+
+
+def control_arms_plot(rows: list[dict], evidence: dict | None, task: Task, out: Path) -> None:
+    """Agent against scalar tuning at equal cost: each arm's search scores (dots) and best so far (step line)
+    against the simulations it spent; the baseline's search score is the dashed line."""
+    controls = (evidence or {}).get("controls") or []
+    runs = arm_runs(rows, controls)
+    fig, ax = plt.subplots(figsize=(12, 6), dpi=150)
+    for arm, scores in runs.items():
+        color = ARM_COLORS.get(arm, "#7f8c8d")
+        x = range(1, len(scores) + 1)
+        points = [(i, s) for i, s in zip(x, scores, strict=True) if s is not None]
+        ax.scatter([i for i, _ in points], [s for _, s in points], color=color, alpha=0.35, s=18, zorder=2)
+        curve = best_so_far(task, scores)
+        ax.step(list(x), [float("nan") if c is None else c for c in curve], where="post", color=color, lw=2,
+                label=f"{ARM_NAMES.get(arm, arm)}: {len(scores)} runs, best so far", zorder=3)  # fmt: skip
+    base = (evidence or {}).get("baseline_search_score")
+    if base is not None:
+        ax.axhline(base, color="#7f8c8d", ls="--", alpha=0.7, label="baseline (search run)")
+    if controls:
+        equal = min(len(scores) for scores in runs.values())
+        ax.axvline(equal, color="#34495e", ls=":", alpha=0.8, label=f"equal cost: {equal} runs each")
+    else:
+        ax.text(
+            0.5, 0.5, "no scalar controls ran (controls.n = 0)", transform=ax.transAxes, ha="center", color="#7f8c8d"
+        )
+    better = "higher" if task.orientation > 0 else "lower"
+    ax.set_xlabel("simulations spent by the arm (one run each, search seed)")
+    ax.set_ylabel(f"{task.metric['name']} on search-validation ({better} is better)")
+    ax.set_title("Agent against same-budget scalar tuning: dots are runs, lines the best so far")
+    ax.grid(alpha=0.3)
+    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
     save(fig, Path(out))

@@ -7,6 +7,7 @@ WeasyPrint. Every gain is oriented by the task (positive = better), whatever the
 
 import importlib.metadata
 import platform
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import jinja2
 from flcampaign.agent.guard import literature_batches
 from flcampaign.contract.literature import proposal_total, ranked_proposals
 from flcampaign.evidence import racing
+from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far
 from flcampaign.files import atomic_write_text, read_json, read_yaml
 from flcampaign.layout import Records
 from flcampaign.records import Status, format_row
@@ -261,8 +263,16 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
         ),
         "n_controls": len(controls),
         "controls_table": _table(
-            ["control", "knobs", "search score"],
-            [[c["id"], ", ".join(f"{k}={v}" for k, v in c["args"].items()), _num(c["search_score"])] for c in controls],
+            ["control", "arm", "knobs", "search score"],
+            [
+                [
+                    c["id"],
+                    c.get("arm", "random"),
+                    ", ".join(f"{k}={v}" for k, v in c["args"].items()),
+                    _num(c["search_score"]),
+                ]  # fmt: skip
+                for c in controls
+            ],
         ),
         "attribution_table": _table(
             [
@@ -352,12 +362,50 @@ def race_section(evidence: dict, race_plot: str) -> dict[str, Any]:
             f"screening {cost['screening']} runs, race {cost['race']} runs in {cost['race_steps']} steps, repeats "
             f"{cost['repeats']} runs (the winners' share {cost['winner_repeats']}: the fixed protocol's "
             f"{len(evidence['repeat_seeds'])}-seed repeat of its winners), added seeds {cost['added_seeds']} runs, "
-            f"controls {cost['controls']} search runs"
+            f"controls {cost['controls']} random and {cost.get('tpe_controls', 0)} TPE search runs"
             + (
                 f". The race cost {cost['race'] / cost['winner_repeats']:.2f}× the winners' fixed repeats"
                 if cost["race"] and cost["winner_repeats"]
                 else ""
             )
+        ),
+    }
+
+
+def control_arms_section(task: Task, rows: list[dict], evidence: dict | None, plot_name: str) -> dict[str, Any] | None:
+    """The agent against each scalar-control arm at equal cost: every arm's best search score overall and after as
+    many runs as the smallest arm spent, so a larger budget never decides the comparison."""
+    controls = (evidence or {}).get("controls") or []
+    if not controls:
+        return None
+    runs = arm_runs(rows, controls)
+    equal = min(len(scores) for scores in runs.values())
+    base = evidence.get("baseline_search_score") if evidence else None
+
+    def gain(score: float | None) -> str:
+        return "" if score is None or base is None else f"{task.gain(score, base):+.4f}"
+
+    table = []
+    for arm, scores in runs.items():
+        curve = best_so_far(task, scores)
+        scored = sorted(s for s in scores if s is not None)
+        best, at_equal = (curve[-1] if curve else None), (curve[equal - 1] if equal else None)
+        median = statistics.median(scored) if scored else None
+        table.append([ARM_NAMES.get(arm, arm), len(scores), len(scored), _num(best), gain(best), _num(at_equal),
+                      gain(at_equal), _num(median)])  # fmt: skip
+    tpe = evidence.get("tpe") if evidence else None
+    return {
+        "plot": plot_name,
+        "equal": equal,
+        "tpe": (
+            f"The TPE arm (Optuna's tree-structured Parzen estimator, constant liar) asked for {tpe['n']} controls in "
+            f"batches of {tpe['batch']}, each batch after the scores of the one before; its first {tpe['startup']} "
+            "were drawn at random"
+            if tpe
+            else None
+        ),
+        "table": _table(
+            ["arm", "runs", "scored", "best", "best gain", f"best of first {equal}", "gain", "median"], table
         ),
     }
 
@@ -553,6 +601,7 @@ def build_markdown(
     evidence: dict | None = None,
     repeats_plot: str = "repeats.png",
     race_plot: str = "race.png",
+    control_arms_plot: str = "control_arms.png",
 ) -> str:
     """The report's Markdown: each section's figures rendered into the template's prose."""
     records = Records(Path(results))
@@ -573,6 +622,7 @@ def build_markdown(
         compute=compute_section(rows, task),
         progress_plot=plot_name,
         winners=winners_section(evidence, repeats_plot, race_plot),
+        control_arms=control_arms_section(task, rows, evidence, control_arms_plot),
         failures=failures_section(rows),
         literature=literature_section(rows, state, records, task.metric["name"]),
         null=null_section(task, rows, state),
@@ -610,8 +660,14 @@ def write_report(
     evidence: dict | None = None,
     repeats_plot: Path | None = None,
     race_plot: Path | None = None,
+    control_arms_plot: Path | None = None,
 ) -> None:
-    plot_names = (Path(plot).name, Path(repeats_plot or "repeats.png").name, Path(race_plot or "race.png").name)
+    plot_names = (
+        Path(plot).name,
+        Path(repeats_plot or "repeats.png").name,
+        Path(race_plot or "race.png").name,
+        Path(control_arms_plot or "control_arms.png").name,
+    )
     text = build_markdown(task, rows, state, results, plot_names[0], command, evidence, *plot_names[1:])
     atomic_write_text(markdown, text)
     render_pdf(markdown, pdf)
