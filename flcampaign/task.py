@@ -191,6 +191,15 @@ class Task:
         return sha256_bytes(repr(items).encode())
 
 
+def require_knobs(args: dict[str, Any], knobs: dict[str, dict[str, Any]], proposer: str) -> None:
+    """Refuse knob values a trusted proposer (a control draw, the TPE sampler) produced outside the declared knobs:
+    its own bug, never a candidate's fault, so it stops the step instead of becoming an invalid row."""
+    for name, value in args.items():
+        problem = check_knob(name, value, knobs[name])
+        if problem:
+            raise ValueError(f"{proposer} proposed a value outside its own knob bounds: {problem}")
+
+
 def check_knob(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     """Why ``value`` is not allowed for knob ``name``, or None when it is."""
     kind = spec["type"]

@@ -17,6 +17,11 @@ def arm_runs(rows: list[dict], controls: list[dict]) -> dict[str, list[float | N
     return runs
 
 
+def equal_cost(runs: dict[str, list[float | None]]) -> int:
+    """The runs every arm has spent: where the arms are compared at the same cost."""
+    return min(len(scores) for scores in runs.values())
+
+
 def best_so_far(task: Task, scores: list[float | None]) -> list[float | None]:
     """The best search score after each simulation (None until the first score)."""
     best: float | None = None

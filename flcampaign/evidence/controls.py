@@ -17,7 +17,7 @@ from flcampaign.execution.compute import REFERENCE_ID, reference_args
 from flcampaign.files import atomic_write_text, read_json, write_json
 from flcampaign.layout import SCORE_RECORD, Records
 from flcampaign.records import finish, scored_records, validation_record
-from flcampaign.task import Task, check_knob
+from flcampaign.task import Task, require_knobs
 
 CONTROL_PREFIX = "_ctl-"
 BEST_CONTROL = f"{CONTROL_PREFIX}best"
@@ -43,10 +43,7 @@ def draw_controls(task: Task, n: int, seed: int) -> list[dict]:
     controls = []
     for index in range(1, n + 1):
         args = {name: draw_knob(rng, spec) for name, spec in task.knobs.items()}
-        for name, value in args.items():
-            problem = check_knob(name, value, task.knobs[name])
-            if problem:
-                raise ValueError(f"control draw broke its own knob bounds: {problem}")
+        require_knobs(args, task.knobs, "a random control draw")
         controls.append({"id": f"{CONTROL_PREFIX}{index:03d}", "args": args})
     return controls
 

@@ -19,7 +19,7 @@ from optuna.trial import TrialState, create_trial
 
 from flcampaign.layout import SCORE_RECORD, Records
 from flcampaign.records import scored_records
-from flcampaign.task import Task, check_knob
+from flcampaign.task import Task, require_knobs
 
 TPE_PREFIX = "_tpe-"
 
@@ -143,9 +143,6 @@ def _ask(task: Task, settings: TpeSettings, trials: list[dict], wanted: int, ste
         for offset in range(wanted):
             proposal = study.ask(space)
             args = {name: _recorded(proposal.params[name], space[name]) for name in task.knobs}
-            for name, value in args.items():
-                problem = check_knob(name, value, task.knobs[name])
-                if problem:
-                    raise ValueError(f"TPE proposed a value outside its own knob bounds: {problem}")
+            require_knobs(args, task.knobs, "TPE")
             asked.append({"id": f"{TPE_PREFIX}{len(trials) + offset + 1:03d}", "args": args})
     return asked

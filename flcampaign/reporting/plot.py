@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far  # noqa: E402
+from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far, equal_cost  # noqa: E402
 from flcampaign.records import Status  # noqa: E402
 from flcampaign.task import Task  # noqa: E402
 
@@ -263,7 +263,7 @@ def control_arms_plot(rows: list[dict], evidence: dict | None, task: Task, out: 
     if base is not None:
         ax.axhline(base, color="#7f8c8d", ls="--", alpha=0.7, label="baseline (search run)")
     if controls:
-        equal = min(len(scores) for scores in runs.values())
+        equal = equal_cost(runs)
         ax.axvline(equal, color="#34495e", ls=":", alpha=0.8, label=f"equal cost: {equal} runs each")
     else:
         ax.text(

@@ -16,7 +16,7 @@ import jinja2
 from flcampaign.agent.guard import literature_batches
 from flcampaign.contract.literature import proposal_total, ranked_proposals
 from flcampaign.evidence import racing
-from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far
+from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far, equal_cost
 from flcampaign.files import atomic_write_text, read_json, read_yaml
 from flcampaign.layout import Records
 from flcampaign.records import Status, format_row
@@ -379,7 +379,7 @@ def control_arms_section(task: Task, rows: list[dict], evidence: dict | None, pl
     if not controls:
         return None
     runs = arm_runs(rows, controls)
-    equal = min(len(scores) for scores in runs.values())
+    equal = equal_cost(runs)
     base = evidence.get("baseline_search_score") if evidence else None
 
     def gain(score: float | None) -> str:
@@ -388,7 +388,7 @@ def control_arms_section(task: Task, rows: list[dict], evidence: dict | None, pl
     table = []
     for arm, scores in runs.items():
         curve = best_so_far(task, scores)
-        scored = sorted(s for s in scores if s is not None)
+        scored = [s for s in scores if s is not None]
         best, at_equal = (curve[-1] if curve else None), (curve[equal - 1] if equal else None)
         median = statistics.median(scored) if scored else None
         table.append([ARM_NAMES.get(arm, arm), len(scores), len(scored), _num(best), gain(best), _num(at_equal),
