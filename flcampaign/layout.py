@@ -21,6 +21,7 @@ RACE_PHASE = "race"
 PHASES = ("search", RACE_PHASE, "control", "repeat", "rerun", "reference")
 SCORE_RECORD = "score.json"  # a run scored on search-validation
 HELDOUT_RECORD = "heldout.json"  # a repeat run scored on the held-out split
+SPLITS_MANIFEST = "splits.json"  # beside the prepared splits: their hashes and the partition they come from
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,19 @@ class Records:
         """The prepared splits (train, search_val, heldout) and their manifest."""
         return self.root / "task"
 
-    def split(self, name: str) -> Path:
-        return self.splits / name
+    def partition_splits(self, partition: int | str | None) -> Path:
+        """The splits a run used: the campaign's own, or those of one partition seed (``repeats.vary_partition``)."""
+        return self.splits if partition is None else self.splits / f"partition-{partition}"
+
+    def split(self, name: str, partition: int | str | None = None) -> Path:
+        return self.partition_splits(partition) / name
+
+    def splits_manifest_of(self, partition: int | str | None) -> Path:
+        return self.partition_splits(partition) / SPLITS_MANIFEST
 
     @property
     def splits_manifest(self) -> Path:
-        return self.splits / "splits.json"
+        return self.splits_manifest_of(None)
 
     def candidate(self, cid: str) -> Path:
         """A candidate's validation output folder (also controls and the compute reference)."""

@@ -246,7 +246,7 @@ def check_score(audit: Audit, path: Path, score: dict, run: dict | None) -> None
         audit.flag(path, "score", "does not name the split files it was computed on")
         return
     for site, recorded in sorted(hashes.items()):
-        split_file = audit.records.split(split) / f"{site}.npz"
+        split_file = audit.records.split(split, score.get("partition_seed")) / f"{site}.npz"
         audit.saw(split_file)
         digest = audit.sha(split_file)
         if digest != recorded:

@@ -10,6 +10,7 @@ from flcampaign.contract.candidate import (
     literature_event_of,
     parent_of,
 )
+from flcampaign.data.splits import partition_option, partition_seed
 from flcampaign.deps import code_digest, task_digest
 from flcampaign.files import digest_of
 from flcampaign.evidence.adaptive_seeds import AdaptiveSettings
@@ -46,6 +47,8 @@ if set(ADAPTIVE.seeds) & {SEARCH_SEED, *REPEAT_SEEDS, *RACE.seeds}:
         "added seeds must be fresh"
     )
 TPE = TpeSettings.from_config(config["controls"])
+VARY_PARTITION = config["repeats"]["vary_partition"]
+partition_option(TASK, VARY_PARTITION)  # refuses a task whose clients are fixed sites
 CANDIDATES = discover(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
 SCHEMAS = Path(workflow.basedir) / "rules" / "schemas"
@@ -58,6 +61,7 @@ wildcard_constraints:
     candidate=r"_?[A-Za-z0-9][A-Za-z0-9_-]*",
     phase="|".join(PHASES),
     seed=r"\d+",
+    partition=r"\d+",
 
 
 def code(script, *extra):
@@ -71,6 +75,21 @@ def code(script, *extra):
 def compute_reference_run(wildcards):
     """The compute reference's run, which every other run's budget is relative to (none for itself)."""
     return [] if wildcards.phase == "reference" else REFERENCE_RUN
+
+
+def split_of(name, phase=None):
+    """A run's split (train, search_val or heldout): the campaign's partition, or with repeats.vary_partition
+    a repeat's own seed's; ``phase`` for a rule without the phase wildcard."""
+
+    def chosen(wildcards):
+        seed = partition_seed(
+            phase or wildcards.phase, int(wildcards.seed), VARY_PARTITION
+        )
+        if seed is None:
+            return getattr(rules.prepare_splits.output, name)
+        return getattr(rules.prepare_partition.output, name).format(partition=seed)
+
+    return chosen
 
 
 def candidate_files(wildcards):

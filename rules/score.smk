@@ -2,7 +2,7 @@ rule score:
     input:
         run=rules.simulate.output.run,
         tree=rules.validate.output.tree,
-        split=rules.prepare_splits.output.search_val,
+        split=split_of("search_val"),
         reference=REFERENCE_RUN,
     output:
         score=RECORDS.score_record("{phase}", "{candidate}", "{seed}"),
@@ -23,7 +23,7 @@ rule heldout:
     input:
         run=RECORDS.run_record("repeat", "{candidate}", "{seed}"),
         tree=rules.validate.output.tree,
-        split=rules.prepare_splits.output.heldout,
+        split=split_of("heldout", phase="repeat"),
         reference=REFERENCE_RUN,
     output:
         score=RECORDS.heldout_record("{candidate}", "{seed}"),

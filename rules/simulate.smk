@@ -2,7 +2,7 @@ rule simulate:
     input:
         validation=rules.validate.output.record,
         tree=rules.validate.output.tree,
-        train=rules.prepare_splits.output.train,
+        train=split_of("train"),
         reference=compute_reference_run,
     output:
         run=RECORDS.run_record("{phase}", "{candidate}", "{seed}"),

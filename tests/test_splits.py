@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from flcampaign.data import splits
 from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
 from flcampaign.data.splits import SPLITS, carve_search_val, load_split, prepare
+from flcampaign.layout import PHASES
 from flcampaign.task import Task
 
 TASK_ROOT = REPO / "tasks" / "heart_disease"
+PARTITIONED = {"cifar10": "seed", "femnist": "grouping_seed", "leaf_synthetic": "grouping_seed"}
 FLAMBY_SIZES = [(199, 104), (172, 89), (30, 16), (85, 45)]  # (train, test) per center, FLamby's numbers
 
 
@@ -208,3 +211,66 @@ def test_no_search_val_or_heldout_row_in_train(prepared, centers):
             assert overlap == 0
         val_rows = {r.tobytes() for r in val[site][0]}
         assert not val_rows & set(train_rows) or allowed > 0
+
+
+# -- partitions varied between repeats (repeats.vary_partition) ------------------------------------------------
+
+
+def test_only_repeats_take_their_seeds_partition_and_only_when_asked():
+    assert [splits.partition_seed(phase, 42, vary=True) for phase in PHASES] == [
+        42 if phase in ("repeat", "rerun") else None for phase in PHASES
+    ]
+    assert all(splits.partition_seed(phase, 42, vary=False) is None for phase in PHASES)
+
+
+def test_varying_a_partition_the_task_does_not_draw_is_refused(task):
+    assert splits.partition_option(task, vary=False) is None
+    with pytest.raises(ValueError, match=r"repeats.vary_partition: task heart_disease's clients are fixed sites"):
+        splits.partition_option(task, vary=True)
+    seeded = {name: splits.partition_option(Task.load(REPO / "tasks" / name), vary=True) for name in PARTITIONED}
+    assert seeded == PARTITIONED
+
+
+def test_rows_digest_ignores_which_site_holds_a_row_but_not_the_rows():
+    x, y = np.arange(12.0).reshape(6, 2), np.array([0, 1, 0, 1, 1, 0])
+    one = splits.rows_digest([(x[:2], y[:2]), (x[2:], y[2:])])
+    assert one == splits.rows_digest([(x[::-1][:4], y[::-1][:4]), (x[::-1][4:], y[::-1][4:])])
+    assert one != splits.rows_digest([(x[:5], y[:5])])  # a row missing
+    assert one != splits.rows_digest([(x, y), (x[:1], y[:1])])  # a row twice
+    assert one != splits.rows_digest([(x, 1 - y)])  # same features, other labels
+
+
+def test_a_partition_redeals_the_training_rows_and_keeps_the_held_out_rows(tmp_path):
+    femnist = Task.load(REPO / "tasks" / "femnist")
+    campaign = prepare(femnist, tmp_path / "campaign")
+    partition = prepare(femnist, tmp_path / "p42", 42, campaign)
+    assert campaign["partition_seed"] is None and campaign["partition_option"] is None
+    assert partition["partition_seed"] == 42 and partition["partition_option"] == "data.options.grouping_seed"
+    assert splits.partition_of(tmp_path / "p42") == 42 and splits.partition_of(tmp_path / "campaign") is None
+    assert partition["heldout_rows_sha256"] == campaign["heldout_rows_sha256"]
+    assert partition["files"]["train/site-1.npz"] != campaign["files"]["train/site-1.npz"]
+    assert partition["sites"] != campaign["sites"]  # other writers per client, so other site sizes
+
+    def pooled(folder: Path, split: str) -> int:
+        return sum(len(y) for _, y in load_split(folder, split).values())
+
+    for split in SPLITS:  # the same rows in all, dealt to other clients
+        assert pooled(tmp_path / "p42", split) == pooled(tmp_path / "campaign", split), split
+
+
+def test_a_partition_that_changes_the_held_out_rows_is_refused(task, tmp_path, monkeypatch):
+    """A loader whose seed also draws which rows are held out cannot have its partition varied: the paired
+    held-out comparison would then compare scores on different rows."""
+
+    class Drawn:
+        PARTITION_OPTION = "seed"
+
+        @staticmethod
+        def load_centers(raw, n_sites, options):
+            rng = np.random.default_rng(options.get("seed", 0))
+            return [tuple(rng.normal(size=shape) for shape in ((20, 3), (20,), (8, 3), (8,))) for _ in range(n_sites)]
+
+    monkeypatch.setattr(splits, "loader_of", lambda _: Drawn)
+    campaign = prepare(task, tmp_path / "campaign")
+    with pytest.raises(ValueError, match=r"partition 7 \(data.options.seed\) changes the held-out rows"):
+        prepare(task, tmp_path / "p7", 7, campaign)

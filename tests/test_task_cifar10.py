@@ -27,7 +27,7 @@ from conftest import REPO
 
 from flcampaign.contract.validation import validate_candidate
 from flcampaign.data.datasets import cifar10
-from flcampaign.data.splits import load_split, prepare
+from flcampaign.data.splits import load_split, prepare, rows_digest
 from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import choose
 from flcampaign.execution.slots import Slot
@@ -397,6 +397,16 @@ def test_load_centers_reads_the_archive_into_normalised_client_rows(tmp_path, ar
     white = cifar10.to_features(np.full((1, 3072), 255, dtype=np.uint8)).reshape(3, 1024)
     assert np.allclose(white[:, 0], (1 - cifar10.MEAN) / cifar10.STD)
     assert np.allclose(cifar10.MEAN * 255, [125.3, 123.0, 113.9]) and np.allclose(cifar10.STD * 255, [63.0, 62.1, 66.7])
+
+
+def test_another_partition_seed_deals_the_same_held_out_rows_to_other_clients(tmp_path, archive):
+    """repeats.vary_partition re-draws the Dirichlet split with the run's seed: the test set stays the test set."""
+    options = {"cache_dir": str(tmp_path / "cache"), "url": archive["path"].as_uri(), "md5": archive["md5"]}
+    assert cifar10.PARTITION_OPTION == "seed"
+    first, other = (cifar10.load_centers(TASK_DIR / "data", 8, {**options, "seed": seed}) for seed in (0, 42))
+    assert rows_digest([(c[2], c[3]) for c in first]) == rows_digest([(c[2], c[3]) for c in other])
+    assert [len(c[3]) for c in first] != [len(c[3]) for c in other]  # other clients hold them
+    assert [len(c[1]) for c in first] != [len(c[1]) for c in other]  # and other training rows
 
 
 # --- the task: profile, base sources, client code ------------------------------------------------------

@@ -151,6 +151,11 @@ def test_grouping_rules():
     assert leaf_synthetic.group_users(ids, 10, "round_robin")[1][:3] == ["1", "11", "21"]
     with pytest.raises(ValueError, match="unknown grouping"):
         leaf_synthetic.group_users(ids, 10, "random")
+    seeded = leaf_synthetic.group_users(ids, 10, "blocks", grouping_seed=42)
+    assert sorted(u for g in seeded for u in g) == sorted(ids) and [len(g) for g in seeded] == [100] * 10
+    assert seeded != blocks and all(g == sorted(g, key=int) for g in seeded)  # other users, each site in id order
+    assert seeded == leaf_synthetic.group_users(ids, 10, "blocks", grouping_seed=42)
+    assert leaf_synthetic.PARTITION_OPTION == "grouping_seed"
     with pytest.raises(ValueError, match="cannot make"):
         leaf_synthetic.group_users(ids[:5], 10, "blocks")
 

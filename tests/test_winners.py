@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import one_run_race, with_direction
+from conftest import REPO, one_run_race, with_direction
 
 from flcampaign.evidence import racing, stats, winners
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.files import read_json, write_json
 from flcampaign.records import ledger_row
 from flcampaign.reporting.report import ledger_section, race_section
+from flcampaign.task import Task
 
 SEEDS = [42, 43, 44, 45, 46]
 SEARCH_SEED = 0
@@ -487,6 +488,15 @@ def test_the_records_name_the_sources_of_variance(evidence, heart_task):
     assert "seed" in sources["varied"] and "initialisation" in sources["varied"]
     assert f"data.split_seed {heart_task.data['split_seed']}" in sources["fixed"]
     assert "partition" in sources["fixed"]
+
+
+def test_a_varied_partition_is_named_from_the_records():
+    """With repeats.vary_partition the score records name each run's partition: the sources say so."""
+    femnist = Task.load(REPO / "tasks" / "femnist")
+    sources = winners.variance_sources(femnist, {42: 42, 43: 43, 44: 44})
+    assert "data.options.grouping_seed = the run's seed, 3 partitions" in sources["varied"]
+    assert "initialisation" in sources["varied"]
+    assert "held-out rows" in sources["fixed"] and "client partition" not in sources["fixed"]
 
 
 def test_the_report_shows_the_race_its_cost_and_each_candidates_seeds(heart_task, results):

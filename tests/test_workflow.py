@@ -15,12 +15,14 @@ import pytest
 from conftest import REPO, copy_candidates
 
 from flcampaign.evidence.ledger import COLUMNS, read_cells, read_tsv
+from flcampaign.evidence.null_campaigns import write_null_candidate
 from flcampaign.evidence.stats import ATTRIBUTIONS
 from flcampaign.execution import nvflare_settings, nvflare_waits
 from flcampaign.execution.capacity import Footprint, slots_for
 from flcampaign.execution.compute import REFERENCE_ID
 from flcampaign.layout import Records
 from flcampaign.schemas import schema_errors
+from flcampaign.task import Task
 
 pytestmark = pytest.mark.slow
 
@@ -271,7 +273,7 @@ def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):
     for score in (campaign / "results" / "runs").rglob("score.json"):
         assert json.loads(score.read_text())["split"] == "search_val"
     assert "heldout" not in (campaign / "results" / "campaign_state.json").read_text()
-    mentions = ('split("heldout")', "output.heldout")  # the layout's held-out split, or the rule output naming it
+    mentions = ('split("heldout")', "output.heldout", 'split_of("heldout"')  # the layout's, a rule's or a run's
     readers = [p.name for p in (REPO / "rules").glob("*.smk") if any(m in p.read_text() for m in mentions)]
     assert sorted(readers) == ["prepare.smk", "score.smk"]
     score_rules = (REPO / "rules" / "score.smk").read_text().split("rule heldout:")
@@ -343,6 +345,56 @@ def test_verify_finds_the_finished_campaign_clean_and_a_tampered_model(campaign)
     [line] = tampered.stdout.splitlines()
     assert line.startswith(f"TAMPERED {model.relative_to(campaign).as_posix()}: model: hashes to ")
     assert "run.json recorded" in line
+
+
+def test_repeats_can_vary_the_client_partition(tmp_path):
+    """FEMNIST's writers dealt to clients by each repeat seed: a repeat run and its baseline at seed S train and
+    are scored on partition S, the search runs on the campaign's own; the held-out rows stay the same rows; the
+    records and the report say the partition was varied, and verify checks the partitions' split files."""
+    copy_candidates(tmp_path, "0000-baseline")
+    femnist = Task.load(REPO / "tasks" / "femnist")
+    write_null_candidate(tmp_path / "candidates" / "0001-null", femnist, offset=7, order=1)
+    (tmp_path / "config.yaml").write_text(
+        "task: femnist\nnum_rounds: 1\nselection: {top_k: 1, racing: {contenders: 1, seeds: []}}\n"
+        "repeats: {seeds: [42, 43], vary_partition: true}\ncontrols: {n: 0}\n"
+    )
+    result = snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = Records(tmp_path / "results")
+    manifests = {p: json.loads(records.splits_manifest_of(p).read_text()) for p in (None, 42, 43)}
+    assert {m["partition_seed"] for m in manifests.values()} == {None, 42, 43}
+    assert len({m["heldout_rows_sha256"] for m in manifests.values()}) == 1
+    assert manifests[42]["files"]["train/site-1.npz"] != manifests[None]["files"]["train/site-1.npz"]
+    expected = {"search": None, "reference": None, "repeat": "seed", "rerun": "seed"}
+    runs = records.matching(records.run_dir("*", "*", "*") / "*.json")
+    assert {json.loads(p.read_text())["phase"] for p in runs} == set(expected)
+    for path in runs:
+        record = json.loads(path.read_text())
+        wanted = record["seed"] if expected[record["phase"]] else None
+        assert record["partition_seed"] == wanted, path
+        if record["record"] == "score" and record["state"] == "ok":  # scored on the files of that partition
+            split = records.split(record["split"], wanted)
+            assert record["split_sha256"] == {
+                site: manifests[wanted]["files"][f"{record['split']}/{site}.npz"] for site in record["split_sha256"]
+            }, split
+    evidence = json.loads(records.winners_json.read_text())
+    assert "data.options.grouping_seed = the run's seed, 2 partitions" in evidence["variance_sources"]["varied"]
+    assert "data.options.grouping_seed" in (tmp_path / "reports" / "report.md").read_text()
+    exe = Path(sys.executable).with_name("flcampaign")
+    clean = subprocess.run([str(exe), "verify"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    partition_file = records.split("heldout", 43) / "site-2.npz"
+    partition_file.write_bytes(partition_file.read_bytes() + b"\0")
+    tampered = subprocess.run([str(exe), "verify"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert tampered.returncode == 1 and "partition-43/heldout/site-2.npz: score: hashes to" in tampered.stdout
+
+
+def test_varying_the_partition_of_fixed_sites_is_refused(tmp_path):
+    copy_candidates(tmp_path, "0000-baseline")
+    (tmp_path / "config.yaml").write_text("task: heart_disease\nrepeats: {vary_partition: true}\n")
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert "repeats.vary_partition: task heart_disease's clients are fixed sites" in result.stdout + result.stderr
 
 
 def test_no_simulator_left_running(campaign):

@@ -4,14 +4,24 @@ The task loader gives each site's training and test rows; the test rows become t
 and a seeded, label-stratified fraction of the training rows becomes the search-validation split.
 Features are normalised with the statistics of the rows the clients actually train on (as FLamby
 does per center), so search-validation rows never influence training.
+
+Where the task's loader draws its client partition from a seed (``PARTITION_OPTION``: CIFAR-10's
+Dirichlet split, LEAF's grouping of users or writers into clients), repeats may vary it
+(``repeats.vary_partition``): a repeat run with seed S then trains and is scored on the splits of
+partition S, prepared beside the campaign's own. The held-out rows stay the same rows (only which client
+holds them changes): each manifest records a digest of the pooled held-out rows, and a partition whose
+rows differ from the campaign's is refused.
 """
 
+import hashlib
 import importlib
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from flcampaign.files import sha256_file, write_json
+from flcampaign.files import read_json, sha256_file, write_json
+from flcampaign.layout import SPLITS_MANIFEST
 from flcampaign.task import Task
 
 SPLITS = ("train", "search_val", "heldout")
@@ -42,14 +52,73 @@ def strata(labels: np.ndarray, stratify: str) -> np.ndarray:
     return labels
 
 
-def prepare(task: Task, out_dir: Path) -> dict:
-    """Write ``<out_dir>/<split>/site-<k>.npz`` and ``splits.json`` with their hashes."""
+VARIED_PHASES = ("repeat", "rerun")  # the phases whose runs may train on their seed's own partition
+
+
+def loader_of(task: Task) -> ModuleType:
+    return importlib.import_module(f"flcampaign.data.datasets.{task.data['loader']}")
+
+
+def partition_option(task: Task, vary: bool) -> str | None:
+    """The loader option that seeds the client partition when repeats vary it, else None; asking to vary a
+    partition the task does not draw (real centres) is a configuration error."""
+    if not vary:
+        return None
+    option = getattr(loader_of(task), "PARTITION_OPTION", None)
+    if option is None:
+        raise ValueError(
+            f"repeats.vary_partition: task {task.name}'s clients are fixed sites (loader {task.data['loader']} "
+            "draws no partition from a seed), so there is no partition to vary; set it to false"
+        )
+    return option
+
+
+def partition_seed(phase: str, seed: int, vary: bool) -> int | None:
+    """The partition a run trains and is scored on: its own seed's for repeats when varied, else the campaign's."""
+    return int(seed) if vary and phase in VARIED_PHASES else None
+
+
+def partition_of(split_dir: Path) -> int | None:
+    """The partition seed a prepared split folder was made with (None: the campaign's own partition)."""
+    manifest = Path(split_dir) / SPLITS_MANIFEST
+    return read_json(manifest).get("partition_seed") if manifest.is_file() else None
+
+
+def rows_digest(parts: list[tuple[np.ndarray, np.ndarray]]) -> str:
+    """A digest of a multiset of rows, whichever site holds each: equal when the same rows are dealt differently."""
+    rows = sorted(
+        hashlib.sha256(np.ascontiguousarray(x[i]).tobytes() + np.asarray(y[i]).tobytes()).digest()
+        for x, y in parts
+        for i in range(len(y))
+    )
+    return hashlib.sha256(b"".join(rows)).hexdigest()
+
+
+def prepare(task: Task, out_dir: Path, partition: int | None = None, campaign_manifest: dict | None = None) -> dict:
+    """Write ``<out_dir>/<split>/site-<k>.npz`` and ``splits.json`` with their hashes; with ``partition``, the
+    splits of that partition seed, refused unless its held-out rows are those of ``campaign_manifest``."""
     data = task.data
-    loader = importlib.import_module(f"flcampaign.data.datasets.{data['loader']}")
-    centers = loader.load_centers(task.root / data["raw"], task.budget["n_clients"], data.get("options") or {})
+    options = dict(data.get("options") or {})
+    option = partition_option(task, partition is not None)
+    if option is not None:
+        options[option] = partition
+    centers = loader_of(task).load_centers(task.root / data["raw"], task.budget["n_clients"], options)
     if len(centers) != task.budget["n_clients"]:
         raise ValueError(f"{task.name}: loader gives {len(centers)} sites, budget says {task.budget['n_clients']}")
-    summary: dict = {"task": task.name, "sites": {}, "files": {}}
+    heldout_rows = rows_digest([(x_test, y_test) for _, _, x_test, y_test in centers])
+    if campaign_manifest is not None and campaign_manifest.get("heldout_rows_sha256") != heldout_rows:
+        raise ValueError(
+            f"{task.name}: partition {partition} (data.options.{option}) changes the held-out rows, not only the "
+            "client that holds them; repeats.vary_partition needs a loader whose held-out rows stay fixed"
+        )
+    summary: dict = {
+        "task": task.name,
+        "partition_seed": partition,
+        "partition_option": None if option is None else f"data.options.{option}",
+        "heldout_rows_sha256": heldout_rows,
+        "sites": {},
+        "files": {},
+    }
     label_dtype = CLASS_LABELS if task.metric["kind"] in CLASS_INDEX_METRICS else np.float32
     for index, (x_train, y_train, x_test, y_test) in enumerate(centers):
         site = f"site-{index + 1}"
@@ -71,7 +140,7 @@ def prepare(task: Task, out_dir: Path) -> dict:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, x=((x - mean) / std).astype(np.float32), y=y.astype(label_dtype))
             summary["files"][f"{split}/{site}.npz"] = sha256_file(path)
-    write_json(Path(out_dir) / "splits.json", summary)
+    write_json(Path(out_dir) / SPLITS_MANIFEST, summary)
     return summary
 
 

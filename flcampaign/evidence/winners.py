@@ -13,6 +13,7 @@ import io
 import math
 from pathlib import Path
 
+from flcampaign.data.splits import partition_option
 from flcampaign.evidence import adaptive_seeds, stats
 from flcampaign.evidence.controls import BEST_CONTROL, control_arms
 from flcampaign.evidence.racing import by_seed
@@ -40,14 +41,24 @@ ALTERNATIVE_NAME = {"pooled": "mean over sites", "mean": "pooled"}
 STAGES = ("repeat", "heldout_vs_baseline", "versus_control")  # the paired tests each winner meets
 
 
-def variance_sources(task: Task) -> dict[str, str]:
-    """What differs between two repeat runs of one recipe, and what every run shares: the records say which
-    sources of variance a repeat's interval covers."""
+def variance_sources(task: Task, partitions: dict[int, int]) -> dict[str, str]:
+    """What differs between two repeat runs of one recipe, and what every run shares, from the records:
+    ``partitions`` maps each repeat seed to the partition seed its score records name (none: one partition)."""
+    seeded = "the run's seed (`job.py --seed`): everything the task's code draws from it, in the bundled sources "
+    seeded += "the model's initialisation and each client's batch order"
+    if not partitions:
+        return {
+            "varied": seeded,
+            "fixed": f"the client partition and the search-validation and held-out rows (data.split_seed "
+            f"{task.data['split_seed']}); intervals do not cover a different partition or different evaluation rows",
+        }
+    option = f"data.options.{partition_option(task, vary=True)}"
     return {
-        "varied": "the run's seed (`job.py --seed`): everything the task's code draws from it, in the bundled sources "
-        "the model's initialisation and each client's batch order",
-        "fixed": f"the client partition and the search-validation and held-out rows (data.split_seed "
-        f"{task.data['split_seed']}); intervals do not cover a different partition or different evaluation rows",
+        "varied": f"{seeded}; and the client partition ({option} = the run's seed, {len(set(partitions.values()))} "
+        "partitions, each run paired with the baseline's on the same one), with it which training rows each client "
+        "holds and the search-validation rows carved from them",
+        "fixed": f"the held-out rows (the same rows in every partition, checked by their digest; only the client "
+        f"that holds each changes) and the search-validation carve's seed (data.split_seed {task.data['split_seed']})",
     }
 
 
@@ -166,9 +177,12 @@ def build(
     def seeds_of(cid: str) -> list[int]:
         return added["arms"][cid]["seeds"] if cid in added["arms"] else list(repeat_seeds)
 
+    partitions: dict[int, int] = {}  # repeat seed -> the partition seed its score records name
+
     def repeats(cid: str | None, name: str, seeds: list[int]) -> tuple[dict[int, float], dict[int, float]]:
         """(the deciding scores, the other aggregation's) of cid's repeat runs on one split."""
-        found = _fields(results, "repeat", cid, seeds, name, ("score", other)) if cid else {}
+        found = _fields(results, "repeat", cid, seeds, name, ("score", other, "partition_seed")) if cid else {}
+        partitions.update({seed: int(value) for seed, value in found.get("partition_seed", {}).items()})
         return found.get("score", {}), found.get(other, {})
 
     base, base_other = repeats(baseline, SCORE_RECORD, baseline_seeds)
@@ -277,7 +291,7 @@ def build(
         },
         "race": {**race, "winners": [w["candidate"] for w in selection["winners"]]},
         "aggregation": task.metric["site_aggregation"],
-        "variance_sources": variance_sources(task),
+        "variance_sources": variance_sources(task, partitions),
         "other_aggregation": ALTERNATIVE_NAME[task.metric["site_aggregation"]],
         "attribution_rules": stats.ATTRIBUTIONS,
         "confirmation": stats.CONFIRMATION,

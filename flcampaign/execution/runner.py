@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flcampaign.data.splits import partition_of
 from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits, saved_model
 from flcampaign.execution.box_init import last_report
 from flcampaign.execution.capacity import Footprint
@@ -179,6 +180,7 @@ def simulate(
     record = run_record(
         validation["candidate"], phase, seed, task.budget, socket.gethostname(), scheduler_env(), sandbox.record()
     )
+    record["partition_seed"] = partition_of(Path(train_dir).parent)
     if validation["state"] != "ok":
         write_json(out_dir / "run.json", finish(record, "skipped", f"validation: {validation['state']}"))
         return record

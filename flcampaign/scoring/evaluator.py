@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from flcampaign.data.splits import load_split
+from flcampaign.data.splits import load_split, partition_of
 from flcampaign.execution import compute
 from flcampaign.execution.containment import Policy, importable_from, python_dirs, violations_in
 from flcampaign.execution.process import filtered_env, run_contained
@@ -117,6 +117,7 @@ def score_run(
     record = score_record(
         run["candidate"], run["phase"], run["seed"], split, sandbox.record(), task.metric, evaluator_sha256()
     )
+    record["partition_seed"] = partition_of(split_dir)
     if run["state"] != "ok":
         return _finish(record, out_path, "skipped", f"run: {run['state']}")
     model_path = Path(run_dir) / "global_model.pt"

@@ -76,6 +76,7 @@ BATCH_DIR = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 N_CLASSES = 10
+PARTITION_OPTION = "seed"  # the Dirichlet draw and the test rows' dealing: repeats may vary it
 PIXELS = 3 * 32 * 32
 MEAN = np.array([125.3, 123.0, 113.9], dtype=np.float32) / 255
 STD = np.array([63.0, 62.1, 66.7], dtype=np.float32) / 255

@@ -30,6 +30,7 @@ N_WRITERS = 105
 N_CLASSES = 62
 IMAGE_PIXELS = 28 * 28
 OPTIONS = {"grouping_seed"}
+PARTITION_OPTION = "grouping_seed"  # which writers share a client: repeats may vary it
 SHARD_NAME = r"all_data_\d+_niid_05_keep_0_(?:train|test)_9\.json\.gz"
 
 

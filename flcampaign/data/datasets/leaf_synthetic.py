@@ -28,9 +28,12 @@ and keeps rows in their original order. LEAF seeds both steps from the clock unl
 
 ``load_centers`` groups the users into ``n_sites`` clients (``grouping``): ``blocks`` deals consecutive
 user ids (``np.array_split`` of 0..T-1, so 100 users per site for 1,000 users and 10 sites) and
-``round_robin`` gives user ``i`` to site ``i % n_sites``. A site's training rows are its users' LEAF
-train rows and its test rows their LEAF test rows (the held-out split here), users in id order, each
-user's rows in generation order. Labels are int64 class ids, features float64 as generated.
+``round_robin`` gives user ``i`` to site ``i % n_sites``; with ``grouping_seed`` (null by default) the
+sorted ids are first permuted with ``numpy.random.default_rng(grouping_seed)``, the partition seed that
+repeats may vary (users are i.i.d. draws, so every permutation gives an equally valid grouping). A
+site's training rows are its users' LEAF train rows and its test rows their LEAF test rows (the held-out
+split here), users in id order, each user's rows in generation order. Labels are int64 class ids,
+features float64 as generated.
 
 BLAS runs single-threaded during generation (``threadpoolctl``, a scikit-learn dependency): the 1,000
 small SVDs and products are several times faster than with threads on a busy machine, and their
@@ -49,7 +52,8 @@ PROB_CLUSTERS = (1.0,)
 MIN_NUM_SAMPLES, MAX_NUM_SAMPLES = 5, 1000
 TRAIN_FRACTION, MIN_SAMPLES_PER_USER = 0.6, 5
 GROUPINGS = ("blocks", "round_robin")
-OPTIONS = ("num_users", "num_classes", "num_dim", "seed", "split_seed", "sample_seed", "grouping")
+OPTIONS = ("num_users", "num_classes", "num_dim", "seed", "split_seed", "sample_seed", "grouping", "grouping_seed")
+PARTITION_OPTION = "grouping_seed"  # which users share a client: repeats may vary it
 
 
 def num_samples(rng: np.random.RandomState, num_users: int) -> list[int]:
@@ -130,16 +134,23 @@ def leaf_split(
     return masks
 
 
-def group_users(user_ids: list[str], n_sites: int, grouping: str = "blocks") -> list[list[str]]:
-    """The documented grouping of user ids (sorted numerically) into ``n_sites`` disjoint sites."""
+def group_users(
+    user_ids: list[str], n_sites: int, grouping: str = "blocks", grouping_seed: int | None = None
+) -> list[list[str]]:
+    """The documented grouping of user ids (sorted numerically, permuted by ``grouping_seed`` when given) into
+    ``n_sites`` disjoint sites."""
     ids = sorted(user_ids, key=int)
+    if grouping_seed is not None:
+        ids = [ids[i] for i in np.random.default_rng(int(grouping_seed)).permutation(len(ids))]
     if not 1 <= n_sites <= len(ids):
         raise ValueError(f"{len(ids)} users cannot make {n_sites} sites")
     if grouping == "blocks":
-        return [list(block) for block in np.array_split(np.asarray(ids, dtype=object), n_sites)]
-    if grouping == "round_robin":
-        return [ids[site::n_sites] for site in range(n_sites)]
-    raise ValueError(f"unknown grouping {grouping!r}; expected one of {GROUPINGS}")
+        groups = [list(block) for block in np.array_split(np.asarray(ids, dtype=object), n_sites)]
+    elif grouping == "round_robin":
+        groups = [ids[site::n_sites] for site in range(n_sites)]
+    else:
+        raise ValueError(f"unknown grouping {grouping!r}; expected one of {GROUPINGS}")
+    return [sorted(group, key=int) for group in groups]  # a site's users in id order, whatever the grouping
 
 
 def load_centers(raw_dir: Path | None = None, n_sites: int = 10, options: dict | None = None) -> list[tuple]:
@@ -159,7 +170,11 @@ def load_centers(raw_dir: Path | None = None, n_sites: int = 10, options: dict |
     sample_seed = options.get("sample_seed")
     masks = leaf_split(users, int(options["split_seed"]), None if sample_seed is None else int(sample_seed))
     out = []
-    for group in group_users(list(masks), n_sites, options.get("grouping", "blocks")):
+    grouping_seed = options.get("grouping_seed")
+    grouping = group_users(
+        list(masks), n_sites, options.get("grouping", "blocks"), None if grouping_seed is None else int(grouping_seed)
+    )
+    for group in grouping:
         parts = []
         for side in (0, 1):  # 0: LEAF train rows, 1: LEAF test rows
             parts.append(np.concatenate([users[int(u)][0][masks[u][side]] for u in group]))
