@@ -207,6 +207,29 @@ def test_a_real_seed_study_at_one_round_is_resumed_and_calibrated(tmp_path):
     )
 
 
+@pytest.mark.slow
+def test_a_study_can_give_each_seed_its_own_partition(tmp_path, monkeypatch):
+    """bench/partition_variance.py's study: each seed trains and is scored on its own FEMNIST grouping, as
+    repeats do under repeats.vary_partition; the study says so and cannot be resumed the other way."""
+    task = Task.load(REPO / "tasks" / "femnist", num_rounds=1)
+    trained_on, simulate = [], seed_study.simulate
+
+    def recording(task, validation, tree, train_dir, *args, **kwargs):
+        trained_on.append(Path(train_dir).parent.name)
+        return simulate(task, validation, tree, train_dir, *args, **kwargs)
+
+    monkeypatch.setattr(seed_study, "simulate", recording)
+    out = tmp_path / "varied.json"
+    study = seed_study.run_study(
+        task, {"baseline": {}}, 1, out, choose("auto"), progress=lambda _: None, vary_partition=True
+    )
+    assert sorted(trained_on) == ["partition-1000", "partition-1001"]
+    assert study.partitions and sorted(study.scores["baseline"]) == [1000, 1001]
+    assert calibration.SeedStudy.from_dict(json.loads(out.read_text())) == study
+    with pytest.raises(seed_study.StudyError, match="partitions varied = True"):
+        seed_study.run_study(task, {"baseline": {}}, 1, out, choose("auto"), progress=lambda _: None)
+
+
 def test_an_arm_the_contract_refuses_stops_the_study_before_any_run(heart_task, tmp_path):
     with pytest.raises(seed_study.StudyError, match="lr-bad"):
         seed_study.run_study(heart_task, {"baseline": {}, "lr-bad": {"lr": 5.0}}, 1, tmp_path / "s.json", choose("off"))

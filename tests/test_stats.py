@@ -7,6 +7,7 @@ enumeration / scipy, never by calling the function under test a second way.
 import itertools
 import math
 
+import numpy as np
 import pytest
 import scipy.stats
 
@@ -310,3 +311,17 @@ def test_minimum_detectable_effect_has_the_target_power_and_scales_with_sd():
     assert mde > (1.95996 + 0.84162) * 0.04 / math.sqrt(5)
     assert stats.minimum_detectable_effect(0.08, 5) == pytest.approx(2 * mde, rel=1e-6)
     assert stats.minimum_detectable_effect(0.04, 20) < mde
+
+
+def test_sd_ratio_matches_the_f_distribution_by_hand():
+    """F(2, 2): cdf x / (1 + x), so its 97.5% point is 39 and a variance ratio of 4 has two-sided p 2 / 5."""
+    result = stats.sd_ratio([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert result["sd_ratio"] == pytest.approx(2.0)
+    assert result["ci_low"] == pytest.approx(math.sqrt(4 / 39)) and result["ci_high"] == pytest.approx(math.sqrt(156))
+    assert result["p"] == pytest.approx(0.4)
+
+
+def test_sd_ratio_test_keeps_its_level_on_equal_spreads():
+    rng = np.random.default_rng(5)
+    ps = [stats.sd_ratio(list(rng.normal(size=10)), list(rng.normal(size=10)))["p"] for _ in range(4000)]
+    assert np.mean(np.array(ps) < 0.05) == pytest.approx(0.05, abs=0.012)

@@ -53,6 +53,7 @@ class SeedStudy:
     arms: dict[str, dict]
     scores: dict[str, dict[int, dict[str, dict[str, float]]]] = field(default_factory=dict)
     sandbox: str = ""  # the sandbox the runs had
+    partitions: bool = False  # each seed trained and scored on its own client partition (repeats.vary_partition)
 
     def add(self, arm: str, seed: int, split: str, record: dict) -> None:
         entry = self.scores.setdefault(arm, {}).setdefault(seed, {})
@@ -64,7 +65,9 @@ class SeedStudy:
     @classmethod
     def from_dict(cls, data: dict) -> "SeedStudy":
         scores = {arm: {int(seed): runs for seed, runs in seeds.items()} for arm, seeds in data["scores"].items()}
-        return cls(data["task"], data["rounds"], data["arms"], scores, data.get("sandbox", ""))
+        return cls(
+            data["task"], data["rounds"], data["arms"], scores, data.get("sandbox", ""), data.get("partitions", False)
+        )
 
     def matched_seeds(self, arm: str) -> list[int]:
         """The seeds a change and the baseline both ran (every baseline seed for the null arm)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flcampaign.contract.candidate import write_metadata
 from flcampaign.contract.validation import validate_candidate
-from flcampaign.data.splits import prepare
+from flcampaign.data.splits import partition_seed, prepare
 from flcampaign.evidence.calibration import BASELINE_ARM, STUDY_SPLITS, SeedStudy
 from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import Sandbox
@@ -46,16 +46,33 @@ def run_study(
     sandbox: Sandbox,
     workers: int = 2,
     progress: Callable[[str], None] = print,
+    vary_partition: bool = False,
 ) -> SeedStudy:
-    """Run (or resume) the study into ``out``; ``arms`` maps an arm id to its knob values (the baseline's: {})."""
-    study = SeedStudy(task=task.name, rounds=task.budget["num_rounds"], arms=dict(arms), sandbox=sandbox.kind)
+    """Run (or resume) the study into ``out``; ``arms`` maps an arm id to its knob values (the baseline's: {}).
+    With ``vary_partition`` each seed trains and is scored on its own client partition, as repeats do under
+    ``repeats.vary_partition``."""
+    study = SeedStudy(task.name, task.budget["num_rounds"], dict(arms), sandbox=sandbox.kind, partitions=vary_partition)
     if Path(out).is_file():
         study = SeedStudy.from_dict(read_json(Path(out)))
+    if study.partitions != vary_partition:
+        raise StudyError(f"{out} was run with partitions varied = {study.partitions}: resume it the same way")
     jobs = study_jobs(arms, per_arm, study)
-    saving, started = threading.Lock(), time.monotonic()
+    saving, preparing, started = threading.Lock(), threading.Lock(), time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        prepare(task, root / "splits")
+        campaign = prepare(task, root / "splits")
+
+        def splits_of(seed: int) -> Path:
+            """The seed's own partition's splits (prepared once), or the study's one partition."""
+            partition = partition_seed("repeat", seed, vary_partition)
+            if partition is None:
+                return root / "splits"
+            with preparing:
+                folder = root / f"partition-{partition}"
+                if not folder.is_dir():
+                    prepare(task, folder, partition, campaign)
+            return folder
+
         validations = {}
         for arm, args in arms.items():
             folder = root / "candidates" / arm
@@ -70,15 +87,15 @@ def run_study(
             arm, seed = job
             tree = root / "results" / "candidates" / arm / "src"
             run_dir = root / "runs" / arm / str(seed)
-            lease = [Slot(slot, "cpu", f"cpu{slot}")]
-            record = simulate(task, validations[arm], tree, root / "splits" / "train", "repeat", seed, run_dir,
+            lease, splits = [Slot(slot, "cpu", f"cpu{slot}")], splits_of(seed)
+            record = simulate(task, validations[arm], tree, splits / "train", "repeat", seed, run_dir,
                               root / "work" / arm / str(seed), lease, root / "locks", sandbox)  # fmt: skip
             if record["state"] != "ok":
                 raise StudyError(f"{arm} seed {seed}: {record['state']}: {record.get('reason')}")
             scored = {}
             for split in STUDY_SPLITS:
                 path = run_dir / f"{split}.json"
-                scored[split] = score_run(task, record, run_dir, tree, root / "splits", split, path, sandbox)
+                scored[split] = score_run(task, record, run_dir, tree, splits, split, path, sandbox)
                 if scored[split]["state"] != "ok":
                     raise StudyError(f"{arm} seed {seed} on {split}: {scored[split].get('reason')}")
             with saving:

@@ -63,6 +63,18 @@ def bootstrap_ci(differences: list[float], level: float = 0.95) -> tuple[float, 
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
+def sd_ratio(first: list[float], second: list[float], level: float = 0.95) -> dict[str, float]:
+    """How much larger the second sample's sd is than the first's, with the F interval of that ratio and the
+    two-sided F test's p (normal samples): whether an added source of variance shows in the spread."""
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    ratio = float(b.var(ddof=1) / a.var(ddof=1))
+    dfn, dfd = len(b) - 1, len(a) - 1
+    tail = (1 - level) / 2
+    low, high = ratio / scipy_stats.f.ppf(1 - tail, dfn, dfd), ratio / scipy_stats.f.ppf(tail, dfn, dfd)
+    p = 2 * min(scipy_stats.f.cdf(ratio, dfn, dfd), scipy_stats.f.sf(ratio, dfn, dfd))
+    return {"sd_ratio": math.sqrt(ratio), "ci_low": math.sqrt(low), "ci_high": math.sqrt(high), "p": float(p)}
+
+
 def t_p_one_sided(mean: float, se: float, n: int) -> float:
     """One-sided p of the paired t test (H0: mean gain <= 0); 0 or 1 when every difference is the same."""
     if se == 0:
