@@ -22,6 +22,7 @@ from flcampaign.execution.runner import simulate
 from flcampaign.execution.sandbox import Sandbox
 from flcampaign.execution.slots import Slot
 from flcampaign.files import read_json, write_json
+from flcampaign.layout import Records
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
@@ -60,15 +61,14 @@ def run_study(
     saving, preparing, started = threading.Lock(), threading.Lock(), time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        campaign = prepare(task, root / "splits")
+        records = Records(root / "results")  # the campaign's layout, so a partition's splits sit where a campaign's do
+        campaign = prepare(task, records.splits)
 
         def splits_of(seed: int) -> Path:
             """The seed's own partition's splits (prepared once), or the study's one partition."""
             partition = partition_seed("repeat", seed, vary_partition)
-            if partition is None:
-                return root / "splits"
+            folder = records.partition_splits(partition)
             with preparing:
-                folder = root / f"partition-{partition}"
                 if not folder.is_dir():
                     prepare(task, folder, partition, campaign)
             return folder
@@ -79,13 +79,13 @@ def run_study(
             folder.mkdir(parents=True)
             meta = {"title": arm, "hypothesis": "seed study", "parent": "baseline", "family": "study"}
             write_metadata(folder, meta | {"created": "2026-12-01T00:00:00+00:00", "args": args})
-            validations[arm] = validate_candidate(root / "candidates", arm, task, root / "results")
+            validations[arm] = validate_candidate(root / "candidates", arm, task, records.root)
             if validations[arm]["state"] != "ok":
                 raise StudyError(f"arm {arm}: {validations[arm].get('rule')}: {validations[arm].get('reason')}")
 
         def run(job: tuple[str, int], slot: int) -> None:
             arm, seed = job
-            tree = root / "results" / "candidates" / arm / "src"
+            tree = records.tree(arm)
             run_dir = root / "runs" / arm / str(seed)
             lease, splits = [Slot(slot, "cpu", f"cpu{slot}")], splits_of(seed)
             record = simulate(task, validations[arm], tree, splits / "train", "repeat", seed, run_dir,

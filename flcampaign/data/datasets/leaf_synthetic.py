@@ -170,11 +170,7 @@ def load_centers(raw_dir: Path | None = None, n_sites: int = 10, options: dict |
     sample_seed = options.get("sample_seed")
     masks = leaf_split(users, int(options["split_seed"]), None if sample_seed is None else int(sample_seed))
     out = []
-    grouping_seed = options.get("grouping_seed")
-    grouping = group_users(
-        list(masks), n_sites, options.get("grouping", "blocks"), None if grouping_seed is None else int(grouping_seed)
-    )
-    for group in grouping:
+    for group in group_users(list(masks), n_sites, options.get("grouping", "blocks"), options.get("grouping_seed")):
         parts = []
         for side in (0, 1):  # 0: LEAF train rows, 1: LEAF test rows
             parts.append(np.concatenate([users[int(u)][0][masks[u][side]] for u in group]))
