@@ -32,8 +32,9 @@ report: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakefmt --check Snakefile flcampaign/workflow
 	$(BIN)/snakemake --lint
+	$(BIN)/snakemake --lint -s flcampaign/workflow/Snakefile
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -41,7 +42,7 @@ types: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-	$(BIN)/snakefmt Snakefile rules
+	$(BIN)/snakefmt Snakefile flcampaign/workflow
 
 clean:
 	rm -rf results reports .snakemake

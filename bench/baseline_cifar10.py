@@ -22,7 +22,7 @@ widen the window.
 
 The archive is needed. The loader fetches it (md5-checked, under the cache lock) when the network
 allows. Otherwise, put a verified cifar-10-python.tar.gz into the cache folder (see
-tasks/cifar10/data/SOURCES.md). Without the archive this script says so and exits 2; nothing is run or
+flcampaign/tasks/cifar10/data/SOURCES.md). Without the archive this script says so and exits 2; nothing is run or
 compared. The budget needs a GPU: a run is about 2.9 PFLOP of training, many hours on a CPU.
 
 Usage: python bench/baseline_cifar10.py [--seeds 42 43 44 45 46] [--work DIR] [--allow-cpu]
@@ -45,7 +45,7 @@ from flcampaign.execution.slots import all_slots, visible_gpus
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
-TASK_DIR = REPO / "tasks" / "cifar10"
+TASK_DIR = REPO / "flcampaign" / "tasks" / "cifar10"
 REFERENCE = 0.8472
 REFERENCE_SOURCE = "Auto-FL research campaign baseline row (NVFlare research/auto-fl-research; nvflare.md 10)"
 TOLERANCE = 0.03

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def main(seeds: list[int] | None, rounds: int | None, keep: Path | None) -> None:
-    task = Task.load(REPO / "tasks" / "femnist", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "femnist", num_rounds=rounds)
     seeds = seeds or task.seeds["repeat"]
     sandbox = choose("auto")
     with scratch(keep, "flc-femnist-bench-") as root:

@@ -29,7 +29,7 @@ TOLERANCE = 0.05
 
 
 def main(seeds: list[int], rounds: int | None) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease", num_rounds=rounds)
     sandbox = choose("auto")
     results = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -58,7 +58,7 @@ def context(splits: Path) -> tuple[float, float]:
 
 
 def main(seeds: list[int] | None, rounds: int | None, keep: Path | None) -> None:
-    task = Task.load(REPO / "tasks" / "leaf_synthetic", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "leaf_synthetic", num_rounds=rounds)
     seeds = seeds or task.seeds["repeat"]
     sandbox = choose("auto")
     with scratch(keep, "flc-leaf-synthetic-bench-") as root:

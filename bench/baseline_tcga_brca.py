@@ -140,7 +140,7 @@ def replica_spread(task: Task, n_seeds: int) -> None:
 def main(
     seeds: list[int] | None, rounds: int | None, keep: Path | None, replica_seeds: int, simulate_runs: bool
 ) -> None:
-    task = Task.load(REPO / "tasks" / "tcga_brca", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "tcga_brca", num_rounds=rounds)
     if simulate_runs:
         simulated(task, seeds, keep)
     if replica_seeds:

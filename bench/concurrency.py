@@ -39,7 +39,7 @@ CANDIDATE = "0000-baseline"
 
 def one(scratch: Path, label: str, seed: int, slots: int) -> None:
     """A single simulation, in this process (the benchmark starts one process per simulation)."""
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     records = Records(scratch / "results")
     validation = read_json(records.validation(CANDIDATE))
     out, work = scratch / "runs" / label, scratch / "work" / label
@@ -114,7 +114,7 @@ def plot(results: list[dict], one_at_a_time: float, chosen: int, path: Path) -> 
 
 
 def main(ks: list[int], plot_path: Path | None) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         records = Records(scratch / "results")

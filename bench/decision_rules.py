@@ -35,7 +35,7 @@ from flcampaign.scoring.evaluator import PERTURBATION_DEFAULTS, Views, score_pre
 from flcampaign.task import Task
 
 REPO = Path(__file__).resolve().parent.parent
-TASK_DIR = REPO / "tasks" / "heart_disease"
+TASK_DIR = REPO / "flcampaign" / "tasks" / "heart_disease"
 HIDDEN = (2, 4, 8)
 
 

@@ -22,7 +22,7 @@ if __name__ == "__main__":
     n_campaigns = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     n_nulls = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    task = Task.load(REPO / "tasks" / "heart_disease", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease", num_rounds=rounds)
     config = {"num_rounds": rounds, "selection": {"top_k": 2}, "controls": {"n": 0}}
     result = null_campaigns.run_campaigns(
         out,

@@ -30,7 +30,7 @@ def benchmark_seconds(path: Path) -> float:
 
 
 def main(campaign: Path) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     results = campaign / "results"
     ids = discover(campaign / "candidates")
     simulated = [cid for cid in ids if (results / "runs" / "search" / cid / "seed0" / "global_model.pt").is_file()]

@@ -80,7 +80,7 @@ def synthetic_evidence(task: Task) -> dict:
 
 
 def main(n: int = 1000) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     with tempfile.TemporaryDirectory() as tmp:
         results, reports = Path(tmp) / "results", Path(tmp) / "reports"
         reports.mkdir()

@@ -43,7 +43,7 @@ def one_run(task: Task, root: Path, mode: str, index: int) -> tuple[float, float
 def main(rounds: int = 5, repetitions: int = 3) -> None:
     if choose("auto").kind != "bubblewrap":
         sys.exit(f"no sandbox on this machine ({choose('auto').detail}): nothing to compare")
-    task = Task.load(REPO / "tasks" / "heart_disease", num_rounds=rounds)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease", num_rounds=rounds)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         prepare(task, root / "splits")

@@ -18,7 +18,7 @@ from flcampaign.evidence.seed_study import run_study
 from flcampaign.execution.sandbox import choose
 from flcampaign.task import Task
 
-TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "heart_disease"
+TASK_DIR = Path(__file__).resolve().parent.parent / "flcampaign" / "tasks" / "heart_disease"
 # arm -> knob values; the effects are what the study measures (the baseline's lr is 0.001)
 ARMS = {
     "baseline": {},

@@ -124,7 +124,7 @@ def plain_training(task: Task, split_dir: Path) -> tuple[float, float]:
 
 
 def main(repetitions: int = 1) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     sandbox = choose("auto")
     with tempfile.TemporaryDirectory() as scratch:
         records = Records(Path(scratch) / "results")

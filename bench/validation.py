@@ -18,7 +18,7 @@ TARGET_MS = 100.0
 
 
 def main(repetitions: int = 20) -> None:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     candidates = REPO / "candidates"
     ids = discover(candidates)
     timings: dict[str, list[float]] = {cid: [] for cid in ids}

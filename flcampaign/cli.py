@@ -32,8 +32,9 @@ from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR
+from flcampaign.onboarding import campaign_folder, job_import
 from flcampaign.task import Task
-from flcampaign.workflow import REPO_ROOT, task_of
+from flcampaign.workflow import PROFILES, bundled_tasks, task_of
 
 
 def _campaign(args: argparse.Namespace) -> tuple[dict, Task]:
@@ -41,11 +42,36 @@ def _campaign(args: argparse.Namespace) -> tuple[dict, Task]:
     return config, task_of(config)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a new campaign folder around a bundled task or an imported NVFlare job (read, never run)."""
+    folder = Path(args.folder)
+    if args.task:
+        written = campaign_folder.init(folder, args.task)
+        print(f"wrote a campaign on {args.task} in {folder}: " + ", ".join(str(p.relative_to(folder)) for p in written))
+        print(f"next: cd {folder} && flcampaign run   (or: snakemake --profile profiles/local)")
+        return 0
+    imported = campaign_folder.init_from_job(folder, Path(args.from_job))
+    task_dir = next((folder / "tasks").iterdir())
+    print(f"imported {args.from_job} ({imported.recipe}) into {task_dir}; nothing of it was run")
+    print(job_import.report(imported, job_import.unresolved_of(task_dir)))
+    print(f"next: resolve each entry of {task_dir / 'profile.yaml'}'s unresolved list and make the changes above;")
+    print(f"`flcampaign validate 0000-baseline` (in {folder}) refuses the task until then, naming what is left")
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> str:
+    """The profile asked for, else the campaign's own local profile, else the installed one."""
+    if args.profile:
+        return args.profile
+    own = Path("profiles") / "local"
+    return str(own if own.is_dir() else PROFILES / "local")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the whole campaign once through Snakemake."""
-    cmd = snakemake_command(args.profile, Path(args.config), (), args.snakemake_args)
+    cmd = snakemake_command(_profile(args), Path(args.config), (), args.snakemake_args)
     with campaign_lock(Path.cwd()):
-        release_stale_locks(args.profile, Path(args.config), Path.cwd())
+        release_stale_locks(_profile(args), Path(args.config), Path.cwd())
         return run_workflow(cmd, Path.cwd())
 
 
@@ -53,13 +79,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Keep the campaign running while candidates are dropped; stop on the stop file or the guard's stop."""
     config, task = _campaign(args)
     with campaign_lock(Path.cwd()):
-        release_stale_locks(args.profile, Path(args.config), Path.cwd())
+        release_stale_locks(_profile(args), Path(args.config), Path.cwd())
         return watch(
             Path.cwd(),
             task,
             GuardConfig.from_config(config),
             lambda targets: run_workflow(
-                snakemake_command(args.profile, Path(args.config), targets, args.snakemake_args), Path.cwd()
+                snakemake_command(_profile(args), Path(args.config), targets, args.snakemake_args), Path.cwd()
             ),
             interval=args.interval,
             final_report=not args.no_final_report,
@@ -262,13 +288,22 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, func in (("run", cmd_run), ("watch", cmd_watch)):
         workflow = command(name, func)
-        workflow.add_argument("--profile", default=str(REPO_ROOT / "profiles" / "local"), help="Snakemake profile")
+        workflow.add_argument(
+            "--profile",
+            default=None,
+            help="Snakemake profile (default: the campaign's profiles/local, else the installed one)",
+        )
         if name == "watch":
             workflow.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
             workflow.add_argument(
                 "--no-final-report", action="store_true", help="stop without the winners stage and the report"
             )
         workflow.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="passed to snakemake")
+    init = command("init", cmd_init)
+    init.add_argument("folder", help="the new campaign folder (created; must not hold a campaign)")
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", choices=bundled_tasks(), help="a bundled task, copied in")
+    source.add_argument("--from-job", metavar="JOB_PY", help="import an NVFlare Recipe-API job.py (read, never run)")
     new = command("new", cmd_new)
     new.add_argument("slug", nargs="?", help="short name; the id becomes NNNN-slug")
     new.add_argument("--parent", help="candidate id or 'baseline' (default: the current best)")

@@ -1,6 +1,6 @@
 """The campaign configuration (config.yaml), checked against its schema with the schema's defaults.
 
-Defaults are filled by Snakemake's own ``validate`` (as ``rules/common.smk`` does for the workflow), so
+Defaults are filled by Snakemake's own ``validate`` (as the workflow's ``rules/common.smk`` does for the workflow), so
 the CLI and the workflow see the same configuration.
 """
 
@@ -21,7 +21,10 @@ def load_config(path: Path) -> dict[str, Any]:
     config = read_yaml(path) or {}
     problems = schema_errors("config", config)
     if problems:
-        raise ValueError(f"{path}: does not follow rules/schemas/config.schema.yaml: " + "; ".join(problems))
+        raise ValueError(
+            f"{path}: does not follow the config schema (flcampaign/workflow/rules/schemas/config.schema.yaml): "
+            + "; ".join(problems)
+        )
     return with_defaults(config)
 
 

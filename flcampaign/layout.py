@@ -192,6 +192,11 @@ class Campaign:
         return self._at("config.yaml")
 
     @property
+    def snakefile(self) -> Path:
+        """The campaign's own Snakefile (using the installed workflow as a module), where it has one."""
+        return self._at("Snakefile")
+
+    @property
     def records(self) -> Records:
         return Records(self._at(RESULTS_DIR))
 

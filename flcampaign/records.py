@@ -1,6 +1,6 @@
 """The records that pass between stages, defined once: statuses, record states, the ledger row.
 
-Validation, run and score records are JSON files (schemas beside the others in ``rules/schemas``:
+Validation, run and score records are JSON files (schemas beside the others in the workflow's ``rules/schemas``:
 ``validation``, ``run``, ``score``); every stage ends its record with ``finish``. The ledger is a
 TSV whose rows are parsed once (``parse_row``) into typed values, so no reader converts cells again.
 """

@@ -1,4 +1,4 @@
-"""JSON Schemas (YAML) of the config, candidate and task-profile files, shipped in rules/schemas."""
+"""JSON Schemas (YAML) of the config, candidate, task-profile and record files, shipped with the workflow's rules."""
 
 from functools import cache
 from pathlib import Path
@@ -7,7 +7,7 @@ import jsonschema
 
 from flcampaign.files import read_yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "rules" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "workflow" / "rules" / "schemas"
 
 
 @cache

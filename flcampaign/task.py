@@ -39,11 +39,21 @@ class Task:
         """Read and check ``root/profile.yaml``; ``num_rounds`` shortens the budget openly (demo runs)."""
         root = Path(root).resolve()
         profile = read_yaml(root / "profile.yaml")
+        unresolved = profile.get("unresolved") if isinstance(profile, dict) else None
+        if unresolved:
+            items = "".join(
+                f"\n  - {item.get('key')}: {item.get('why')}" for item in unresolved if isinstance(item, dict)
+            )
+            raise ProfileError(
+                f"{root / 'profile.yaml'}: task {root.name} is not ready: {len(unresolved)} unresolved (resolve "
+                f"each, then delete its entry):{items}"
+            )
         problems = schema_errors("profile", profile)
         if problems:
             raise ProfileError(f"{root / 'profile.yaml'}: " + "; ".join(problems))
         if profile["name"] != root.name:
             raise ProfileError(f"{root / 'profile.yaml'}: name {profile['name']!r} differs from folder {root.name!r}")
+        _check_loader(root, profile)
         if num_rounds is not None and num_rounds != profile["budget"]["num_rounds"]:
             profile["budget"] = {**profile["budget"], "num_rounds": int(num_rounds)}
             profile["budget_note"] = f"rounds shortened to {num_rounds} by the campaign config"
@@ -179,16 +189,41 @@ class Task:
         return {rel: sha256_file(self.sources / rel) for rel in self.surface["fixed"]}
 
     @property
+    def loader_file(self) -> Path | None:
+        """The task's own trusted data loader (``data.loader`` naming a ``.py`` file of the task folder, outside
+        the sources), or None where the loader is a bundled one of ``flcampaign.data.datasets``."""
+        loader = self.data["loader"]
+        return self.root / loader if loader.endswith(".py") else None
+
+    @property
     def fixed_hashes(self) -> dict[str, str]:
-        """The profile's hash and the fixed sources' hashes, as recorded with every validation."""
+        """The profile's hash, the task's own loader's and the fixed sources' hashes, as recorded with every
+        validation."""
         own = self.own_sources.relative_to(self.root).as_posix()
         sources = {f"{own}/{rel}": digest for rel, digest in self.fixed_source_hashes.items()}
-        return {"profile.yaml": sha256_file(self.root / "profile.yaml"), **sources}
+        loader = {self.data["loader"]: sha256_file(self.loader_file)} if self.loader_file else {}
+        return {"profile.yaml": sha256_file(self.root / "profile.yaml"), **loader, **sources}
 
     @property
     def budget_sha256(self) -> str:
         items = sorted(self.budget.items())
         return sha256_bytes(repr(items).encode())
+
+
+def _check_loader(root: Path, profile: dict[str, Any]) -> None:
+    """A task's own loader is trusted code: a file of the task folder that exists and that no candidate can
+    patch (outside the sources)."""
+    loader = profile["data"]["loader"]
+    if not loader.endswith(".py"):
+        return
+    where = f"{root / 'profile.yaml'}: data.loader {loader!r}"
+    path = (root / loader).resolve()
+    if not path.is_relative_to(root):
+        raise ProfileError(f"{where} lies outside the task folder; a task's loader is one of its own files")
+    if path.is_relative_to((root / profile["sources"]).resolve()):
+        raise ProfileError(f"{where} lies in the sources ({profile['sources']}/), which candidates patch")
+    if not path.is_file():
+        raise ProfileError(f"{where}: no such file in the task folder")
 
 
 def require_knobs(args: dict[str, Any], knobs: dict[str, dict[str, Any]], proposer: str) -> None:

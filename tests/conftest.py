@@ -22,7 +22,7 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def heart_task() -> Task:
-    return Task.load(REPO / "tasks" / "heart_disease")
+    return Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def one_round_task(campaign: Path) -> Path:
     the full budget 1.21x, docs/security.md), so the default cap of 1.5 would call honest runs on a
     loaded machine over budget; the hidden-compute cases exceed 2.0 by far."""
     dest = campaign / "tasks" / "heart_disease"
-    Task.load(REPO / "tasks" / "heart_disease").copy_to(dest)
+    Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").copy_to(dest)
     profile = yaml.safe_load((dest / "profile.yaml").read_text())
     profile["budget"]["max_compute_ratio"] = ONE_ROUND_COMPUTE_RATIO
     (dest / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))

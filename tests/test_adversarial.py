@@ -35,7 +35,7 @@ def drop(campaign: Path, *cases: str) -> None:
 
 @pytest.fixture(scope="module")
 def task() -> Task:
-    return Task.load(REPO / "tasks" / "heart_disease")
+    return Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 
 
 def test_corpus_covers_the_threat_list():

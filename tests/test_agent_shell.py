@@ -42,9 +42,12 @@ def test_the_agent_sees_its_control_plane_but_no_data(tmp_path, monkeypatch):
     heldout = campaign / "results" / "runs" / "repeat" / "0000-baseline" / "seed42"
     heldout.mkdir(parents=True)
     (heldout / "heldout.json").write_text("{}")
-    raw = REPO / "tasks" / "heart_disease" / "data"
+    raw = REPO / "flcampaign" / "tasks" / "heart_disease" / "data"
     probes = [str(split / "site-1.npz"), str(heldout / "heldout.json"), str(raw), str(raw / "processed.va.data")]
-    probes += [str(campaign / "candidates" / "0000-baseline" / "candidate.yaml"), str(REPO / "tasks/heart_disease")]
+    probes += [
+        str(campaign / "candidates" / "0000-baseline" / "candidate.yaml"),
+        str(REPO / "flcampaign/tasks/heart_disease"),
+    ]
     (campaign / "agent.py").write_text(AGENT)
     monkeypatch.chdir(campaign)
     cmd = [str(VENV_BIN / "flcampaign"), "agent-shell", "--no-network", "--", sys.executable, "agent.py", *probes]
@@ -61,6 +64,6 @@ def test_the_agent_sees_its_control_plane_but_no_data(tmp_path, monkeypatch):
 
 
 def test_without_a_sandbox_the_agent_shell_refuses(tmp_path):
-    task = Task.load(REPO / "tasks/heart_disease")
+    task = Task.load(REPO / "flcampaign/tasks/heart_disease")
     with pytest.raises(agent_shell.AgentShellUnavailable, match="could read the split files"):
         agent_shell.command(tmp_path, task, ["true"], Sandbox("none", "bubblewrap (bwrap) is not installed"))

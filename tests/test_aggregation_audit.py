@@ -20,7 +20,7 @@ from flcampaign.execution.aggregation_audit import (
     wrap,
 )
 
-AGGREGATORS = REPO / "tasks" / "_shared" / "src" / "aggregators.py"
+AGGREGATORS = REPO / "flcampaign" / "tasks" / "_shared" / "src" / "aggregators.py"
 
 
 @pytest.fixture(scope="module", autouse=True)

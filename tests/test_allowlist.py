@@ -166,7 +166,7 @@ def test_honest_client_code_passes():
 
 
 def test_every_bundled_task_source_passes():
-    for profile in sorted(REPO.glob("tasks/*/profile.yaml")):
+    for profile in sorted(REPO.glob("flcampaign/tasks/*/profile.yaml")):
         tree = Task.load(profile.parent).sources
         own = {p.stem: allowlist.module_exports(ast.parse(p.read_text())) for p in tree.glob("*.py")}
         for path in sorted(tree.glob("*.py")):

@@ -30,7 +30,7 @@ def test_set_up_keeps_a_given_id_and_title(heart_task, tmp_path):
 
 
 def test_set_up_names_the_rule_when_the_task_sources_break_the_contract(tmp_path):
-    Task.load(REPO / "tasks" / "heart_disease").copy_to(tmp_path / "heart_disease")
+    Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").copy_to(tmp_path / "heart_disease")
     client = tmp_path / "heart_disease" / "src" / "client.py"
     client.write_text(client.read_text() + "\nimport subprocess\n\nsubprocess.run(['true'])\n")
     task = Task.load(tmp_path / "heart_disease")
@@ -48,8 +48,8 @@ def test_prepare_splits_counts_rows_and_reuses_prepared_splits(heart_task, tmp_p
 
 
 def test_header_notes_a_shortened_budget(repo):
-    short = Task.load(repo / "tasks" / "heart_disease", num_rounds=1)
+    short = Task.load(repo / "flcampaign" / "tasks" / "heart_disease", num_rounds=1)
     text = header(short, choose("off"), "Heart", "below the budget")
     assert text.startswith("Heart baseline: 4 clients, 1 rounds, batch 4, knobs {")
     assert text.splitlines()[1].endswith("(--rounds): below the budget")
-    assert "NOTE" not in header(Task.load(repo / "tasks" / "heart_disease"), choose("off"), "Heart", "x")
+    assert "NOTE" not in header(Task.load(repo / "flcampaign" / "tasks" / "heart_disease"), choose("off"), "Heart", "x")

@@ -176,7 +176,7 @@ def test_calibrate_command_names_a_bad_study(tmp_path, capsys):
 def test_a_real_seed_study_at_one_round_is_resumed_and_calibrated(tmp_path):
     """Real NVFlare runs through the runner and the evaluator (one round, a change of a four times larger lr):
     every run scored on both splits and aggregations, saved as it goes, resumed without re-running."""
-    task = Task.load(REPO / "tasks" / "heart_disease", num_rounds=1)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease", num_rounds=1)
     arms = {"baseline": {}, "lr-x4": {"lr": 0.004}}
     out, lines = tmp_path / "study.json", []
     study = seed_study.run_study(task, arms, 2, out, choose("auto"), progress=lines.append)
@@ -211,7 +211,7 @@ def test_a_real_seed_study_at_one_round_is_resumed_and_calibrated(tmp_path):
 def test_a_study_can_give_each_seed_its_own_partition(tmp_path, monkeypatch):
     """bench/partition_variance.py's study: each seed trains and is scored on its own FEMNIST grouping, as
     repeats do under repeats.vary_partition; the study says so and cannot be resumed the other way."""
-    task = Task.load(REPO / "tasks" / "femnist", num_rounds=1)
+    task = Task.load(REPO / "flcampaign" / "tasks" / "femnist", num_rounds=1)
     trained_on, simulate = [], seed_study.simulate
 
     def recording(task, validation, tree, train_dir, *args, **kwargs):

@@ -69,7 +69,9 @@ def test_draft_edit_finish_diff(campaign, capsys):
     assert main(["new", "weight-decay", "--parent", "baseline"]) == 0
     assert "draft 0008-weight-decay (parent baseline)" in capsys.readouterr().out
     draft = campaign / "drafts" / "0008-weight-decay"
-    assert (draft / "tree" / "client.py").read_text() == (REPO / "tasks/heart_disease/src/client.py").read_text()
+    assert (draft / "tree" / "client.py").read_text() == (
+        REPO / "flcampaign/tasks/heart_disease/src/client.py"
+    ).read_text()
     assert main(["new", "--finish", draft.name]) == 2
     assert "rule draft-placeholder: fill in title, hypothesis, family" in capsys.readouterr().err
     client = draft / "tree" / "client.py"
@@ -120,7 +122,7 @@ def test_finish_refuses_contract_breaks_and_keeps_the_draft(campaign, capsys):
     assert main(["new", "--finish", draft.name]) == 2
     assert "tree/fl_data.py: rule path-confinement" in capsys.readouterr().err
     data.unlink()
-    data.write_bytes((Task.load(REPO / "tasks" / "heart_disease").sources / "fl_data.py").read_bytes())
+    data.write_bytes((Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").sources / "fl_data.py").read_bytes())
     (draft / "tree" / "fl_extra_blob.py").write_bytes(b"\xff\xfe\x00binary")
     assert main(["validate", draft.name]) == 2
     assert "rule no-binary" in capsys.readouterr().err

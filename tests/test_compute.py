@@ -15,7 +15,7 @@ from flcampaign.task import Task
 
 @pytest.fixture(scope="module")
 def task() -> Task:
-    return Task.load(REPO / "tasks" / "heart_disease")
+    return Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 
 
 def run_using(cpu: float, gpu: float | None = None, state: str = "ok") -> dict:
@@ -27,7 +27,7 @@ def test_the_reference_is_the_baseline_at_the_largest_local_work(task):
     profile = copy.deepcopy(task.profile)
     profile["budget"]["compute_reference"] = {"local_steps": 200, "aggregator": "median"}
     assert reference_args(Task(task.root, profile)) == {"local_steps": 200, "aggregator": "median"}
-    cifar = Task.load(REPO / "tasks" / "cifar10")
+    cifar = Task.load(REPO / "flcampaign" / "tasks" / "cifar10")
     assert reference_args(cifar) == {"aggregation_epochs": 8, "local_steps": 1000}
 
 

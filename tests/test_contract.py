@@ -27,7 +27,7 @@ from flcampaign.contract.validation import (
 from flcampaign.files import read_json, sha256_tree
 from flcampaign.task import Task
 
-TASK_DIR = REPO / "tasks" / "heart_disease"
+TASK_DIR = REPO / "flcampaign" / "tasks" / "heart_disease"
 BASE_SRC = Task.load(TASK_DIR).sources
 PATCH_NAME = "patches/001-change.patch"
 DEFAULT_ARGS = {"lr": 0.001, "local_steps": 100, "aggregator": "fedavg", "server_lr": 1.0, "server_momentum": 0.9}
@@ -747,7 +747,7 @@ def test_a_source_that_carries_data_is_refused(task, cands, results, content, wh
 
 
 def test_the_task_sources_are_well_within_the_literal_limits():
-    for source in sorted((REPO / "tasks").glob("*/src/*.py")):
+    for source in sorted((REPO / "flcampaign" / "tasks").glob("*/src/*.py")):
         numbers, characters = literal_load(ast.parse(source.read_text()))
         assert numbers <= MAX_LITERAL_NUMBERS / 2 and characters <= MAX_LITERAL_CHARACTERS / 4, source
 

@@ -12,11 +12,11 @@ from conftest import REPO, copy_candidates
 from flcampaign import deps
 from flcampaign.task import Task
 
-SCHEMAS = REPO / "rules" / "schemas"
+SCHEMAS = REPO / "flcampaign" / "workflow" / "rules" / "schemas"
 
 
 def script(name: str) -> Path:
-    return REPO / "scripts" / f"{name}.py"
+    return REPO / "flcampaign" / "workflow" / "scripts" / f"{name}.py"
 
 
 def test_the_closure_follows_imports_module_names_and_sibling_scripts():
@@ -46,7 +46,7 @@ def test_an_edit_changes_the_digest_of_what_reaches_it_and_a_move_changes_nothin
 
 
 def test_the_task_digest_follows_content_not_place(tmp_path):
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     one, two = task.copy_to(tmp_path / "a" / "heart_disease"), task.copy_to(tmp_path / "b" / "heart_disease")
     assert deps.task_digest(one) == deps.task_digest(two)
     with open(two.own_sources / "fl_data.py", "a") as handle:

@@ -16,7 +16,7 @@ def project_pins() -> dict[str, str]:
 
 
 def test_conda_env_parses_and_agrees_with_the_project_pins():
-    env = yaml.safe_load((REPO / "envs" / "flcampaign.yaml").read_text())
+    env = yaml.safe_load((REPO / "flcampaign" / "workflow" / "envs" / "flcampaign.yaml").read_text())
     assert env["name"] == "flcampaign"
     pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     pinned = dict(item.split("==") for item in pip_section if "==" in item)
@@ -27,7 +27,7 @@ def test_conda_env_parses_and_agrees_with_the_project_pins():
 
 
 def test_every_rule_uses_the_environment():
-    for smk in sorted((REPO / "rules").glob("*.smk")):
+    for smk in sorted((REPO / "flcampaign" / "workflow" / "rules").glob("*.smk")):
         text = smk.read_text()
         rules = text.count("\nrule ") + text.startswith("rule ") + text.count("checkpoint ")
         assert text.count('"../envs/flcampaign.yaml"') == rules, smk.name

@@ -78,7 +78,7 @@ def small_disk(tmp_path):
 
 
 def ledger_inputs(tmp_path: Path) -> tuple[Task, Path, list[str]]:
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     results = tmp_path / "records"
     add_candidate(results, "base", t(0), 0.70, baseline=True)
     add_candidate(results, "next", t(1), 0.72)

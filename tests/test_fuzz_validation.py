@@ -19,7 +19,7 @@ from flcampaign.contract.candidate import patch_manifest
 from flcampaign.contract.validation import patches, validate_candidate
 from flcampaign.task import Task
 
-TASK = Task.load(REPO / "tasks" / "heart_disease")
+TASK = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 EXAMPLES = 600
 
 VALID_META = {

@@ -15,7 +15,7 @@ TICK = count(1)
 
 @pytest.fixture(scope="module")
 def task() -> Task:
-    return Task.load(REPO / "tasks" / "heart_disease")
+    return Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 
 
 def row(status: str, score: float | None = None, kind: str = "source_edit", family: str = "fedavg", lit: str = ""):

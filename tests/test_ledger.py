@@ -23,7 +23,7 @@ from flcampaign.files import read_json, write_json
 from flcampaign.records import STATUSES, format_row
 from flcampaign.task import Task
 
-TASK_ROOT = REPO / "tasks" / "heart_disease"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "heart_disease"
 FIXED = {"profile.yaml": "hash-of-profile", "src/fl_data.py": "hash-of-fl-data"}
 SANDBOX = {"kind": "bubblewrap", "detail": "/usr/bin/bwrap"}
 

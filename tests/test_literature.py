@@ -134,7 +134,7 @@ def test_cross_references_are_checked(tmp_path):
 
 
 def test_events_become_unscored_ledger_rows_in_campaign_order(tmp_path):
-    task = Task.load(REPO / "tasks" / "heart_disease")
+    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
     results = tmp_path / "results"
     add_candidate(results, "base", t(0), 0.70, baseline=True)
     add_candidate(results, "after", t(5), 0.75)

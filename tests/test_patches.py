@@ -12,7 +12,7 @@ from flcampaign.contract.patches import MAX_PATCH_BYTES, PatchError
 from flcampaign.files import sha256_tree
 from flcampaign.task import Task
 
-BASE_SRC = Task.load(REPO / "tasks" / "heart_disease").sources
+BASE_SRC = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").sources
 
 
 def copy_sources(dest: Path) -> Path:

@@ -23,7 +23,7 @@ def campaign_config(tmp_path: Path, **overrides) -> dict:
 
 def task_copy(tmp_path: Path, edit) -> Task:
     """The heart_disease profile in a scratch task folder, changed by ``edit`` first."""
-    profile = read_yaml(REPO / "tasks" / "heart_disease" / "profile.yaml")
+    profile = read_yaml(REPO / "flcampaign" / "tasks" / "heart_disease" / "profile.yaml")
     edit(profile)
     root = tmp_path / "heart_disease"
     root.mkdir()
@@ -35,7 +35,7 @@ def task_copy(tmp_path: Path, edit) -> Task:
 def bundled() -> tuple[Task, dict, str]:
     config = load_config(REPO / "config.yaml")
     task = task_of(config)
-    return task, config, program.render(task, config)
+    return task, config, program.render(task, config, REPO)
 
 
 def test_committed_program_matches_the_profile_and_config(bundled):
@@ -141,6 +141,7 @@ def test_write_is_checked_by_is_current(tmp_path, bundled):
     out = tmp_path / "program.md"
     assert not program.is_current(task, config, out)
     program.write(task, config, out)
+    text = program.render(task, config, tmp_path)  # the task's sources named from where program.md is
     assert out.read_text(encoding="utf-8") == text
     assert program.is_current(task, config, out)
     out.write_text(text.replace("| `plateau` | 8 |", "| `plateau` | 80 |"), encoding="utf-8")

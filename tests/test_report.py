@@ -17,7 +17,7 @@ from flcampaign.reporting.plot import control_arms_plot, progress_plot
 from flcampaign.reporting.report import build_markdown, control_arms_section, write_report
 from flcampaign.task import Task
 
-TASK_ROOT = REPO / "tasks" / "heart_disease"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "heart_disease"
 COMMAND = "make run CONFIG=config.yaml"
 KEEP_DIFF = """--- a/client.py
 +++ b/client.py

@@ -29,7 +29,7 @@ def write_candidate(root: Path, cid: str, source_edits: dict[str, tuple[str, str
     """A candidate whose patch applies ``old -> new`` replacements to the task sources."""
     from flcampaign.contract import patches
 
-    base = Task.load(REPO / "tasks" / "heart_disease").sources
+    base = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").sources
     edited = root / "edited" / cid
     shutil.copytree(base, edited)
     for rel, (old, new) in source_edits.items():
@@ -239,7 +239,10 @@ def probe_run(tmp_path: Path, task: Task, splits: Path, sandbox_mode: str) -> tu
     forbidden = [str(splits / name / "site-1.npz") for name in ("train", "heldout", "search_val")]
     (tmp_path / "results").mkdir(exist_ok=True)
     (tmp_path / "results" / "results.tsv").write_text("order\tcandidate\n")
-    forbidden += [str(REPO / "tasks" / "heart_disease" / "profile.yaml"), str(tmp_path / "results" / "results.tsv")]
+    forbidden += [
+        str(REPO / "flcampaign" / "tasks" / "heart_disease" / "profile.yaml"),
+        str(tmp_path / "results" / "results.tsv"),
+    ]
     code_dir = tmp_path / "work" / "probe" / "code"  # where the runner puts its copy of the tree
     header = f"FORBIDDEN_PATHS = {forbidden!r}\nLISTENER_PORT = {listener.getsockname()[1]}\n"
     header += f"CODE_DIR = {str(code_dir)!r}\n" + PROBE

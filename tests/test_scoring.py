@@ -18,7 +18,7 @@ from flcampaign.scoring.evaluator import binary_accuracy, evaluator_sha256, scor
 from flcampaign.scoring.predict_driver import count_parameters
 from flcampaign.task import Task
 
-TASK_ROOT = REPO / "tasks" / "heart_disease"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "heart_disease"
 SRC = Task.load(TASK_ROOT).sources
 SANDBOX = choose("auto")  # bubblewrap where it works, as the workflow does
 MODEL_SPEC = {"path": "model.HeartLogReg", "args": {}}

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from flcampaign.data import splits
 from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
 from flcampaign.data.splits import SPLITS, carve_search_val, load_split, prepare
 from flcampaign.layout import PHASES
-from flcampaign.task import Task
+from flcampaign.task import ProfileError, Task
 
-TASK_ROOT = REPO / "tasks" / "heart_disease"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "heart_disease"
 PARTITIONED = {"cifar10": "seed", "femnist": "grouping_seed", "leaf_synthetic": "grouping_seed"}
 FLAMBY_SIZES = [(199, 104), (172, 89), (30, 16), (85, 45)]  # (train, test) per center, FLamby's numbers
 
@@ -227,7 +228,10 @@ def test_varying_a_partition_the_task_does_not_draw_is_refused(task):
     assert splits.partition_option(task, vary=False) is None
     with pytest.raises(ValueError, match=r"repeats.vary_partition: task heart_disease's clients are fixed sites"):
         splits.partition_option(task, vary=True)
-    seeded = {name: splits.partition_option(Task.load(REPO / "tasks" / name), vary=True) for name in PARTITIONED}
+    seeded = {
+        name: splits.partition_option(Task.load(REPO / "flcampaign" / "tasks" / name), vary=True)
+        for name in PARTITIONED
+    }
     assert seeded == PARTITIONED
 
 
@@ -241,7 +245,7 @@ def test_rows_digest_ignores_which_site_holds_a_row_but_not_the_rows():
 
 
 def test_a_partition_redeals_the_training_rows_and_keeps_the_held_out_rows(tmp_path):
-    femnist = Task.load(REPO / "tasks" / "femnist")
+    femnist = Task.load(REPO / "flcampaign" / "tasks" / "femnist")
     campaign = prepare(femnist, tmp_path / "campaign")
     partition = prepare(femnist, tmp_path / "p42", 42, campaign)
     assert campaign["partition_seed"] is None and campaign["partition_option"] is None
@@ -274,3 +278,51 @@ def test_a_partition_that_changes_the_held_out_rows_is_refused(task, tmp_path, m
     campaign = prepare(task, tmp_path / "campaign")
     with pytest.raises(ValueError, match=r"partition 7 \(data.options.seed\) changes the held-out rows"):
         prepare(task, tmp_path / "p7", 7, campaign)
+
+
+def _with_own_loader(tmp_path: Path, loader: str = "loader.py", where: str = "loader.py") -> Path:
+    """A copy of heart_disease whose loader is the task's own file (the bundled module's code, copied)."""
+    root = tmp_path / "heart_disease"
+    Task.load(TASK_ROOT).copy_to(root)
+    (root / where).parent.mkdir(parents=True, exist_ok=True)
+    (root / where).write_text((REPO / "flcampaign" / "data" / "datasets" / "heart_disease.py").read_text())
+    profile = (root / "profile.yaml").read_text()
+    assert "loader: heart_disease" in profile
+    (root / "profile.yaml").write_text(profile.replace("loader: heart_disease", f"loader: {loader}"))
+    return root
+
+
+def test_a_task_s_own_loader_prepares_the_same_splits_and_is_hashed_with_the_fixed_files(tmp_path, prepared):
+    own = Task.load(_with_own_loader(tmp_path))
+    assert own.loader_file == own.root / "loader.py"
+    assert splits.library_loader(own) == () and splits.library_loader(Task.load(TASK_ROOT)) != ()
+    out = tmp_path / "splits"
+    prepare(own, out)
+    for name in SPLITS:
+        mine, bundled = load_split(out, name), load_split(prepared[0], name)
+        assert mine.keys() == bundled.keys()
+        for site, (x, y) in bundled.items():
+            assert np.array_equal(mine[site][0], x) and np.array_equal(mine[site][1], y), (name, site)
+    before = own.fixed_hashes["loader.py"]
+    (own.root / "loader.py").write_text((own.root / "loader.py").read_text() + "\n# edited\n")
+    assert Task.load(own.root).fixed_hashes["loader.py"] != before, "an edited loader shows in the fixed hashes"
+    assert "loader.py" not in Task.load(TASK_ROOT).fixed_hashes
+
+
+@pytest.mark.parametrize(
+    ("loader", "where", "message"),
+    [
+        ("src/loader.py", "src/loader.py", "lies in the sources (src/), which candidates patch"),
+        ("outside.py", "outside.py", "lies outside the task folder"),
+        ("reader.py", "loader.py", "no such file in the task folder"),
+        ("../loader.py", "loader.py", "does not match"),  # the schema's pattern, before the file is looked at
+    ],
+)
+def test_a_task_s_own_loader_must_be_a_file_of_the_task_that_candidates_cannot_patch(tmp_path, loader, where, message):
+    root = _with_own_loader(tmp_path, loader, where)
+    if loader == "outside.py":  # a link out of the task folder is followed before the check
+        (tmp_path / "elsewhere.py").write_text((root / where).read_text())
+        (root / where).unlink()
+        (root / where).symlink_to(tmp_path / "elsewhere.py")
+    with pytest.raises(ProfileError, match=f"data.loader:? {re.escape(repr(loader))}.*{re.escape(message)}"):
+        Task.load(root)

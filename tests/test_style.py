@@ -19,7 +19,7 @@ def test_snakemake_lint():
 
 
 def test_snakefmt():
-    result = run("snakefmt", "--check", "Snakefile", "rules")
+    result = run("snakefmt", "--check", "Snakefile", "flcampaign/workflow")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

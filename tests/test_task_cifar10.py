@@ -34,7 +34,7 @@ from flcampaign.execution.slots import Slot
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
-TASK_DIR = REPO / "tasks" / "cifar10"
+TASK_DIR = REPO / "flcampaign" / "tasks" / "cifar10"
 LABEL_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 
 

@@ -20,7 +20,7 @@ from flcampaign.execution.slots import Slot
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
-TASK_DIR = REPO / "tasks" / "femnist"
+TASK_DIR = REPO / "flcampaign" / "tasks" / "femnist"
 RAW = TASK_DIR / "data"
 SHARED_RAW = REPO.parent / "shared" / "data" / "leaf_femnist_small"
 BASELINE = (

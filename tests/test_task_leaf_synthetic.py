@@ -24,7 +24,7 @@ from flcampaign.files import sha256_tree
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
-TASK_ROOT = REPO / "tasks" / "leaf_synthetic"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "leaf_synthetic"
 SPLIT_SEED = 931231
 LABEL_COUNTS = {0: 16607, 1: 15477, 2: 23124, 3: 35783, 4: 16562}
 

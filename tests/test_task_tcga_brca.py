@@ -20,7 +20,7 @@ from flcampaign.execution.slots import Slot
 from flcampaign.scoring.evaluator import c_index, score_run
 from flcampaign.task import Task
 
-TASK_ROOT = REPO / "tasks" / "tcga_brca"
+TASK_ROOT = REPO / "flcampaign" / "tasks" / "tcga_brca"
 RAW = TASK_ROOT / "data"
 SRC = Task.load(TASK_ROOT).sources
 

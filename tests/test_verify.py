@@ -146,7 +146,7 @@ def test_a_finished_campaign_is_clean(campaign):
 
 
 def test_tree_hash_ignores_the_snakemake_stamp_only_at_the_top(tmp_path):
-    src = Task.load(REPO / "tasks" / "heart_disease").sources
+    src = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").sources
     tree = tmp_path / "src"
     shutil.copytree(src, tree)
     (tree / SNAKEMAKE_STAMP).write_text("")
@@ -399,8 +399,8 @@ def test_a_forged_row_is_named(campaign):
 
 def test_a_changed_task_is_named_for_every_validation(campaign, tmp_path):
     copy = tmp_path / "tasks" / "heart_disease"
-    shutil.copytree(REPO / "tasks" / "heart_disease", copy)
-    shutil.copytree(REPO / "tasks" / "_shared", tmp_path / "tasks" / "_shared")
+    shutil.copytree(REPO / "flcampaign" / "tasks" / "heart_disease", copy)
+    shutil.copytree(REPO / "flcampaign" / "tasks" / "_shared", tmp_path / "tasks" / "_shared")
     assert check(campaign, Task.load(copy)) == []  # same content elsewhere: same hashes
     append(tmp_path / "tasks" / "_shared" / "src" / "fl_data.py", b"# the data bridge changed\n")
     findings = check(campaign, Task.load(copy))
@@ -409,7 +409,7 @@ def test_a_changed_task_is_named_for_every_validation(campaign, tmp_path):
     )
     assert [f.artifact for f in findings] == validations and len(validations) == len(IDS) + 1
     assert all(f.check == "fixed" and "src/fl_data.py" in f.detail for f in findings)
-    budget = check(campaign, Task.load(REPO / "tasks" / "heart_disease", num_rounds=3))
+    budget = check(campaign, Task.load(REPO / "flcampaign" / "tasks" / "heart_disease", num_rounds=3))
     assert {f.check for f in budget} == {"fixed"} and all("budget_sha256" in f.detail for f in budget)
 
 

@@ -19,7 +19,7 @@ from flcampaign.task import Task
 
 @pytest.fixture(scope="module")
 def task() -> Task:
-    return Task.load(REPO / "tasks" / "heart_disease")
+    return Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
 
 
 @pytest.fixture

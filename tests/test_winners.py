@@ -492,7 +492,7 @@ def test_the_records_name_the_sources_of_variance(evidence, heart_task):
 
 def test_a_varied_partition_is_named_from_the_records():
     """With repeats.vary_partition the score records name each run's partition: the sources say so."""
-    femnist = Task.load(REPO / "tasks" / "femnist")
+    femnist = Task.load(REPO / "flcampaign" / "tasks" / "femnist")
     sources = winners.variance_sources(femnist, {42: 42, 43: 43, 44: 44})
     assert "data.options.grouping_seed = the run's seed, 3 partitions" in sources["varied"]
     assert "initialisation" in sources["varied"]

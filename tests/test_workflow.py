@@ -274,9 +274,13 @@ def test_heldout_split_is_read_only_by_the_heldout_stage(campaign):
         assert json.loads(score.read_text())["split"] == "search_val"
     assert "heldout" not in (campaign / "results" / "campaign_state.json").read_text()
     mentions = ('split("heldout")', "output.heldout", 'split_of("heldout"')  # the layout's, a rule's or a run's
-    readers = [p.name for p in (REPO / "rules").glob("*.smk") if any(m in p.read_text() for m in mentions)]
+    readers = [
+        p.name
+        for p in (REPO / "flcampaign" / "workflow" / "rules").glob("*.smk")
+        if any(m in p.read_text() for m in mentions)
+    ]
     assert sorted(readers) == ["prepare.smk", "score.smk"]
-    score_rules = (REPO / "rules" / "score.smk").read_text().split("rule heldout:")
+    score_rules = (REPO / "flcampaign" / "workflow" / "rules" / "score.smk").read_text().split("rule heldout:")
     assert not any(m in score_rules[0] for m in mentions)
 
 
@@ -352,7 +356,7 @@ def test_repeats_can_vary_the_client_partition(tmp_path):
     are scored on partition S, the search runs on the campaign's own; the held-out rows stay the same rows; the
     records and the report say the partition was varied, and verify checks the partitions' split files."""
     copy_candidates(tmp_path, "0000-baseline")
-    femnist = Task.load(REPO / "tasks" / "femnist")
+    femnist = Task.load(REPO / "flcampaign" / "tasks" / "femnist")
     write_null_candidate(tmp_path / "candidates" / "0001-null", femnist, offset=7, order=1)
     (tmp_path / "config.yaml").write_text(
         "task: femnist\nnum_rounds: 1\nselection: {top_k: 1, racing: {contenders: 1, seeds: []}}\n"

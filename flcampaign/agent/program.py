@@ -4,6 +4,7 @@ The prose lives in ``templates/program.md``; every number, file list and thresho
 profile and config.yaml, so the rules an agent reads never drift from the rules the campaign enforces.
 """
 
+import os
 from importlib.resources import files
 from pathlib import Path
 from string import Template
@@ -95,8 +96,9 @@ def _imports_table(task: Task) -> str:
     return "\n".join(rows)
 
 
-def render(task: Task, config: dict[str, Any]) -> str:
-    """program.md for ``task`` under ``config`` (as returned by ``load_config``, schema defaults filled)."""
+def render(task: Task, config: dict[str, Any], campaign: Path = Path(".")) -> str:
+    """program.md for ``task`` under ``config`` (as returned by ``load_config``, schema defaults filled); the
+    task's sources are named relative to ``campaign``, the folder the agent works from."""
     guard = GuardConfig.from_config(config)
     rounds = config["num_rounds"]
     metric = task.metric
@@ -113,7 +115,7 @@ def render(task: Task, config: dict[str, Any]) -> str:
         repeat_seeds=", ".join(str(seed) for seed in config["repeats"]["seeds"] or task.seeds["repeat"]),
         race_seeds=", ".join(str(seed) for seed in config["selection"]["racing"]["seeds"]) or "none: racing is off",
         added_seeds=_added_seeds_note(config["repeats"]["adaptive"]),
-        sources=f"tasks/{task.name}/{task.profile['sources']}",
+        sources=os.path.relpath(task.root / task.profile["sources"], Path(campaign).resolve()),
         editable=_code(task.surface["editable"]),
         creatable=_code(task.surface["creatable"]),
         fixed=_code(task.surface["fixed"]),
@@ -134,10 +136,10 @@ def render(task: Task, config: dict[str, Any]) -> str:
 
 def write(task: Task, config: dict[str, Any], out: Path) -> None:
     """Render and replace ``out`` atomically, so an agent never reads half a program."""
-    atomic_write_text(Path(out), render(task, config))
+    atomic_write_text(Path(out), render(task, config, Path(out).resolve().parent))
 
 
 def is_current(task: Task, config: dict[str, Any], path: Path) -> bool:
     """Whether ``path`` holds exactly what ``render`` gives now (the drift check)."""
     path = Path(path)
-    return path.is_file() and path.read_text(encoding="utf-8") == render(task, config)
+    return path.is_file() and path.read_text(encoding="utf-8") == render(task, config, path.resolve().parent)

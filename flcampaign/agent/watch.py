@@ -21,8 +21,9 @@ from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import live_state
 from flcampaign.contract.candidate import discover
 from flcampaign.contract.literature import LITERATURE_DIR
+from flcampaign.layout import Campaign
 from flcampaign.task import Task
-from flcampaign.workflow import REPO_ROOT
+from flcampaign.workflow import SNAKEFILE
 
 LOCK_FILE = ".flcampaign.lock"
 SEARCH_TARGETS = ("results/results.tsv", "results/campaign_state.json", "reports/progress.png")
@@ -58,8 +59,11 @@ def campaign_lock(campaign_dir: Path) -> Iterator[None]:
 
 
 def snakemake_command(profile: str, config: Path, targets: tuple[str, ...], extra: list[str]) -> list[str]:
-    """``--configfile=`` keeps Snakemake from reading targets in ``extra`` as more config files."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), *targets, "--profile", profile]
+    """The campaign folder's own Snakefile when it has one (``flcampaign init`` writes it), else the installed
+    workflow's. ``--configfile=`` keeps Snakemake from reading targets in ``extra`` as more config files."""
+    own = Campaign().snakefile
+    snakefile = str(own) if own.is_file() else str(SNAKEFILE)
+    cmd = [sys.executable, "-m", "snakemake", "-s", snakefile, *targets, "--profile", profile]
     return cmd + [f"--configfile={Path(config).resolve()}", *extra]
 
 

@@ -15,6 +15,7 @@ rows differ from the campaign's is refused.
 
 import hashlib
 import importlib
+import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -55,8 +56,22 @@ def strata(labels: np.ndarray, stratify: str) -> np.ndarray:
 VARIED_PHASES = ("repeat", "rerun")  # the phases whose runs may train on their seed's own partition
 
 
+def library_loader(task: Task) -> tuple[str, ...]:
+    """The library module of a bundled loader, for a rule's code digest; a task's own loader file is hashed
+    with the task instead."""
+    return () if task.loader_file else (f"flcampaign.data.datasets.{task.data['loader']}",)
+
+
 def loader_of(task: Task) -> ModuleType:
-    return importlib.import_module(f"flcampaign.data.datasets.{task.data['loader']}")
+    """The task's loader: its own file (``loader.py``) or a bundled module of ``flcampaign.data.datasets``."""
+    if task.loader_file is None:
+        return importlib.import_module(*library_loader(task))
+    spec = importlib.util.spec_from_file_location(f"flcampaign_task_loader_{task.name}", task.loader_file)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{task.loader_file}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def partition_option(task: Task, vary: bool) -> str | None:

@@ -18,9 +18,10 @@ import glob
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 from flcampaign.execution import landlock, seccomp
 
@@ -48,6 +49,7 @@ class Policy:
     fork: bool = False  # multiprocessing's fork (the simulator's server needs it)
     site: str = ""  # a client's own site
     python: tuple[str, ...] = field(default_factory=tuple)  # the interpreter's folders
+    listed: tuple[str, ...] = field(default_factory=tuple)  # folders whose entries it may list, not read
     kernel: bool = False  # also confine the process with Landlock and seccomp (native code included)
     bind_ports: tuple[int, ...] = ()  # TCP ports it may listen on, under the kernel layer
     connect_ports: tuple[int, ...] = ()  # TCP ports it may connect to, under the kernel layer
@@ -60,6 +62,7 @@ class Policy:
         read = (*SYSTEM_READ, "/proc", *self.python, *self.read)
         return landlock.Ruleset(
             read=read,
+            listed=self.listed,
             write=(*self.write, "/dev/null", *(path for pattern in GPU_DEVICES for path in glob.glob(pattern))),
             bind_ports=(*self.bind_ports, *ports, *((0,) if self.ephemeral_tcp else ())),
             connect_ports=(*self.connect_ports, *ports),
@@ -79,6 +82,7 @@ class Policy:
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the flcampaign package
+BUNDLED_TASKS = PACKAGE_DIR / "tasks"  # the tasks shipped with the package, raw data included
 
 
 def importable_from(folder: Path) -> str:
@@ -94,12 +98,44 @@ def importable_from(folder: Path) -> str:
     return str(Path(folder))
 
 
-def python_dirs() -> tuple[str, ...]:
-    """The interpreter's installation and every package folder on its path (what imports read)."""
+class PythonGrants(TypedDict):
+    python: tuple[str, ...]
+    listed: tuple[str, ...]
+
+
+def python_grants() -> PythonGrants:
+    """The Policy fields for Python: ``python``, the interpreter's installation and every package folder on its
+    path (what imports read), without the bundled tasks this package ships (their raw data lie inside the
+    package, and no contained process reads them); ``listed``, the folders opened up to cut those out, whose
+    entries imports still list."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
     paths |= {p for p in sys.path if p and p.rstrip("/").endswith(("site-packages", "dist-packages"))}
     paths.add(str(PACKAGE_DIR))  # this package, wherever it is installed from
-    return tuple(sorted({os.path.realpath(p) for p in paths}))
+    kept, opened = without((Path(os.path.realpath(p)) for p in paths), BUNDLED_TASKS)
+    return PythonGrants(python=kept, listed=opened)
+
+
+def python_dirs() -> tuple[str, ...]:
+    """What imports read (``python_grants``'s ``python``): the folders a sandbox mounts for Python."""
+    return python_grants()["python"]
+
+
+def without(roots: Iterable[Path], hidden: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``roots`` with the folder ``hidden`` cut out, and the folders opened to do it: a root that holds it is
+    replaced by its entries but the one leading to it, recursively. Read grants (Landlock rules, bind mounts,
+    the audit hook) cover whole trees, so a folder inside a granted one can only be kept out this way."""
+    kept: set[str] = set()
+    opened: set[str] = set()
+    for root in roots:
+        if root == hidden or root.is_relative_to(hidden):
+            continue
+        if hidden.is_relative_to(root) and root.is_dir():
+            inner_kept, inner_opened = without(root.iterdir(), hidden)
+            kept.update(inner_kept)
+            opened.update((str(root), *inner_opened))
+        else:
+            kept.add(str(root))
+    return tuple(sorted(kept)), tuple(sorted(opened))
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:

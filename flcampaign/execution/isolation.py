@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from flcampaign.execution import site_data
-from flcampaign.execution.containment import Policy, check_open, importable_from, python_dirs, stop
+from flcampaign.execution.containment import Policy, check_open, importable_from, python_grants, stop
 from flcampaign.execution.process import become_subreaper, children_of, reap_orphans
 from flcampaign.execution.sandbox import Sandbox
 
@@ -97,7 +97,7 @@ class RunLayout:
             (self.code, self.launch),
             (self.job_root, tmp),
             self.named(),
-            python=python_dirs(),
+            **python_grants(),
             kernel=self.sandbox_kernel,
         )
 
@@ -112,7 +112,7 @@ class RunLayout:
             self.named() + clients,
             spawn=(os.path.realpath(self.launcher),),
             fork=True,
-            python=python_dirs(),
+            **python_grants(),
             # a Landlock domain may not mount, so a server that starts its clients' bubblewrap boxes is held by
             # its own box and the audit hook; every other process of a run also confines itself
             kernel=self.sandbox_kernel and not self.sandbox.boxes,
@@ -131,7 +131,7 @@ class RunLayout:
             (own,),
             self.named() + others,
             site=site,
-            python=python_dirs(),
+            **python_grants(),
             kernel=self.sandbox_kernel,
             bind_ports=listen,
             connect_ports=reach,

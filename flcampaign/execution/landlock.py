@@ -95,6 +95,7 @@ class Ruleset:
     write: tuple[str, ...]
     bind_ports: tuple[int, ...] = ()  # TCP ports it may bind (0: an ephemeral port chosen by the kernel)
     connect_ports: tuple[int, ...] = ()  # TCP ports it may connect to
+    listed: tuple[str, ...] = ()  # folders whose entries it may list (their files are read only where granted)
 
     def apply(self) -> dict[str, object]:
         """Restrict this process (and all it starts) for good; what was enforced, for the run's record."""
@@ -110,6 +111,8 @@ class Ruleset:
         try:
             for path in _existing(self.read):
                 self._allow_path(fd, path, READ & handled_fs)
+            for path in _existing(self.listed):
+                self._allow_path(fd, path, READ_DIR & handled_fs)
             for path in _existing(self.write):
                 self._allow_path(fd, path, (READ | WRITE) & handled_fs)
             if version >= 4:

@@ -95,9 +95,10 @@ class Sandbox:
 
 
 def _python_paths() -> list[str]:
-    """The interpreter, its standard library, every package folder on its path (layered venvs too) and flcampaign."""
+    """The interpreter, its standard library, every package folder on its path (layered venvs too) and flcampaign,
+    the bundled tasks cut out (``python_dirs``: a folder holding them is mounted entry by entry)."""
     paths = {sys.prefix, sys.base_prefix, *python_dirs()}
-    kept = sorted(p for p in paths if Path(p).is_dir() and not any(p.startswith(d + "/") for d in SYSTEM_DIRS))
+    kept = sorted(p for p in paths if Path(p).exists() and not any(p.startswith(d + "/") for d in SYSTEM_DIRS))
     return [p for p in kept if not any(p != other and p.startswith(other + "/") for other in kept)]
 
 

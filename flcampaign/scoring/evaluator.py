@@ -20,7 +20,7 @@ import numpy as np
 
 from flcampaign.data.splits import load_split, partition_of
 from flcampaign.execution import compute
-from flcampaign.execution.containment import Policy, importable_from, python_dirs, violations_in
+from flcampaign.execution.containment import Policy, importable_from, python_grants, violations_in
 from flcampaign.execution.process import filtered_env, run_contained
 from flcampaign.execution.sandbox import Sandbox
 from flcampaign.files import sha256_bytes, sha256_file, write_json
@@ -279,7 +279,7 @@ def _predict(
             (str(tmp / "code"), str(model), str(spec_path), str(tmp / "features")),
             (str(tmp / "predictions"),),
             named=((str(split_dir.resolve()), "split-access"),),  # reaching for labels, sandboxed or not
-            python=python_dirs(),
+            **python_grants(),
             kernel=sandbox.kernel,
         )
         pythonpath = importable_from(tmp / "pythonpath")

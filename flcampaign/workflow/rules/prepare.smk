@@ -11,10 +11,7 @@ rule prepare_splits:
         "../envs/flcampaign.yaml"
     params:
         partition=None,
-        code=code(
-            "prepare_splits",
-            f"flcampaign.data.datasets.{TASK.data['loader']}",
-        ),
+        code=code("prepare_splits", *library_loader(TASK)),
         task=TASK_DIGEST,
     script:
         "../scripts/prepare_splits.py"

@@ -10,7 +10,7 @@ from flcampaign.contract.candidate import (
     literature_event_of,
     parent_of,
 )
-from flcampaign.data.splits import partition_option, partition_seed
+from flcampaign.data.splits import library_loader, partition_option, partition_seed
 from flcampaign.deps import code_digest, task_digest
 from flcampaign.files import digest_of
 from flcampaign.evidence.adaptive_seeds import AdaptiveSettings
@@ -21,7 +21,7 @@ from flcampaign.evidence.tpe_controls import TPE_PREFIX, TpeSettings
 from flcampaign.execution.compute import REFERENCE_ID
 from flcampaign.layout import PHASES, RACE_PHASE, Campaign
 from flcampaign.task import Task
-from flcampaign.workflow import task_dir
+from flcampaign.workflow import SCHEMAS, SCRIPTS, task_dir
 
 validate(config, "schemas/config.schema.yaml")
 
@@ -51,7 +51,6 @@ VARY_PARTITION = config["repeats"]["vary_partition"]
 partition_option(TASK, VARY_PARTITION)  # refuses a task whose clients are fixed sites
 CANDIDATES = discover(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
-SCHEMAS = Path(workflow.basedir) / "rules" / "schemas"
 # the task's profile, sources (shared layer included) and data: a change re-runs what uses it
 TASK_DIGEST = task_digest(TASK)
 REFERENCE_RUN = RECORDS.run_record("reference", REFERENCE_ID, SEARCH_SEED)
@@ -67,9 +66,7 @@ wildcard_constraints:
 def code(script, *extra):
     """The digest of the library code a rule's script reaches (a parameter: an edit re-runs the rule,
     a move of the campaign or the package does not)."""
-    return code_digest(
-        Path(workflow.basedir) / "scripts" / f"{script}.py", SCHEMAS, extra
-    )
+    return code_digest(SCRIPTS / f"{script}.py", SCHEMAS, extra)
 
 
 def compute_reference_run(wildcards):
