@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flcampaign import verify
+from flcampaign import export, verify
 from flcampaign.agent import agent_shell, drafts, program
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import live_state
@@ -31,7 +31,7 @@ from flcampaign.evidence import calibration, racing
 from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
-from flcampaign.layout import DRAFTS_DIR
+from flcampaign.layout import DRAFTS_DIR, Campaign
 from flcampaign.onboarding import campaign_folder, job_import
 from flcampaign.task import Task
 from flcampaign.workflow import PROFILES, bundled_tasks, task_of
@@ -124,6 +124,16 @@ def _record(cid: str, task: Task, scratch: Path) -> dict:
     if not (Path("candidates") / cid).is_dir():
         raise ValueError(f"{cid}: no such candidate (candidates/{cid}) or draft ({DRAFTS_DIR}/{cid})")
     return validate_chain(Path("candidates"), cid, task, scratch)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a candidate as a standalone NVFlare job folder: fixed budget, its knob values, data and provenance."""
+    config, task = _campaign(args)
+    job_dir = export.export(Campaign(), task, config, args.candidate, Path(args.folder), args.seed)
+    print(f"exported {args.candidate} to {job_dir} (see {Path(args.folder) / 'README.md'})")
+    n = task.budget["n_clients"]
+    print(f"run it: cd {args.folder} && nvflare simulator {job_dir.name} -w workspace -n {n} -t {n}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -304,6 +314,10 @@ def _parser() -> argparse.ArgumentParser:
     source = init.add_mutually_exclusive_group(required=True)
     source.add_argument("--task", choices=bundled_tasks(), help="a bundled task, copied in")
     source.add_argument("--from-job", metavar="JOB_PY", help="import an NVFlare Recipe-API job.py (read, never run)")
+    exp = command("export", cmd_export)
+    exp.add_argument("candidate", help="a validated candidate's id")
+    exp.add_argument("folder", help="where the job folder, its data and README.md go (new or empty)")
+    exp.add_argument("--seed", type=int, help="the seed the job runs with (default: the task's search seed)")
     new = command("new", cmd_new)
     new.add_argument("slug", nargs="?", help="short name; the id becomes NNNN-slug")
     new.add_argument("--parent", help="candidate id or 'baseline' (default: the current best)")

@@ -72,3 +72,15 @@ def one_run_race(screening: dict[str, float], baseline: tuple[str, float] | None
     off = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=1)
     state = racing.enter(screening, off, 1.0, baseline)
     return racing.summary(state, racing.ranking(state, 1.0, search_seed), search_seed)
+
+
+def task_with_own_loader(tmp_path: Path, loader: str = "loader.py", where: str = "loader.py") -> Path:
+    """A copy of heart_disease whose loader is the task's own file (the bundled module's code, copied)."""
+    root = tmp_path / "heart_disease"
+    Task.load(REPO / "flcampaign" / "tasks" / "heart_disease").copy_to(root)
+    (root / where).parent.mkdir(parents=True, exist_ok=True)
+    (root / where).write_text((REPO / "flcampaign" / "data" / "datasets" / "heart_disease.py").read_text())
+    profile = (root / "profile.yaml").read_text()
+    assert "loader: heart_disease" in profile
+    (root / "profile.yaml").write_text(profile.replace("loader: heart_disease", f"loader: {loader}"))
+    return root

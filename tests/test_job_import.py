@@ -1,10 +1,17 @@
 """`flcampaign init --from-job`: an NVFlare job read with ast (never run) into a task with its unresolved list."""
 
+import shutil
+import subprocess
+import time
+
 import pytest
+import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, VENV_BIN
 
 from flcampaign.cli import main
+from flcampaign.evidence.ledger import read_tsv
+from flcampaign.execution.runner import FINAL_MODEL
 from flcampaign.onboarding import job_import
 from flcampaign.task import ProfileError, Task
 
@@ -107,3 +114,92 @@ def test_a_job_that_does_not_parse_names_the_line_and_a_job_is_never_run(tmp_pat
     )
     imported = job_import.read_job(loud)
     assert imported.values["budget.num_rounds"] == 3 and not ran.exists(), "the importer runs nothing"
+
+
+def resolve_hello_pt(task_dir) -> None:
+    """The worked example's resolution (docs/own-job.md): the loader, the data's sources, the sources changed to
+    the contract, and the profile's TODOs decided."""
+    example = REPO / "docs" / "examples" / "hello_pt"
+    shutil.copyfile(example / "loader.py", task_dir / "loader.py")
+    shutil.copyfile(example / "data" / "SOURCES.md", task_dir / "data" / "SOURCES.md")
+    for name in ("job.py", "client.py"):
+        shutil.copyfile(example / "src" / name, task_dir / "src" / name)
+    profile = yaml.safe_load((task_dir / "profile.yaml").read_text())
+    profile["metric"].update(kind="accuracy", direction="max")
+    profile["model"]["input_features"] = 64
+    profile["budget"]["max_model_params"] = 10000
+    profile["data"]["normalize"] = "none"  # pixels already in [0, 1]; some are constant at a site
+    profile["unresolved"] = []
+    (task_dir / "profile.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+@pytest.mark.slow
+def test_an_imported_job_runs_a_real_campaign_once_its_todos_are_resolved(tmp_path):
+    folder = tmp_path / "campaign"
+    flcampaign = str(VENV_BIN / "flcampaign")
+    started = time.monotonic()
+    subprocess.run([flcampaign, "init", str(folder), "--from-job", str(JOBS / "hello_pt" / "job.py")], check=True)
+    task_dir = folder / "tasks" / "hello_pt"
+    resolve_hello_pt(task_dir)
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config.update(num_rounds=2)
+    config["selection"]["racing"]["seeds"] = []
+    config["repeats"]["seeds"] = [42, 43, 44]
+    config["controls"]["tpe"]["enabled"] = False
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    candidate = folder / "candidates" / "0001-higher-lr"
+    candidate.mkdir()
+    (candidate / "candidate.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "title": "Four times the learning rate",
+                "hypothesis": "Two rounds are too few for lr 0.05 to fit the digits.",
+                "parent": "baseline",
+                "family": "fedavg",
+                "created": "2026-12-05T00:00:00+00:00",
+                "args": {"lr": 0.2},
+                "patches": {},
+            }
+        )
+    )
+    for command in (["validate", "0000-baseline"], ["validate", "0001-higher-lr"], ["program"]):
+        subprocess.run([flcampaign, *command], cwd=folder, check=True, capture_output=True)
+    result = subprocess.run([flcampaign, "run"], cwd=folder, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = {row["candidate"]: row for row in read_tsv(folder / "results" / "results.tsv")}
+    assert rows["0000-baseline"]["status"] == "baseline" and float(rows["0000-baseline"]["score"]) > 0.3
+    assert rows["0001-higher-lr"]["status"] in ("keep", "discard") and rows["0001-higher-lr"]["score"]
+    report = (folder / "reports" / "report.md").read_text()
+    assert "0001-higher-lr" in report and "hello-pt" in report
+    assert (folder / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")
+    verify = subprocess.run([flcampaign, "verify"], cwd=folder, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout[-2000:]
+    print(f"imported, resolved and reported in {time.monotonic() - started:.0f} s")
+    exported_job_reproduces_the_campaign_run(folder, "0001-higher-lr", tmp_path / "exported")
+
+
+def exported_job_reproduces_the_campaign_run(folder, cid: str, dest) -> None:
+    """`flcampaign export` writes a job that `nvflare simulator` runs to the campaign's final model at the seed."""
+    flcampaign = str(VENV_BIN / "flcampaign")
+    refused = subprocess.run(
+        [flcampaign, "export", "0099-absent", str(dest)], cwd=folder, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "0099-absent has no validation record" in refused.stderr
+    done = subprocess.run([flcampaign, "export", cid, str(dest)], cwd=folder, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (job,) = [p for p in dest.iterdir() if p.is_dir() and p.name != "data"]
+    readme = (dest / "README.md").read_text()
+    assert f"# {cid}, exported" in readme and '"lr": 0.2' in readme and "attribution" in readme
+    again = subprocess.run([flcampaign, "export", cid, str(dest)], cwd=folder, capture_output=True, text=True)
+    assert again.returncode == 2 and "is not empty" in again.stderr
+    n = yaml.safe_load((folder / "tasks" / "hello_pt" / "profile.yaml").read_text())["budget"]["n_clients"]
+    simulator = [str(VENV_BIN / "nvflare"), "simulator", job.name, "-w", "workspace", "-n", str(n), "-t", str(n)]
+    ran = subprocess.run(simulator, cwd=dest, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0 and "ERROR" not in ran.stdout + ran.stderr, (ran.stdout + ran.stderr)[-3000:]
+    ours = torch.load(dest / "workspace" / FINAL_MODEL, weights_only=False)["model"]
+    campaign = torch.load(folder / "results/runs/search" / cid / "seed0/global_model.pt", weights_only=False)["model"]
+    assert ours.keys() == campaign.keys()
+    # NVFlare sums client updates in arrival order, so two runs of one job (the campaign's own same-seed re-run
+    # too) may differ in the last float32 bits; anything more is a different model
+    difference = max((ours[k] - campaign[k]).abs().max().item() for k in ours)
+    assert difference < 1e-6, difference

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, task_with_own_loader
 
 from flcampaign.data import splits
 from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
@@ -280,20 +280,8 @@ def test_a_partition_that_changes_the_held_out_rows_is_refused(task, tmp_path, m
         prepare(task, tmp_path / "p7", 7, campaign)
 
 
-def _with_own_loader(tmp_path: Path, loader: str = "loader.py", where: str = "loader.py") -> Path:
-    """A copy of heart_disease whose loader is the task's own file (the bundled module's code, copied)."""
-    root = tmp_path / "heart_disease"
-    Task.load(TASK_ROOT).copy_to(root)
-    (root / where).parent.mkdir(parents=True, exist_ok=True)
-    (root / where).write_text((REPO / "flcampaign" / "data" / "datasets" / "heart_disease.py").read_text())
-    profile = (root / "profile.yaml").read_text()
-    assert "loader: heart_disease" in profile
-    (root / "profile.yaml").write_text(profile.replace("loader: heart_disease", f"loader: {loader}"))
-    return root
-
-
 def test_a_task_s_own_loader_prepares_the_same_splits_and_is_hashed_with_the_fixed_files(tmp_path, prepared):
-    own = Task.load(_with_own_loader(tmp_path))
+    own = Task.load(task_with_own_loader(tmp_path))
     assert own.loader_file == own.root / "loader.py"
     assert splits.library_loader(own) == () and splits.library_loader(Task.load(TASK_ROOT)) != ()
     out = tmp_path / "splits"
@@ -319,7 +307,7 @@ def test_a_task_s_own_loader_prepares_the_same_splits_and_is_hashed_with_the_fix
     ],
 )
 def test_a_task_s_own_loader_must_be_a_file_of_the_task_that_candidates_cannot_patch(tmp_path, loader, where, message):
-    root = _with_own_loader(tmp_path, loader, where)
+    root = task_with_own_loader(tmp_path, loader, where)
     if loader == "outside.py":  # a link out of the task folder is followed before the check
         (tmp_path / "elsewhere.py").write_text((root / where).read_text())
         (root / where).unlink()

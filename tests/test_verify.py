@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_candidates
+from conftest import REPO, copy_candidates, task_with_own_loader
 
 from flcampaign.cli import main
 from flcampaign.config import load_config
@@ -18,7 +18,7 @@ from flcampaign.evidence.controls import draw_controls, write_control
 from flcampaign.evidence.ledger import fixed_digest, read_tsv, write_ledger
 from flcampaign.files import SNAKEMAKE_STAMP, read_json, sha256_file, sha256_tree, write_json
 from flcampaign.task import Task
-from flcampaign.verify import CHECKS, Finding, audit, verify
+from flcampaign.verify import CHECKS, Audit, Finding, audit, check_fixed, verify
 from flcampaign.workflow import task_of
 
 IDS = ("0000-baseline", "0001-fedprox-mu001", "0002-fedavgm", "0008-thirty-rounds")
@@ -456,3 +456,16 @@ def test_cli_verify_outside_a_campaign(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["verify", "--help"])
     assert exit_info.value.code == 0 and "--json" in capsys.readouterr().out
+
+
+def test_an_edited_task_loader_is_named_like_a_fixed_file(tmp_path):
+    task = Task.load(task_with_own_loader(tmp_path))
+    record = {"fixed_sha256": task.fixed_hashes, "budget_sha256": task.budget_sha256}
+    clean = Audit(tmp_path, task, {})
+    check_fixed(clean, "0000-baseline", record)
+    assert clean.findings == {}
+    append(task.root / "loader.py", b"# the loader changed\n")
+    audited = Audit(tmp_path, Task.load(task.root), {})
+    check_fixed(audited, "0000-baseline", record)
+    (finding,) = audited.findings
+    assert finding.check == "fixed" and finding.detail.endswith("differ from their hashes at validation: loader.py")

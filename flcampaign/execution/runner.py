@@ -27,7 +27,7 @@ from flcampaign.execution.capacity import Footprint
 from flcampaign.execution.compute import CpuCeiling, GpuMeter
 from flcampaign.execution.containment import ViolationWatch, violations_in
 from flcampaign.execution.isolation import RunLayout, contained
-from flcampaign.execution.process import filtered_env, reap_stale, run_contained
+from flcampaign.execution.process import Outcome, filtered_env, reap_stale, run_contained
 from flcampaign.execution.resource_caps import MB, Caps, ResourceCaps
 from flcampaign.execution.sandbox import Sandbox
 from flcampaign.execution.site_data import SiteDataBroker
@@ -281,12 +281,10 @@ def _export_and_simulate(
 ) -> dict:
     cid, phase, seed = validation["candidate"], record["phase"], record["seed"]
     code, job_root, workspace = Path(layout.code), Path(layout.job_root), Path(layout.workspace)
-    launch, sandbox = Path(layout.launch), layout.sandbox
-    socket_dir = Path(layout.data_socket).parent
+    sandbox = layout.sandbox
 
     def boxed(cmd: list[str]) -> list[str]:
-        """The run's sandbox: its folder writable, code and launch folder read-only, no training split."""
-        return sandbox.wrap(cmd, code, readonly=[code, launch, socket_dir], writable=[work_dir, Path(layout.tmp)])
+        return _boxed(layout, work_dir, cmd)
 
     job_name = f"fl-{cid}-{phase}-s{seed}-{secrets.token_hex(3)}"  # NVFlare names start alphanumeric
     job_args = task.job_args(job_name, seed, validation["args"])
@@ -298,21 +296,9 @@ def _export_and_simulate(
     record["fixed_sha256"] = before
     log_path = out_dir / "sim.log"
     log_path.unlink(missing_ok=True)
-    export_target = ["job.py", "--export", "--export-dir", str(job_root), *job_args]
-    export_env = {**env, "TMPDIR": str(Path(layout.tmp) / "export")}
-    record.update(job_name=job_name, command=export_target, work_dir=str(work_dir))
-    export_cmd = boxed(contained(layout.export_policy(), export_target))
     watch = ViolationWatch(log_path)
-    export = run_contained(
-        export_cmd,
-        code,
-        export_env,
-        EXPORT_TIMEOUT_S,
-        log_path,
-        token_file=token_file,
-        abort=lambda: watch() or caps(),
-        preexec=caps.preexec,
-    )
+    export_target, export = _export(layout, work_dir, job_args, env, log_path, token_file, caps, watch)
+    record.update(job_name=job_name, command=export_target, work_dir=str(work_dir))
     elapsed, cpu = export.elapsed_s, export.cpu_seconds
     record["compute"] = {"cpu_seconds": round(cpu, 3), "gpu_seconds": None}
     caps.settle()
@@ -440,6 +426,79 @@ def _export_and_simulate(
     if verdict:
         return _finish(record, out_dir, "invalid", verdict[1], elapsed, rule=verdict[0], file="aggregators.py")
     return _finish(record, out_dir, "ok", "", elapsed)
+
+
+def _boxed(layout: RunLayout, work_dir: Path, cmd: list[str]) -> list[str]:
+    """The run's sandbox: its folder writable, code and launch folder read-only, no training split."""
+    code, launch, socket_dir = Path(layout.code), Path(layout.launch), Path(layout.data_socket).parent
+    return layout.sandbox.wrap(cmd, code, readonly=[code, launch, socket_dir], writable=[work_dir, Path(layout.tmp)])
+
+
+def _export(
+    layout: RunLayout,
+    work_dir: Path,
+    job_args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    token_file: Path,
+    caps: ResourceCaps,
+    watch: ViolationWatch,
+) -> tuple[list[str], Outcome]:
+    """job.py's own ``--export`` with ``job_args``, contained and sandboxed: candidate code runs here."""
+    target = ["job.py", "--export", "--export-dir", layout.job_root, *job_args]
+    return target, run_contained(
+        _boxed(layout, work_dir, contained(layout.export_policy(), target)),
+        Path(layout.code),
+        {**env, "TMPDIR": str(Path(layout.tmp) / "export")},
+        EXPORT_TIMEOUT_S,
+        log_path,
+        token_file=token_file,
+        abort=lambda: watch() or caps(),
+        preexec=caps.preexec,
+    )
+
+
+class ExportFailed(ValueError):
+    """A candidate's job could not be exported (its job.py failed, broke a rule or the budget)."""
+
+
+def export_job(
+    task: Task, validation: dict, tree: Path, train_dir: Path, seed: int, sandbox: Sandbox, scratch: Path
+) -> Path:
+    """A validated candidate's NVFlare job at ``seed``, with the fixed budget and its knob values, exported by
+    its own job.py exactly as a run exports it (contained, sandboxed) and checked against the budget; the
+    job folder lies in ``scratch`` (a short path: it holds the run's sockets)."""
+    short = Path(scratch)
+    work_dir = short / "work"
+    with ResourceCaps(Caps.of(task.budget)) as caps:
+        layout = _layout(task, work_dir, tree, Path(train_dir).resolve(), short, sandbox, short_waits=False)
+        job_name = f"{validation['candidate']}-s{seed}"
+        log_path = short / "export.log"
+        env = filtered_env({"PYTHONPATH": layout.pythonpath})
+        token_file = short / ".token"
+        _, result = _export(
+            layout,
+            work_dir,
+            task.job_args(job_name, seed, validation["args"]),
+            env,
+            log_path,
+            token_file,
+            caps,
+            ViolationWatch(log_path),
+        )
+    violation = _violation(log_path)
+    job_dir = Path(layout.job_root) / job_name
+    tail = log_path.read_text(errors="replace")[-1500:] if log_path.is_file() else ""
+    if violation:
+        raise ExportFailed(f"{validation['candidate']}: job.py broke {violation[0]} at export: {violation[1]}")
+    if result.returncode != 0 or not job_dir.is_dir():
+        raise ExportFailed(
+            f"{validation['candidate']}: job.py --export failed (exit code {result.returncode}):\n{tail}"
+        )
+    problems = check_exported_budget(job_dir, task, seed)
+    if problems:
+        raise ExportFailed(f"{validation['candidate']}: the exported job breaks the budget: {'; '.join(problems)}")
+    return job_dir
 
 
 def _read_lines(fd: int, lines: list[str]) -> None:

@@ -26,6 +26,12 @@ RECIPE_DEFAULTS = {"num_rounds": 2, "key_metric": "accuracy"}  # FedAvgRecipe's 
 RUNNER_JOB_ARGS = ("name", *BUDGET_ARGS, "seed")  # the runner passes these to every job.py
 DATA_BRIDGE = "fl_data.py"  # the trusted data bridge a client reads its own site through
 DATA_READERS = ("torchvision.datasets", "sklearn.datasets", "datasets.load_dataset", "open", "np.load", "pd.read_csv")
+# the client checks about the update itself, named at the line that sends it
+UPDATE_CHECKS = (
+    "compute_model_diff(...)",
+    "FLModel(..., params_type=ParamsType.DIFF, ...)",
+    'meta includes "NUM_STEPS_CURRENT_ROUND"',
+)
 KNOB_TYPES = {"int": "int", "float": "float", "str": "str"}
 UNKNOWN = "TODO"  # the placeholder of a value the importer could not resolve
 
@@ -343,9 +349,12 @@ def _read_client(imported: Imported, client: Path) -> None:
                     f"its own site only through the data bridge, {DATA_BRIDGE[:-3]}.load_train(site)"
                 )
     strict_lines = any("strict=True" in change for change in imported.changes)
+    sends = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and call_name(node) == "flare.send"]
     for label in checks:
-        if not (strict_lines and "strict=True" in label):  # said above, with its line
-            imported.changes.append(f"{client.name}: client contract: missing or broken: {label}")
+        if strict_lines and "strict=True" in label:
+            continue  # said above, with its line
+        where = f"{client.name}:{sends[0]}" if sends and label in UPDATE_CHECKS else client.name
+        imported.changes.append(f"{where}: client contract: missing or broken: {label}")
     if "load_train" not in source:
         imported.changes.append(f"{client.name}: no call of {DATA_BRIDGE[:-3]}.load_train(site): the data bridge")
 
@@ -418,7 +427,7 @@ def _profile(imported: Imported, name: str) -> dict[str, Any]:
     editable = sorted({"job.py", script, *(f"{m.split('.')[0]}.py" for m in _local_modules(imported))})
     return {
         "name": name,
-        "title": f"{values.get('name', name)} (imported from {imported.job})",
+        "title": f"{values.get('name', name)} (imported NVFlare job {imported.job.parent.name}/{imported.job.name})",
         "objective": f"Raise the {metric} of the final global model on the search-validation split within the "
         "imported job's budget, by changing the FL recipe on the declared surface.",
         "sources": "src",
