@@ -50,8 +50,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"wrote a campaign on {args.task} in {folder}: " + ", ".join(str(p.relative_to(folder)) for p in written))
         print(f"next: cd {folder} && flcampaign run   (or: snakemake --profile profiles/local)")
         return 0
-    imported = campaign_folder.init_from_job(folder, Path(args.from_job))
-    task_dir = next((folder / "tasks").iterdir())
+    imported, task_dir = campaign_folder.init_from_job(folder, Path(args.from_job))
     print(f"imported {args.from_job} ({imported.recipe}) into {task_dir}; nothing of it was run")
     print(job_import.report(imported, job_import.unresolved_of(task_dir)))
     print(f"next: resolve each entry of {task_dir / 'profile.yaml'}'s unresolved list and make the changes above;")

@@ -86,11 +86,12 @@ def init(dest: Path, task_name: str) -> list[Path]:
     return [*written, dest / "program.md"]
 
 
-def init_from_job(dest: Path, job: Path) -> job_import.Imported:
+def init_from_job(dest: Path, job: Path) -> tuple[job_import.Imported, Path]:
     """Write a new campaign folder at ``dest`` around an imported NVFlare job (read, never run).
 
     The task is named after the job's folder; its profile lists what must still be resolved, so
-    ``program.md`` is rendered (``flcampaign program``) once the task loads."""
+    ``program.md`` is rendered (``flcampaign program``) once the task loads. Returns what was read and the
+    task's folder."""
     dest = Path(dest)
     imported = job_import.read_job(Path(job))
     _refuse_taken(dest)
@@ -100,4 +101,4 @@ def init_from_job(dest: Path, job: Path) -> job_import.Imported:
     task_dir = job_import.write_task(imported, dest / "tasks" / name)
     profile = yaml.safe_load((task_dir / "profile.yaml").read_text(encoding="utf-8"))
     _scaffold(dest, name, profile["title"], profile["seeds"]["repeat"])
-    return imported
+    return imported, task_dir
