@@ -203,3 +203,25 @@ def exported_job_reproduces_the_campaign_run(folder, cid: str, dest) -> None:
     # too) may differ in the last float32 bits; anything more is a different model
     difference = max((ours[k] - campaign[k]).abs().max().item() for k in ours)
     assert difference < 1e-6, difference
+
+
+def test_hostile_or_oversized_jobs_are_refused_with_the_reason_and_nothing_is_written(tmp_path):
+    cases = {
+        "nested": ("x = " + "[" * 100_000 + "]" * 100_000 + "\n").encode(),
+        "binary": b"from nvflare.app_opt.pt.recipes.fedavg import FedAvgRecipe\n# \xff\xfe\n",
+        "huge": b"#" * (job_import.MAX_SOURCE_BYTES + 1),
+    }
+    expected = {"nested": "does not parse", "binary": "not UTF-8 text", "huge": "a job's source files are read up to"}
+    for name, content in cases.items():
+        job = tmp_path / name / "job.py"
+        job.parent.mkdir()
+        job.write_bytes(content)
+        assert main(["init", str(tmp_path / f"campaign-{name}"), "--from-job", str(job)]) == 2
+        assert not (tmp_path / f"campaign-{name}").exists(), name
+        with pytest.raises(job_import.JobImportError, match=expected[name]):
+            job_import.read_job(job)
+    crowded = tmp_path / "project"
+    shutil.copytree(JOBS / "hello_pt", crowded)
+    (crowded / "dataset.bin").write_bytes(b"\0" * (job_import.MAX_JOB_BYTES + 1))
+    with pytest.raises(job_import.JobImportError, match="put job.py and the modules it uses in a folder of their own"):
+        job_import.read_job(crowded / "job.py")

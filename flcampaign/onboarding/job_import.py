@@ -33,6 +33,8 @@ UPDATE_CHECKS = (
     'meta includes "NUM_STEPS_CURRENT_ROUND"',
 )
 KNOB_TYPES = {"int": "int", "float": "float", "str": "str"}
+MAX_SOURCE_BYTES = 1 << 20  # a job.py or training script larger than this is not read
+MAX_JOB_FILES, MAX_JOB_BYTES = 500, 20 << 20  # what a job's folder may hold to be copied as the task's sources
 UNKNOWN = "TODO"  # the placeholder of a value the importer could not resolve
 
 
@@ -181,11 +183,38 @@ class _Resolver:
 
 
 def _parse(path: Path) -> tuple[ast.Module, str]:
-    source = path.read_text(encoding="utf-8")
+    """The file's syntax tree, or a refusal naming the file (and the line where Python gives one)."""
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise JobImportError(
+            f"{path}: {path.stat().st_size} bytes; a job's source files are read up to {MAX_SOURCE_BYTES}"
+        )
     try:
+        source = path.read_text(encoding="utf-8")
         return ast.parse(source, filename=path.name), source
     except SyntaxError as error:
         raise JobImportError(f"{path}:{error.lineno}: does not parse: {error.msg}") from None
+    except UnicodeDecodeError as error:
+        raise JobImportError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except (ValueError, RecursionError, MemoryError) as error:
+        raise JobImportError(f"{path}: does not parse: {type(error).__name__}: {str(error)[:200]}") from None
+
+
+def _job_folder_files(folder: Path) -> list[Path]:
+    """The files of the job's folder that become the task's sources; a folder too large to be a job's is
+    refused before anything is written (job.py may sit in a project's root)."""
+    files, total = [], 0
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") or part == "__pycache__" for part in relative) or not path.is_file():
+            continue
+        files.append(path)
+        total += path.stat().st_size
+        if len(files) > MAX_JOB_FILES or total > MAX_JOB_BYTES:
+            raise JobImportError(
+                f"{folder}: more than {MAX_JOB_FILES} files or {MAX_JOB_BYTES // 2**20} MB; the job's folder becomes "
+                "the task's sources, so put job.py and the modules it uses in a folder of their own"
+            )
+    return files
 
 
 def _recipe_call(tree: ast.Module, job: Path) -> ast.Call:
@@ -395,6 +424,7 @@ def read_job(job: Path) -> Imported:
     if not job.is_file():
         raise JobImportError(f"{job}: no such file")
     tree, source = _parse(job)
+    _job_folder_files(job.parent)
     resolver = _Resolver(tree, source, job.name)
     recipe = _recipe_call(tree, job)
     imported = Imported(job, call_name(recipe).split(".")[-1])
@@ -493,7 +523,10 @@ def write_task(imported: Imported, task_dir: Path) -> Path:
     found and an ``unresolved`` list, an empty ``data/``."""
     task_dir = Path(task_dir)
     src = task_dir / "src"
-    shutil.copytree(imported.job.parent, src, ignore=shutil.ignore_patterns("__pycache__", ".*", "*.pyc"))
+    folder = imported.job.parent
+    for path in _job_folder_files(folder):
+        (src / path.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, src / path.relative_to(folder))
     if not (src / DATA_BRIDGE).exists():
         shutil.copyfile(BUNDLED_TASKS / SHARED_LAYER / "src" / DATA_BRIDGE, src / DATA_BRIDGE)
     (task_dir / "data").mkdir(exist_ok=True)
