@@ -68,7 +68,7 @@ def _profile(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the whole campaign once through Snakemake."""
-    cmd = snakemake_command(_profile(args), Path(args.config), (), args.snakemake_args)
+    cmd = snakemake_command(_profile(args), Path(args.config), (), args.snakemake_args, Path.cwd())
     with campaign_lock(Path.cwd()):
         release_stale_locks(_profile(args), Path(args.config), Path.cwd())
         return run_workflow(cmd, Path.cwd())
@@ -84,7 +84,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             task,
             GuardConfig.from_config(config),
             lambda targets: run_workflow(
-                snakemake_command(_profile(args), Path(args.config), targets, args.snakemake_args), Path.cwd()
+                snakemake_command(_profile(args), Path(args.config), targets, args.snakemake_args, Path.cwd()),
+                Path.cwd(),
             ),
             interval=args.interval,
             final_report=not args.no_final_report,

@@ -12,13 +12,14 @@ import yaml
 from conftest import ONE_ROUND_COMPUTE_RATIO, REPO
 
 from flcampaign.agent import program
+from flcampaign.agent.watch import snakemake_command
 from flcampaign.cli import main
 from flcampaign.config import load_config
 from flcampaign.contract.candidate import discover
 from flcampaign.evidence.ledger import read_tsv
 from flcampaign.onboarding import campaign_folder
 from flcampaign.task import Task
-from flcampaign.workflow import BUNDLED_TASKS, CAMPAIGN_TEMPLATE, bundled_tasks
+from flcampaign.workflow import BUNDLED_TASKS, CAMPAIGN_TEMPLATE, SNAKEFILE, bundled_tasks
 
 
 def test_the_bundled_tasks_ship_with_the_package():
@@ -137,3 +138,14 @@ def test_a_built_wheel_runs_a_campaign_in_a_folder_of_its_own(tmp_path):
     )
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stderr[-2000:]
     print(f"wheel built and installed {installed - started:.0f} s; init to first report {reported - installed:.0f} s")
+
+
+def test_the_workflow_runs_the_campaign_folder_s_snakefile_else_the_installed_one(tmp_path):
+    """Whatever folder the command is started from: the Snakefile is looked up in the campaign it runs in."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    command = snakemake_command("profiles/local", bare / "config.yaml", (), [], bare)
+    assert command[command.index("-s") + 1] == str(SNAKEFILE)
+    assert main(["init", str(tmp_path / "made"), "--task", "heart_disease"]) == 0
+    command = snakemake_command("profiles/local", tmp_path / "made" / "config.yaml", (), [], tmp_path / "made")
+    assert command[command.index("-s") + 1] == str((tmp_path / "made" / "Snakefile").resolve())

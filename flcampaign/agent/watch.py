@@ -58,18 +58,20 @@ def campaign_lock(campaign_dir: Path) -> Iterator[None]:
             handle.truncate()
 
 
-def snakemake_command(profile: str, config: Path, targets: tuple[str, ...], extra: list[str]) -> list[str]:
+def snakemake_command(
+    profile: str, config: Path, targets: tuple[str, ...], extra: list[str], campaign: Path
+) -> list[str]:
     """The campaign folder's own Snakefile when it has one (``flcampaign init`` writes it), else the installed
     workflow's. ``--configfile=`` keeps Snakemake from reading targets in ``extra`` as more config files."""
-    own = Campaign().snakefile
-    snakefile = str(own) if own.is_file() else str(SNAKEFILE)
+    own = Campaign(Path(campaign)).snakefile
+    snakefile = str(own.resolve()) if own.is_file() else str(SNAKEFILE)
     cmd = [sys.executable, "-m", "snakemake", "-s", snakefile, *targets, "--profile", profile]
     return cmd + [f"--configfile={Path(config).resolve()}", *extra]
 
 
 def release_stale_locks(profile: str, config: Path, cwd: Path) -> None:
     """Snakemake's own locks outlive a killed run; under the campaign lock no other workflow holds them."""
-    subprocess.run(snakemake_command(profile, config, (), ["--unlock", "--quiet"]), cwd=cwd, capture_output=True)
+    subprocess.run(snakemake_command(profile, config, (), ["--unlock", "--quiet"], cwd), cwd=cwd, capture_output=True)
 
 
 def run_workflow(cmd: list[str], cwd: Path) -> int:

@@ -125,7 +125,7 @@ def run_campaigns(
 def snakemake_in(folder: Path, profile: Path) -> int:
     """Run the whole workflow in a campaign folder with ``profile``, its output in the folder's workflow.log."""
     folder = Path(folder)
-    command = snakemake_command(str(profile), folder / "config.yaml", (), [])
+    command = snakemake_command(str(profile), folder / "config.yaml", (), [], folder)
     with open(folder / "workflow.log", "w", encoding="utf-8") as log:
         return subprocess.run(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
 
