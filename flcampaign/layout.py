@@ -15,6 +15,7 @@ from pathlib import Path
 CANDIDATES_DIR = "candidates"
 LITERATURE_DIR = "literature"
 DRAFTS_DIR = "drafts"
+TASKS_DIR = "tasks"  # a campaign's own tasks (flcampaign init copies one in)
 RESULTS_DIR = "results"
 REPORTS_DIR = "reports"
 RACE_PHASE = "race"
@@ -182,6 +183,10 @@ class Campaign:
     @property
     def literature(self) -> Path:
         return self._at(LITERATURE_DIR)
+
+    @property
+    def tasks(self) -> Path:
+        return self._at(TASKS_DIR)
 
     @property
     def drafts(self) -> Path:

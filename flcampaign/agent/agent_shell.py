@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from flcampaign.execution.sandbox import Sandbox
+from flcampaign.layout import Campaign
 from flcampaign.schemas import SCHEMA_DIR
 from flcampaign.task import Task
 
@@ -29,7 +30,7 @@ class AgentShellUnavailable(RuntimeError):
 def hidden_paths(campaign: Path, task: Task) -> list[Path]:
     """What the agent may not see; created empty where missing, so that later content stays hidden too."""
     paths = [campaign / rel for rel in HIDDEN]
-    paths += sorted(path for path in (campaign / "tasks").glob("*/data") if path.is_dir())
+    paths += sorted(path for path in Campaign(campaign).tasks.glob("*/data") if path.is_dir())
     for path in paths:
         path.mkdir(parents=True, exist_ok=True)
     raw = (task.root / task.data["raw"]).resolve()

@@ -49,7 +49,8 @@ def baseline_text(title: str) -> str:
 
 
 def _refuse_taken(dest: Path) -> None:
-    taken = [name for name in ("config.yaml", "Snakefile", "candidates", "tasks") if (dest / name).exists()]
+    campaign = Campaign(dest)
+    taken = [p.name for p in (campaign.config, campaign.snakefile, campaign.candidates, campaign.tasks) if p.exists()]
     if taken:
         raise ValueError(f"flcampaign init: {dest} already holds {', '.join(taken)}; choose an empty folder")
 
@@ -80,7 +81,7 @@ def init(dest: Path, task_name: str) -> list[Path]:
         raise ValueError(f"flcampaign init: no bundled task {task_name!r}; bundled: {', '.join(bundled_tasks())}")
     _refuse_taken(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    task = Task.load(BUNDLED_TASKS / task_name).copy_to(dest / "tasks" / task_name)
+    task = Task.load(BUNDLED_TASKS / task_name).copy_to(Campaign(dest).tasks / task_name)
     written = [task.root, *_scaffold(dest, task.name, task.title, task.seeds["repeat"])]
     program.write(task, load_config(Campaign(dest).config), dest / "program.md")
     return [*written, dest / "program.md"]
@@ -98,7 +99,7 @@ def init_from_job(dest: Path, job: Path) -> tuple[job_import.Imported, Path]:
     name = re.sub(r"[^a-z0-9_]+", "_", Path(job).resolve().parent.name.lower()).strip("_") or "imported"
     name = name if name[0].isalpha() else f"job_{name}"
     dest.mkdir(parents=True, exist_ok=True)
-    task_dir = job_import.write_task(imported, dest / "tasks" / name)
+    task_dir = job_import.write_task(imported, Campaign(dest).tasks / name)
     profile = yaml.safe_load((task_dir / "profile.yaml").read_text(encoding="utf-8"))
     _scaffold(dest, name, profile["title"], profile["seeds"]["repeat"])
     return imported, task_dir

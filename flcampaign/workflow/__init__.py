@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flcampaign.execution.containment import BUNDLED_TASKS
+from flcampaign.layout import Campaign
 from flcampaign.schemas import SCHEMA_DIR
 from flcampaign.task import Task
 
@@ -27,7 +28,7 @@ def bundled_tasks() -> list[str]:
 def task_dir(name: str, campaign: Path = Path(".")) -> Path:
     """Where the campaign's task lives: the campaign's own ``tasks/<name>/`` when it carries one, else the
     bundled task of that name."""
-    own = Path(campaign) / "tasks" / name
+    own = Campaign(Path(campaign)).tasks / name
     return own.resolve() if (own / "profile.yaml").is_file() else BUNDLED_TASKS / name
 
 
