@@ -17,11 +17,10 @@ from flcampaign.execution.runner import export_job
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import read_json, sha256_file, write_json
 from flcampaign.layout import Campaign
-from flcampaign.task import Task
+from flcampaign.task import DATA_BRIDGE, Task
 from flcampaign.workflow import CAMPAIGN_TEMPLATE
 
-STANDALONE_BRIDGE = CAMPAIGN_TEMPLATE / "export" / "fl_data.py"
-BRIDGE_NAME = "fl_data.py"
+STANDALONE_BRIDGE = CAMPAIGN_TEMPLATE / "export" / DATA_BRIDGE
 
 
 def export(campaign: Campaign, task: Task, config: dict, cid: str, dest: Path, seed: int | None = None) -> Path:
@@ -47,7 +46,7 @@ def export(campaign: Campaign, task: Task, config: dict, cid: str, dest: Path, s
     data_dir = (dest / "data" / "train").resolve()
     shutil.copytree(train_dir, data_dir)
     bridge = Template(STANDALONE_BRIDGE.read_text(encoding="utf-8")).substitute(data_dir=str(data_dir))
-    for custom_bridge in job_dir.glob(f"app*/custom/{BRIDGE_NAME}"):
+    for custom_bridge in job_dir.glob(f"app*/custom/{DATA_BRIDGE}"):
         custom_bridge.write_text(bridge, encoding="utf-8")
     for client_config in job_dir.glob("app*/config/config_fed_client.json"):
         _script_in_custom(client_config)

@@ -14,6 +14,7 @@ from flcampaign.schemas import schema_errors
 
 BUDGET_ARGS = ("n_clients", "num_rounds", "batch_size")
 SHARED_LAYER = "_shared"
+DATA_BRIDGE = "fl_data.py"  # the trusted data bridge: a client reads its own site only through it
 
 
 def _source_files(folder: Path) -> list[Path]:

@@ -19,12 +19,11 @@ import yaml
 
 from flcampaign.contract.validation import CLIENT_CHECKS, call_name, dotted_name
 from flcampaign.execution.containment import BUNDLED_TASKS
-from flcampaign.task import BUDGET_ARGS, SHARED_LAYER
+from flcampaign.task import BUDGET_ARGS, DATA_BRIDGE, SHARED_LAYER
 
 SUPPORTED_RECIPES = {"FedAvgRecipe": "nvflare.app_opt.pt.recipes.fedavg"}  # what the campaign runner exports and runs
 RECIPE_DEFAULTS = {"num_rounds": 2, "key_metric": "accuracy"}  # FedAvgRecipe's own defaults (NVFlare 2.9)
 RUNNER_JOB_ARGS = ("name", *BUDGET_ARGS, "seed")  # the runner passes these to every job.py
-DATA_BRIDGE = "fl_data.py"  # the trusted data bridge a client reads its own site through
 DATA_READERS = ("torchvision.datasets", "sklearn.datasets", "datasets.load_dataset", "open", "np.load", "pd.read_csv")
 # the client checks about the update itself, named at the line that sends it
 UPDATE_CHECKS = (
