@@ -53,7 +53,7 @@ def _calls(tree: ast.AST) -> list[ast.Call]:
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
 
 
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+def keyword_value(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
@@ -65,7 +65,7 @@ def _attr_is(node: ast.expr | None, suffix: str) -> bool:
     return isinstance(node, ast.Attribute) and dotted_name(node).endswith(suffix)
 
 
-def _is_true(node: ast.expr | None) -> bool:
+def is_true(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
 
@@ -81,7 +81,7 @@ def _branches(tree: ast.AST, test_call: str) -> list[ast.If]:
 def _sends_metrics_on_evaluate(tree: ast.AST) -> bool:
     for branch in _branches(tree, "flare.is_evaluate"):
         body = ast.Module(body=branch.body, type_ignores=[])
-        if any(_is_flmodel(c) and _keyword(c, "metrics") is not None for c in _calls(body)):
+        if any(_is_flmodel(c) and keyword_value(c, "metrics") is not None for c in _calls(body)):
             return True
     return False
 
@@ -89,7 +89,7 @@ def _sends_metrics_on_evaluate(tree: ast.AST) -> bool:
 def _full_only_for_submit(tree: ast.AST) -> bool:
     allowed = {id(n) for b in _branches(tree, "flare.is_submit_model") for n in ast.walk(ast.Module(b.body, []))}
     return all(
-        id(c) in allowed for c in _calls(tree) if _is_flmodel(c) and _attr_is(_keyword(c, "params_type"), "FULL")
+        id(c) in allowed for c in _calls(tree) if _is_flmodel(c) and _attr_is(keyword_value(c, "params_type"), "FULL")
     )
 
 
@@ -106,12 +106,16 @@ CLIENT_CHECKS: list[tuple[str, Callable[[ast.AST], bool]]] = [
     ("flare.send(...)", lambda t: any(call_name(c) == "flare.send" for c in _calls(t))),
     (
         "model.load_state_dict(..., strict=True)",
-        lambda t: any(call_name(c).endswith(".load_state_dict") and _is_true(_keyword(c, "strict")) for c in _calls(t)),
+        lambda t: any(
+            call_name(c).endswith(".load_state_dict") and is_true(keyword_value(c, "strict")) for c in _calls(t)
+        ),
     ),
     ("compute_model_diff(...)", lambda t: any(call_name(c) == "compute_model_diff" for c in _calls(t))),
     (
         "FLModel(..., params_type=ParamsType.DIFF, ...)",
-        lambda t: any(_is_flmodel(c) and _attr_is(_keyword(c, "params_type"), "ParamsType.DIFF") for c in _calls(t)),
+        lambda t: any(
+            _is_flmodel(c) and _attr_is(keyword_value(c, "params_type"), "ParamsType.DIFF") for c in _calls(t)
+        ),
     ),
     (
         'meta includes "NUM_STEPS_CURRENT_ROUND"',

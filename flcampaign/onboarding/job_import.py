@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from flcampaign.contract.validation import CLIENT_CHECKS, call_name, dotted_name
+from flcampaign.contract.validation import CLIENT_CHECKS, call_name, dotted_name, is_true, keyword_value
 from flcampaign.execution.containment import BUNDLED_TASKS
 from flcampaign.task import BUDGET_ARGS, DATA_BRIDGE, SHARED_LAYER
 
@@ -234,10 +234,6 @@ def _recipe_call(tree: ast.Module, job: Path) -> ast.Call:
     return recipes[0]
 
 
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
 def _read_recipe(imported: Imported, resolver: _Resolver, recipe: ast.Call) -> None:
     for keyword in recipe.keywords:
         if keyword.arg is None:
@@ -248,7 +244,7 @@ def _read_recipe(imported: Imported, resolver: _Resolver, recipe: ast.Call) -> N
             )
     passed_through = any(keyword.arg is None for keyword in recipe.keywords)
     for key, profile_key in (("num_rounds", "budget.num_rounds"), ("key_metric", "metric.name"), ("name", "name")):
-        node = _keyword(recipe, key)
+        node = keyword_value(recipe, key)
         if node is None and passed_through:
             imported.missing(profile_key, f"no {key}= is written out; it may come through **kwargs")
             continue
@@ -260,21 +256,21 @@ def _read_recipe(imported: Imported, resolver: _Resolver, recipe: ast.Call) -> N
             imported.found(profile_key, resolver.value(node), f"{key}= at {resolver.where(node)}")
         except _Unknown as unknown:
             imported.missing(profile_key, str(unknown))
-    node = _keyword(recipe, "min_clients")
+    node = keyword_value(recipe, "min_clients")
     if node is not None:
         try:
             imported.found("budget.n_clients", resolver.value(node), f"min_clients= at {resolver.where(node)}")
         except _Unknown as unknown:
             imported.missing("budget.n_clients", str(unknown))
     _read_script(imported, resolver, recipe)
-    _read_model(imported, resolver, _keyword(recipe, "model") or _keyword(recipe, "initial_model"), "model")
-    aggregator = _keyword(recipe, "aggregator")
+    _read_model(imported, resolver, keyword_value(recipe, "model") or keyword_value(recipe, "initial_model"), "model")
+    aggregator = keyword_value(recipe, "aggregator")
     if aggregator is not None:
         _read_model(imported, resolver, aggregator, "aggregator")
 
 
 def _read_script(imported: Imported, resolver: _Resolver, recipe: ast.Call) -> None:
-    script = _keyword(recipe, "train_script")
+    script = keyword_value(recipe, "train_script")
     if script is None:
         imported.missing("train_script", "the recipe names no train_script")
         return
@@ -286,7 +282,7 @@ def _read_script(imported: Imported, resolver: _Resolver, recipe: ast.Call) -> N
         imported.missing("train_script", f"computed at run time: `{resolver.segment(script)}`")
         return
     imported.found("train_script", names[-1], f"train_script= at {resolver.where(script)}")
-    train_args = _keyword(recipe, "train_args")
+    train_args = keyword_value(recipe, "train_args")
     if train_args is None:
         imported.found("train_args", {}, "no train_args")
         return
@@ -325,7 +321,7 @@ def _read_model(imported: Imported, resolver: _Resolver, node: ast.expr | None, 
 def _read_simulation(imported: Imported, resolver: _Resolver, tree: ast.Module) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and call_name(node).split(".")[-1] == "SimEnv":
-            clients = _keyword(node, "num_clients")
+            clients = keyword_value(node, "num_clients")
             if clients is None:
                 continue
             try:
@@ -365,9 +361,7 @@ def _read_client(imported: Imported, client: Path) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = call_name(node)
-            if name.endswith(".load_state_dict") and not any(
-                k.arg == "strict" and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords
-            ):
+            if name.endswith(".load_state_dict") and not is_true(keyword_value(node, "strict")):
                 imported.changes.append(f"{client.name}:{node.lineno}: load the global weights with strict=True")
             if any(name == reader or name.startswith(reader + ".") for reader in DATA_READERS) or any(
                 resolver.class_path(node.func).startswith(reader) for reader in DATA_READERS[:3]
