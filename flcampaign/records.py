@@ -123,7 +123,7 @@ def finish(record: dict[str, Any], state: str, reason: str = "", rule: str = "",
 
 LEDGER_COLUMNS = (
     "order", "candidate", "parent", "status", "score", "metric", "split", "runtime_seconds", "cpu_seconds",
-    "gpu_seconds", "compute_ratio", "kind",
+    "gpu_seconds", "peak_memory_mb", "device", "slot", "compute_ratio", "kind",
     "family", "changed_files", "patch_sha256", "tree_sha256", "budget_sha256", "fixed_sha256", "model_sha256",
     "sandbox", "seed", "description", "literature_event", "sources", "failure_reason", "best_so_far", "duplicate_of",
     "artifacts",
@@ -136,6 +136,7 @@ NUMBER_CELLS = {
     "runtime_seconds": 3,
     "cpu_seconds": 3,
     "gpu_seconds": 3,
+    "peak_memory_mb": 1,
     "compute_ratio": 4,
 }
 

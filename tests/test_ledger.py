@@ -11,6 +11,7 @@ from conftest import REPO, with_direction
 
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state, write_state
+from flcampaign.evidence.cost import campaign_cost
 from flcampaign.evidence.ledger import (
     COLUMNS,
     build_rows,
@@ -407,7 +408,7 @@ def test_write_ledger_writes_both_files_and_no_temporaries(task, campaign, tmp_p
     write_state(task, rows, guard, state_path, tmp_path)
     assert sorted(p.name for p in out.iterdir()) == ["campaign_state.json", "results.tsv"]
     assert read_tsv(tsv) == rows
-    assert read_json(state_path) == campaign_state(task, rows, guard)
+    assert read_json(state_path) == campaign_state(task, rows, guard) | {"cost": campaign_cost(tmp_path / "results")}
 
 
 def test_write_ledger_replaces_atomically(task, campaign, tmp_path, monkeypatch):

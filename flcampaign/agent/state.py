@@ -9,10 +9,11 @@ from pathlib import Path
 
 from flcampaign.agent.guard import GuardConfig, decide
 from flcampaign.contract.candidate import discover
+from flcampaign.evidence.cost import campaign_cost
 from flcampaign.evidence.ledger import best_row, read_tsv
 from flcampaign.execution.sandbox import UNSANDBOXED_ADVICE
 from flcampaign.files import write_json
-from flcampaign.layout import DRAFTS_DIR
+from flcampaign.layout import DRAFTS_DIR, RESULTS_DIR, Records
 from flcampaign.records import STATUSES, Status
 from flcampaign.task import Task
 
@@ -58,19 +59,23 @@ def live_state(task: Task, campaign_dir: Path, guard: GuardConfig) -> dict:
     in between, so ``flcampaign status`` recomputes the guard from the ledger and the folder.
     """
     campaign_dir = Path(campaign_dir)
-    ledger = campaign_dir / "results" / "results.tsv"
+    ledger = Records(campaign_dir / RESULTS_DIR).ledger
     rows = read_tsv(ledger) if ledger.is_file() else []
     recorded = {row["candidate"] for row in rows}
     pending = tuple(discover(campaign_dir / DRAFTS_DIR))
     state = campaign_state(task, rows, guard, (campaign_dir / guard.stop_file).exists(), pending)
+    state["cost"] = campaign_cost(campaign_dir / RESULTS_DIR)
     state["queued"] = [cid for cid in discover(campaign_dir / "candidates") if cid not in recorded]
     return state
 
 
 def write_state(task: Task, rows: list[dict], guard: GuardConfig, out: Path, campaign_dir: Path = Path(".")) -> dict:
-    """Write ``campaign_state.json`` for the ledger's rows; the guard also sees the stop file and open drafts."""
+    """Write ``campaign_state.json`` for the ledger's rows; the guard also sees the stop file and open drafts.
+    Its ``cost`` is what the runs recorded beside it had spent when the ledger was rebuilt (``flcampaign status``
+    recounts it; the report and the dashboard count it after the last phase)."""
     stop_requested = (Path(campaign_dir) / guard.stop_file).exists()
     pending = tuple(discover(Path(campaign_dir) / DRAFTS_DIR))
     state = campaign_state(task, rows, guard, stop_requested, pending)
+    state["cost"] = campaign_cost(Path(campaign_dir) / RESULTS_DIR)
     write_json(out, state)
     return state

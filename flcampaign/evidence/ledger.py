@@ -11,8 +11,10 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from flcampaign.contract.candidate import METADATA
+from flcampaign.evidence.cost import run_cost
 from flcampaign.evidence.order import campaign_order
 from flcampaign.files import atomic_write_text, read_json, sha256_bytes
 from flcampaign.layout import Records
@@ -36,12 +38,18 @@ def _sandbox(run: dict | None) -> str:
     return str(run["sandbox"].get("kind", ""))
 
 
-def _compute_columns(run: dict | None, score: dict | None) -> dict[str, float | None]:
-    """What the run used (CPU and GPU seconds) and its share of the compute budget's reference, as measured."""
+def _compute_columns(run: dict | None, score: dict | None) -> dict[str, Any]:
+    """What the run used as the runner measured it (``cost.run_cost``: wall, CPU and GPU seconds, peak memory,
+    device and slot) and its share of the compute budget's reference (the score's check, where it ran)."""
+    measured = run_cost(run)
     used = (score or {}).get("compute") or (run or {}).get("compute") or {}
     return {
+        "runtime_seconds": rounded(measured["wall_seconds"], "runtime_seconds"),
         "cpu_seconds": rounded(used.get("cpu_seconds"), "cpu_seconds"),
         "gpu_seconds": rounded(used.get("gpu_seconds"), "gpu_seconds"),
+        "peak_memory_mb": rounded(measured["peak_memory_mb"], "peak_memory_mb"),
+        "device": measured["device"],
+        "slot": measured["slot"],
         "compute_ratio": rounded(used.get("ratio"), "compute_ratio"),
     }
 
@@ -148,7 +156,6 @@ def build_rows(
                 "score": rounded(value, "score"),
                 "metric": task.metric["name"],
                 "split": "search_val",
-                "runtime_seconds": rounded((run or {}).get("runtime_seconds"), "runtime_seconds"),
                 **_compute_columns(run, score),
                 "kind": _kind(validation),
                 "family": meta.get("family", ""),
