@@ -1,7 +1,11 @@
 """The campaign report and progress plot, built from a scripted ledger (no simulation)."""
 
+import html
 import json
+import re
+import shutil
 import struct
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -246,6 +250,54 @@ def test_write_report_renders_pdf(task, campaign, tmp_path):
     assert data.startswith(b"%PDF")
     assert len(data) > 10_000
     assert sorted(p.name for p in reports.iterdir()) == ["progress.png", "report.md", "report.pdf"]
+
+
+PDF_PAGE = re.compile(r'<page width="([-\d.]+)" height="[-\d.]+">(.*?)</page>', re.S)
+PDF_LINE = re.compile(r"<line\b[^>]*>(.*?)</line>", re.S)
+PDF_WORD = re.compile(r'<word xMin="[-\d.]+" yMin="[-\d.]+" xMax="([-\d.]+)" yMax="[-\d.]+">(.*?)</word>')
+EDGE = 20.0  # points; the pages' right margin is 16 mm (45 pt), so a word this close to the edge overflowed
+
+
+def pdf_pages(pdf: Path, out: Path) -> list[tuple[float, list[list[tuple[float, str]]]]]:
+    """Each page's width and its text lines as pdftotext lays them out, every word with its right edge (xMax)."""
+    subprocess.run(["pdftotext", "-bbox-layout", str(pdf), str(out)], check=True)
+    return [
+        (
+            float(width),
+            [[(float(x), html.unescape(w)) for x, w in PDF_WORD.findall(line)] for line in PDF_LINE.findall(body)],
+        )
+        for width, body in PDF_PAGE.findall(out.read_text(encoding="utf-8"))
+    ]
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils) to read word positions")
+def test_every_table_fits_its_page(task, campaign, tmp_path):
+    """A ledger of long file lists stays inside the page to its last column, and a long description wraps into
+    lines of several words, not one word per line."""
+    results, rows, state = campaign
+    files = ",".join(f"strategies/adaptive_server_optimiser_variant_{i}.py" for i in range(4))
+    words = "quokkas wombats platypus echidnas kookaburras dingoes bilbies numbats wallabies cassowaries bandicoots"
+    hashes = {r["candidate"]: f"{i:02d}" + "feedbeef5a" for i, r in enumerate(rows)}
+    long_rows = [
+        r
+        | {"changed_files": f"client.py,model.py,{files}", "tree_sha256": hashes[r["candidate"]] + "0" * 52}
+        | ({"description": words} if r["candidate"] == "c3-crash" else {})  # in the decisions table only
+        for r in rows
+    ]
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    plot = reports / "progress.png"
+    progress_plot(long_rows, task, plot)
+    write_report(task, long_rows, state, results, reports / "report.md", reports / "report.pdf", plot, COMMAND)
+    pages = pdf_pages(reports / "report.pdf", tmp_path / "bbox.html")
+    assert pages
+    for number, (width, lines) in enumerate(pages, start=1):
+        outside = [w for line in lines for x, w in line if x > width - EDGE]
+        assert not outside, f"page {number}: words past the right margin: {outside}"
+    printed = {w for _, lines in pages for line in lines for _, w in line}
+    assert set(hashes.values()) <= printed  # the ledger's last column, whole
+    description = set(words.split())
+    assert max(sum(w in description for _, w in line) for _, lines in pages for line in lines) >= 3
 
 
 def test_progress_plot_size(task, campaign, tmp_path):

@@ -7,6 +7,7 @@ WeasyPrint. Every gain is oriented by the task (positive = better), whatever the
 
 import importlib.metadata
 import platform
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,16 @@ PACKAGES = ("nvflare", "torch", "snakemake", "numpy", "pandas", "scikit-learn")
 TEMPLATE = "report.md.j2"
 PDF_CSS = """
 @page { size: A4; margin: 16mm; }
-body { font-family: sans-serif; font-size: 9.5pt; line-height: 1.35; }
-table { border-collapse: collapse; font-size: 7.5pt; margin: 6px 0; width: 100%; }
-th, td { border: 1px solid #bbb; padding: 2px 4px; vertical-align: top; }
+@page wide { size: A4 landscape; }
+.wide { page: wide; }
+body { page: main; font-family: sans-serif; font-size: 9.5pt; line-height: 1.35; }
+table { border-collapse: collapse; font-size: 7.5pt; margin: 6px 0; }
+table:has(> colgroup) { table-layout: fixed; width: 100%; }
+.wide table { font-size: 7pt; }
+th, td { border: 1px solid #bbb; padding: 2px 4px; vertical-align: top; overflow-wrap: anywhere; }
 pre, code { font-size: 7.5pt; white-space: pre-wrap; word-break: break-all; }
 img { max-width: 100%; }
-h1, h2, h3 { color: #1a5276; }
+h1, h2, h3 { color: #1a5276; break-after: avoid; }
 """
 LEDGER_TABLE = (
     "order", "candidate", "parent", "status", "score", "best_so_far", "runtime_seconds", "family", "changed_files",
@@ -39,12 +44,43 @@ LEDGER_TABLE = (
 )  # fmt: skip
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
+CELL_WIDTH = 40  # characters: a column asks for its longest cell up to this
+WORD_WIDTH = 12  # characters: and gets at least its longest word up to this (longer ones, hashes and paths, break)
+CELL_PADDING = 3  # characters a cell's padding and border take, and pandoc's rounding down to whole percents
+LINE_WIDTH = {False: 104, True: 166}  # digits a table line holds: portrait at 7.5 pt, landscape (wide) at 7 pt
+WORD_BREAKS = re.compile(r"\s+|(?<=-)(?=[A-Za-z])")  # where a line may break: spaces, a hyphen before a letter
+
+
+def _longest_word(texts: list[str]) -> int:
+    return max((len(w) for text in texts for w in WORD_BREAKS.split(text)), default=1)
+
+
+def _widths(headers: list[str], body: list[list[str]], wide: bool) -> list[int]:
+    """Each column's width in characters: its header's and (capped) its cells' longest word at least, its longest
+    cell (capped) if the line has room, and otherwise the room left shared out in proportion to what the columns ask
+    beyond their longest word."""
+    floors, wants = [], []
+    for i, header in enumerate(headers):
+        cells = [row[i] for row in body]
+        floors.append(max(_longest_word([header]), min(_longest_word(cells), WORD_WIDTH)) + CELL_PADDING)
+        wants.append(max(floors[-1], min(max((len(c) for c in cells), default=0), CELL_WIDTH) + CELL_PADDING))
+    spare, extra = LINE_WIDTH[wide] - sum(floors), sum(wants) - sum(floors)
+    if extra <= spare:
+        return wants
+    return [f + (w - f) * max(spare, 0) // extra for f, w in zip(floors, wants, strict=True)]
+
+
+def _table(headers: list[str], rows: list[list], wide: bool = False) -> str:
+    """A pipe table whose separator row gives each column's width in dashes; pandoc turns them into relative column
+    widths when a line is longer than its 72 columns, that is when the table has to wrap. ``wide``: laid out for a
+    landscape page (the template sets such a table in a ``.wide`` div)."""
+
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    body = [[cell(v) for v in row] for row in rows]
+    separator = "| " + " | ".join("-" * w for w in _widths(headers, body, wide)) + " |"
+    lines = ["| " + " | ".join(headers) + " |", separator, *("| " + " | ".join(row) + " |" for row in body)]
     return "\n".join(lines)
 
 
@@ -578,17 +614,19 @@ def kept_chain_section(rows: list[dict], records: Records) -> list[dict[str, str
 
 
 def ledger_section(rows: list[dict], evidence: dict | None) -> str:
-    """The ledger's main columns as the TSV holds them (tree hashes shortened), with the search seeds each scored
-    candidate ran once the race is over (its screening run and any race seeds)."""
+    """The ledger's main columns as the TSV holds them (tree hashes shortened, a space after each changed file's
+    comma), with the search seeds each scored candidate ran once the race is over (its screening run and any race
+    seeds)."""
     seeds = {cid: len(runs) for cid, runs in (evidence or {}).get("race", {}).get("search_runs", {}).items()}
     headers = [*LEDGER_TABLE[:5], "seeds", *LEDGER_TABLE[5:]]
     table = []
     for row in rows:
         cells = format_row(row)
         ran = seeds.get(row["candidate"], 1 if row["status"].scored else "")
-        values = [cells[c][:12] if c == "tree_sha256" else cells[c] for c in LEDGER_TABLE]
+        cells |= {"tree_sha256": cells["tree_sha256"][:12], "changed_files": cells["changed_files"].replace(",", ", ")}
+        values = [cells[c] for c in LEDGER_TABLE]
         table.append([*values[:5], ran, *values[5:]])
-    return _table(headers, table)
+    return _table(headers, table, wide=True)
 
 
 def build_markdown(
@@ -635,12 +673,15 @@ def build_markdown(
 
 
 def render_pdf(markdown_path: Path, pdf_path: Path) -> None:
-    """Markdown -> standalone HTML (pandoc) -> PDF (WeasyPrint); images resolve next to the Markdown."""
+    """Markdown -> standalone HTML (pandoc, without its document CSS: ``PDF_CSS`` lays the pages out) -> PDF
+    (WeasyPrint); images resolve next to the Markdown."""
     import pypandoc
     import weasyprint
 
     html = pypandoc.convert_file(
-        str(markdown_path), "html5", extra_args=["--standalone", "--metadata", "pagetitle=Campaign report"]
+        str(markdown_path),
+        "html5",
+        extra_args=["--standalone", "--metadata", "pagetitle=Campaign report", "--metadata", "document-css=false"],
     )
     document = weasyprint.HTML(string=html, base_url=str(Path(markdown_path).parent.resolve()))
     tmp = Path(pdf_path).with_name(f".{Path(pdf_path).name}.tmp")
