@@ -1,5 +1,8 @@
-"""Campaign progress plot, following the reference Auto-FL conventions."""
+"""The campaign's plots (progress, candidate tree, winners, race, controls), following the reference Auto-FL
+conventions."""
 
+import itertools
+import textwrap
 from pathlib import Path
 from typing import Any, cast
 
@@ -11,6 +14,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far, equal_cost  # noqa: E402
 from flcampaign.records import Status  # noqa: E402
+from flcampaign.reporting.lineage import Node, lineage  # noqa: E402
 from flcampaign.task import Task  # noqa: E402
 
 STYLE: dict[str, dict[str, Any]] = {
@@ -19,6 +23,7 @@ STYLE: dict[str, dict[str, Any]] = {
     "baseline": {"color": "#2ecc71", "s": 72, "alpha": 0.95, "edgecolors": "black", "linewidths": 0.5, "zorder": 4},
 }
 LITERATURE = "#8e44ad"
+INCUMBENT_GREEN = "#27ae60"  # the running best and the incumbent chain
 RACE_COLORS = {"winner": "#2c3e50", "dropped": "#c0392b", "raced": "#2980b9", "not raced": "#95a5a6"}
 RACE_LABELS = {
     "winner": "winner",
@@ -78,7 +83,7 @@ def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
     best = [(r["order"], r["best_so_far"]) for r in rows if r["best_so_far"] is not None]
     if best:
         xs, ys = zip(*best, strict=True)
-        ax.step(xs, ys, where="post", color="#27ae60", lw=2.2, alpha=0.75, label="running best", zorder=1)
+        ax.step(xs, ys, where="post", color=INCUMBENT_GREEN, lw=2.2, alpha=0.75, label="running best", zorder=1)
     baseline = next((r["score"] for r in rows if r["status"] is Status.BASELINE), None)
     if baseline is not None:
         ax.axhline(baseline, color="#7f8c8d", ls="--", alpha=0.5, label="baseline")
@@ -153,6 +158,99 @@ def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
     save(fig, Path(out))
 
 
+LABELLED_TREE = 60  # up to this many candidates every node is named; beyond, the incumbents and failures
+LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.7, "edgecolor": "none"}
+EVENT_RINGS = ("o", "s", "D", "h", "p", "^")  # one ring shape per literature event, in event order
+
+
+def xy(nodes: list[Node]) -> tuple[list[float], list[float]]:
+    """The nodes' positions as the x and y lists matplotlib draws."""
+    return [node.x for node in nodes], [node.y for node in nodes]
+
+
+def tree_marker(status: Status, area: float) -> dict[str, Any]:
+    """A tree node's marker: the progress plot's colour and shape for the status, sized to be seen in a tree
+    (``area`` shrinks it where the rows are close)."""
+    if status in FAILED:
+        return FAILED[status] | {"s": 45 * area, "zorder": 4}
+    if status is Status.BASELINE:
+        return STYLE[status] | {"marker": "*", "s": 260 * area}
+    return STYLE[status] | {"s": (80 if status is Status.KEEP else 45) * area, "alpha": 0.95, "edgecolors": "#7f8c8d"}
+
+
+def label_place(node: Node, parents: set[str]) -> dict[str, Any]:
+    """Where a node's name goes: right of a leaf. A parent's edges leave to its right, so its name sits above it
+    (the root) or to its left, above or below by generation so the names along a chain do not meet."""
+    if node.candidate not in parents:
+        return {"xytext": (9, 0), "ha": "left", "va": "center"}
+    if node.parent is None:
+        return {"xytext": (0, 9), "ha": "center", "va": "bottom"}
+    above = node.depth % 2 == 0
+    return {"xytext": (-5, 7 if above else -7), "ha": "right", "va": "bottom" if above else "top"}
+
+
+def lineage_plot(rows: list[dict], out: Path) -> None:
+    """The candidate tree (``lineage.lineage``): generations left to right, each candidate beside its parent and
+    coloured by status, so which lines of ideas were pursued and where they failed reads at a glance; the incumbent
+    chain is the thick green path, literature-event members are ringed, and a parent the ledger does not hold is
+    a dotted edge to the baseline."""
+    tree = lineage(rows)
+    fig, ax = plt.subplots(figsize=(16, 8), dpi=150)
+    at = {node.candidate: node for node in tree.nodes}
+    chain = set(tree.chain_edges)
+    parents = {parent for parent, _ in tree.edges}
+    for parent, child in tree.edges:  # elbows: siblings share the vertical stroke half a generation out
+        start, end = at[parent], at[child]
+        path = ([start.x, start.x + 0.5, start.x + 0.5, end.x], [start.y, start.y, end.y, end.y])
+        ax.plot(*path, color="#95a5a6", lw=1.0, ls=":" if end.adopted else "-", zorder=1)
+        if (parent, child) in chain:
+            ax.plot(*path, color=INCUMBENT_GREEN, lw=4.0, alpha=0.8, solid_capstyle="round", zorder=2)
+    last_row = max((node.y for node in tree.nodes), default=0.0)
+    area = min(1.0, 24 / (last_row + 1.6)) ** 1.5  # markers shrink once the rows are closer than a ring is wide
+    incumbents = [node for node in tree.nodes if node.incumbent]
+    if incumbents:
+        label = f"incumbent chain: baseline and kept ({len(incumbents)})"
+        ax.scatter(*xy(incumbents), s=520 * area, color=INCUMBENT_GREEN, alpha=0.25, zorder=2, label=label)
+    for status in Status:
+        members = [node for node in tree.nodes if node.status is status]
+        if members:
+            ax.scatter(*xy(members), label=f"{status} ({len(members)})", **tree_marker(status, area))
+    for ring, event in zip(itertools.cycle(EVENT_RINGS), tree.events):
+        members = [node for node in tree.nodes if node.literature_event == event["id"]]
+        label = f"{event['id']} ({len(members)}): {textwrap.shorten(event['description'], 55, placeholder='…')}"
+        ax.scatter(*xy(members), marker=ring, s=300 * area, facecolors="none", edgecolors=LITERATURE, linewidths=1.6,
+                   zorder=5, label=label)  # fmt: skip
+    if any(node.adopted for node in tree.nodes):
+        ax.plot([], [], color="#95a5a6", ls=":", label="parent not in the ledger: hung from the baseline")
+    for node in tree.nodes:
+        if len(tree.nodes) > LABELLED_TREE and not (node.incumbent or node.status.failed):
+            continue
+        label = node.candidate + ("" if node.score is None else f"  {node.score:.4f}")
+        color = "#1a7a3a" if node.incumbent else FAILED[node.status]["color"] if node.status.failed else "#2c3e50"
+        ax.annotate(label, (node.x, node.y), textcoords="offset points", fontsize=7, color=color, zorder=6,
+                    weight="bold" if node.incumbent else "normal", bbox=LABEL_BOX,
+                    **label_place(node, parents))  # fmt: skip
+    generations = max((node.depth for node in tree.nodes), default=0)
+    ax.set_xlim(-0.4, generations + 1.0)
+    ax.set_ylim(last_row + 0.8, -0.8)  # campaign order downwards
+    ax.set_xticks(range(generations + 1))
+    ax.set_yticks([])
+    ax.set_xlabel("generation (edits away from the baseline)")
+    ax.grid(axis="x", alpha=0.3)
+    kept = sum(node.status is Status.KEEP for node in tree.nodes)
+    failed = sum(node.status.failed for node in tree.nodes)
+    ax.set_title(
+        f"Candidate tree: {len(tree.nodes)} candidates over {generations} generations; "
+        f"kept {kept}, failed {failed}, literature events {len(tree.events)}"
+    )
+    if tree.nodes:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0, labelspacing=1.1,
+                  markerscale=area**-0.5)  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "no candidates yet", transform=ax.transAxes, ha="center", color="#7f8c8d")
+    save(fig, Path(out))
+
+
 def repeats_plot(evidence: dict, out: Path) -> None:
     """Per-seed paired differences to the baseline with mean and 95% t interval, repeat and held-out; the seeds
     added to a promising winner (``repeats.adaptive``) are hollow."""
@@ -196,6 +294,64 @@ def repeats_plot(evidence: dict, out: Path) -> None:
     axes[0].set_ylim(-0.8, max(len(entries), 1) - 0.2)
     fig.supxlabel("dot: a repeat seed; hollow: a seed added to a promising winner; diamond: mean with 95% t interval",
                   fontsize=10)  # fmt: skip
+    save(fig, Path(out))
+
+
+SHRINKAGE_STAGES = (  # winners.json key, what it estimates, colour: from the selecting run to the confirmation
+    ("search_gain", "the search run that selected it", "#95a5a6"),
+    ("race_gain", "race on the search seeds", "#2980b9"),
+    ("repeat", "repeat, search-validation", "#8e44ad"),
+    ("heldout_vs_baseline", "repeat, held-out", "#27ae60"),
+)
+
+
+def shrinkage_plot(evidence: dict, task: Task, out: Path) -> None:
+    """Each winner's gain over the baseline as it was estimated stage after stage (winners.json): the one search
+    run that selected it, the race's search seeds, the repeat seeds on search-validation and on the held-out split,
+    each mean with its 95% interval, so how much of the selecting gain was the luck of one run reads at a glance."""
+    entries = evidence["entries"]
+    fig, ax = plt.subplots(figsize=(12, 8), dpi=150)
+    ticks: list[tuple[int, str]] = []
+    headers: list[int] = []
+    row = 0
+    for entry in entries:
+        if row:
+            ax.axhline(row - 1, color="#bbbbbb", lw=0.8)
+        headers.append(row)
+        attribution = f":\n{entry['attribution']}" if entry.get("attribution") else ""
+        ticks.append((row, f"{entry['candidate']} ({entry['role']}){attribution}"))
+        for key, label, color in SHRINKAGE_STAGES:
+            row += 1
+            value = entry.get(key)
+            summary = value if isinstance(value, dict) else {"mean": value}
+            ticks.append((row, label + (f", {summary['n']} seeds" if summary.get("n") else "")))
+            if summary["mean"] is None:
+                ax.annotate("n/a", (0.0, row), textcoords="offset points", xytext=(6, 0), va="center", fontsize=8,
+                            color="#7f8c8d")  # fmt: skip
+                continue
+            low, high = summary.get("ci_low"), summary.get("ci_high")
+            interval = None if low is None or high is None else [[summary["mean"] - low], [high - summary["mean"]]]
+            ax.errorbar(summary["mean"], row, xerr=interval, fmt="o", color=color, capsize=4, ms=7, zorder=3)
+            note = f"{summary['mean']:+.4f}" + (", confirmed" if summary.get("confirmed") else "")
+            ax.annotate(note, (summary["mean"], row), textcoords="offset points", xytext=(0, 6), ha="center",
+                        fontsize=7, color=color)  # fmt: skip
+        row += 2
+    for _, label, color in SHRINKAGE_STAGES:
+        ax.errorbar([], [], xerr=[], fmt="o", color=color, capsize=4, label=label)
+    ax.axvline(0.0, color="#7f8c8d", ls="--")
+    ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks], fontsize=8)
+    for y, tick in zip([y for y, _ in ticks], ax.get_yticklabels(), strict=True):
+        tick.set_fontweight("bold" if y in headers else "normal")
+    ax.tick_params(axis="y", length=0)
+    ax.margins(x=0.08)
+    ax.set_ylim(max(row - 2, 1) + 0.6, -0.8)
+    ax.set_xlabel(f"gain over the baseline ({task.metric['name']}, positive = better)")
+    ax.set_title("From selection to confirmation: each winner's gain over the baseline with its 95% t interval")
+    ax.grid(axis="x", alpha=0.3)
+    if entries:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
+    else:
+        ax.text(0.5, 0.5, "no winners", transform=ax.transAxes, ha="center", color="#7f8c8d")
     save(fig, Path(out))
 
 
@@ -247,10 +403,12 @@ ARM_COLORS = {"agent": "#2c3e50", "random": "#e67e22", "tpe": "#16a085"}
 
 def control_arms_plot(rows: list[dict], evidence: dict | None, task: Task, out: Path) -> None:
     """Agent against scalar tuning at equal cost: each arm's search scores (dots) and best so far (step line)
-    against the simulations it spent; the baseline's search score is the dashed line."""
+    against the simulations it spent, and beside it each arm's spread of search scores (a box over its runs, dots
+    left to right in the order it ran them), since the best so far hides how often an arm proposes a poor run;
+    the baseline's search score is the dashed line."""
     controls = (evidence or {}).get("controls") or []
     runs = arm_runs(rows, controls)
-    fig, ax = plt.subplots(figsize=(12, 6), dpi=150)
+    fig, (ax, spread) = plt.subplots(1, 2, figsize=(12, 6), dpi=150, sharey=True, width_ratios=(3, 1))
     for arm, scores in runs.items():
         color = ARM_COLORS.get(arm, "#7f8c8d")
         x = range(1, len(scores) + 1)
@@ -259,9 +417,27 @@ def control_arms_plot(rows: list[dict], evidence: dict | None, task: Task, out: 
         curve = best_so_far(task, scores)
         ax.step(list(x), [float("nan") if c is None else c for c in curve], where="post", color=color, lw=2,
                 label=f"{ARM_NAMES.get(arm, arm)}: {len(scores)} runs, best so far", zorder=3)  # fmt: skip
+    labels = []
+    for position, (arm, scores) in enumerate(runs.items()):
+        color = ARM_COLORS.get(arm, "#7f8c8d")
+        scored = [s for s in scores if s is not None]
+        failed = len(scores) - len(scored)
+        labels.append(f"{arm}\n{len(scores)} runs" + (f"\n{failed} failed" if failed else ""))
+        if scored:
+            lines = {"color": color}
+            spread.boxplot(scored, positions=[position], widths=0.6, showfliers=False, medianprops=lines,
+                           boxprops=lines, whiskerprops=lines, capprops=lines)  # fmt: skip
+            offsets = [0.0] if len(scored) == 1 else [-0.2 + 0.4 * i / (len(scored) - 1) for i in range(len(scored))]
+            spread.scatter([position + o for o in offsets], scored, color=color, alpha=0.6, s=16, zorder=3)
+    spread.set_xticks(range(len(runs)), labels, fontsize=8)
+    spread.set_xlim(-0.6, len(runs) - 0.4)
+    spread.set_title("search scores per arm")
+    spread.grid(axis="y", alpha=0.3)
     base = (evidence or {}).get("baseline_search_score")
     if base is not None:
-        ax.axhline(base, color="#7f8c8d", ls="--", alpha=0.7, label="baseline (search run)")
+        baseline_line = {"color": "#7f8c8d", "ls": "--", "alpha": 0.7}
+        ax.axhline(base, label="baseline (search run)", **baseline_line)
+        spread.axhline(base, **baseline_line)
     if controls:
         equal = equal_cost(runs)
         ax.axvline(equal, color="#34495e", ls=":", alpha=0.8, label=f"equal cost: {equal} runs each")
@@ -275,5 +451,6 @@ def control_arms_plot(rows: list[dict], evidence: dict | None, task: Task, out: 
     ax.set_title("Agent against same-budget scalar tuning: dots are runs, lines the best so far")
     ax.grid(alpha=0.3)
     cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0)
+    spread.legend(*ax.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  fontsize=8)  # fmt: skip
     save(fig, Path(out))
