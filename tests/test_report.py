@@ -447,3 +447,31 @@ def test_the_arms_are_compared_at_the_cost_of_the_smallest(heart_task, tmp_path)
     out = tmp_path / "control_arms.png"
     control_arms_plot(rows, evidence, heart_task, out)
     assert png_size(out) == (1800, 900) and out.stat().st_size > 20_000
+
+
+def test_cost_per_phase_and_self_reported_cost(task, campaign, tmp_path):
+    results, rows, state = campaign
+    repeat = results / "runs" / "repeat" / "c5-prox" / "seed42"
+    write_json(
+        repeat / "run.json",
+        {"state": "ok", "runtime_seconds": 40.0, "compute": {"cpu_seconds": 44.0}, "caps": {"peak_memory_mb": 777.0}},
+    )
+    write_json(repeat / "heldout.json", {"state": "ok", "predict_seconds": 2.0})
+    runtime = section(build_markdown(task, rows, state, results, "progress.png", COMMAND), "## Runtime")
+    assert "| repeats | 1 | 40 | 44 | - | 0 | 777 |" in runtime
+    assert "| held-out scoring | 1 | 0 | 0 | - | 2 | - |" in runtime
+    assert "| **total** | 6 | 120 | 44 | - | 2 | 777 | cpu |" in runtime  # 5 search runs (not the invalid one), 1 repeat
+    assert "self-reported" not in runtime
+    validation = results / "candidates" / "c1-lr" / "validation.json"
+    record = json.loads(validation.read_text()) | {"meta": {"cost": {"tokens": 1500, "usd": 0.25}}}
+    write_json(validation, record)
+    runtime = section(build_markdown(task, rows, state, results, "progress.png", COMMAND), "## Runtime")
+    assert "1 candidates report 1500 tokens and 0.25 USD (self-reported by the agent" in runtime
+
+
+def test_the_tree_and_shrinkage_figures_are_placed_when_given(task, campaign):
+    results, rows, state = campaign
+    plain = build_markdown(task, rows, state, results, "progress.png", COMMAND)
+    assert "## Candidate tree" not in plain and "lineage.png" not in plain
+    text = build_markdown(task, rows, state, results, "progress.png", COMMAND, lineage_plot="lineage.png")
+    assert "![Candidate tree](lineage.png)" in section(text, "## Candidate tree")

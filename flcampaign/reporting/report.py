@@ -18,6 +18,7 @@ from flcampaign.agent.guard import literature_batches
 from flcampaign.contract.literature import proposal_total, ranked_proposals
 from flcampaign.evidence import racing
 from flcampaign.evidence.arm_comparison import ARM_NAMES, arm_runs, best_so_far, equal_cost
+from flcampaign.evidence.cost import PHASE_NAMES, campaign_cost
 from flcampaign.files import atomic_write_text, read_json, read_yaml
 from flcampaign.layout import Records
 from flcampaign.records import Status, format_row
@@ -204,6 +205,8 @@ def compute_section(rows: list[dict], task: Task) -> dict[str, Any] | None:
                 cells["status"],
                 cells["cpu_seconds"],
                 cells["gpu_seconds"] or "-",
+                cells["peak_memory_mb"] or "-",
+                " ".join(filter(None, (cells["device"], cells["slot"] and f"({cells['slot']})"))),
                 cells["compute_ratio"] or "-",
             ]
         )
@@ -213,7 +216,42 @@ def compute_section(rows: list[dict], task: Task) -> dict[str, Any] | None:
         "cpu_seconds": f"{sum(r['cpu_seconds'] for r in measured):.0f}",
         "ratios": (f"{min(ratios):.2f}", f"{max(ratios):.2f}") if ratios else None,
         "over": ", ".join(over) if over else "none",
-        "table": _table(["candidate", "status", "CPU s", "GPU s", "ratio"], table),
+        "table": _table(["candidate", "status", "CPU s", "GPU s", "peak memory MB", "device (slot)", "ratio"], table),
+    }
+
+
+def cost_section(records: Records) -> dict[str, Any] | None:
+    """What the campaign spent per phase, counted from every run record after the last phase (``cost``), and what
+    the agents say they spent, labelled as theirs; None when nothing ran."""
+    cost = campaign_cost(records.root)
+    if not cost["phases"]:
+        return None
+
+    def line(name: str, spent: dict[str, Any]) -> list[str]:
+        return [
+            name,
+            str(spent["runs"]),
+            _num(spent["wall_seconds"], 0),
+            _num(spent["cpu_seconds"], 0),
+            _num(spent["gpu_seconds"], 0) or "-",
+            _num(spent["scoring_seconds"], 0),
+            _num(spent["peak_memory_mb"], 0) or "-",
+            ", ".join(spent["devices"]),
+        ]
+
+    table = [line(PHASE_NAMES[phase], spent) for phase, spent in cost["phases"].items()]
+    table.append(line("**total**", cost["totals"]))
+    reported = cost["self_reported"]
+    return {
+        "table": _table(
+            ["phase", "runs", "wall s", "CPU s", "GPU s", "scoring s", "largest peak memory MB", "devices"], table
+        ),
+        "self_reported": (
+            f"{reported['candidates']} candidates report {reported['tokens']:.0f} tokens and "
+            f"{reported['usd']:.2f} USD (self-reported by the agent: not measured, not checked)"
+            if reported["candidates"]
+            else None
+        ),
     }
 
 
@@ -640,6 +678,8 @@ def build_markdown(
     repeats_plot: str = "repeats.png",
     race_plot: str = "race.png",
     control_arms_plot: str = "control_arms.png",
+    lineage_plot: str | None = None,
+    shrinkage_plot: str | None = None,
 ) -> str:
     """The report's Markdown: each section's figures rendered into the template's prose."""
     records = Records(Path(results))
@@ -658,7 +698,10 @@ def build_markdown(
         decisions=decisions_section(task, rows, state),
         runtime=runtime_section(rows, records),
         compute=compute_section(rows, task),
+        cost=cost_section(records),
         progress_plot=plot_name,
+        lineage_plot=lineage_plot,
+        shrinkage_plot=shrinkage_plot if evidence and evidence["entries"] else None,
         winners=winners_section(evidence, repeats_plot, race_plot),
         control_arms=control_arms_section(task, rows, evidence, control_arms_plot),
         failures=failures_section(rows),
@@ -702,6 +745,8 @@ def write_report(
     repeats_plot: Path | None = None,
     race_plot: Path | None = None,
     control_arms_plot: Path | None = None,
+    lineage_plot: Path | None = None,
+    shrinkage_plot: Path | None = None,
 ) -> None:
     plot_names = (
         Path(plot).name,
@@ -709,6 +754,10 @@ def write_report(
         Path(race_plot or "race.png").name,
         Path(control_arms_plot or "control_arms.png").name,
     )
-    text = build_markdown(task, rows, state, results, plot_names[0], command, evidence, *plot_names[1:])
+    optional = {"lineage_plot": lineage_plot, "shrinkage_plot": shrinkage_plot}
+    text = build_markdown(
+        task, rows, state, results, plot_names[0], command, evidence, *plot_names[1:],
+        **{name: Path(path).name for name, path in optional.items() if path is not None},
+    )  # fmt: skip
     atomic_write_text(markdown, text)
     render_pdf(markdown, pdf)
