@@ -232,3 +232,18 @@ class Campaign:
     @property
     def control_arms_plot(self) -> Path:
         return self.reports / "control_arms.png"
+
+    @property
+    def lineage_plot(self) -> Path:
+        """The candidate tree: parent to child, coloured by status, the incumbent chain highlighted."""
+        return self.reports / "lineage.png"
+
+    @property
+    def shrinkage_plot(self) -> Path:
+        """Per winner: its search, multi-seed search, repeat and held-out gains with their intervals."""
+        return self.reports / "shrinkage.png"
+
+    @property
+    def dashboard(self) -> Path:
+        """One self-contained HTML page of the campaign (no server, nothing fetched)."""
+        return self.reports / "dashboard.html"

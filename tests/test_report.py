@@ -460,7 +460,7 @@ def test_cost_per_phase_and_self_reported_cost(task, campaign, tmp_path):
     runtime = section(build_markdown(task, rows, state, results, "progress.png", COMMAND), "## Runtime")
     assert "| repeats | 1 | 40 | 44 | - | 0 | 777 |" in runtime
     assert "| held-out scoring | 1 | 0 | 0 | - | 2 | - |" in runtime
-    assert "| **total** | 6 | 120 | 44 | - | 2 | 777 | cpu |" in runtime  # 5 search runs (not the invalid one), 1 repeat
+    assert "| **total** | 6 | 120 | 44 | - | 2 | 777 | cpu |" in runtime  # 5 search, 1 repeat
     assert "self-reported" not in runtime
     validation = results / "candidates" / "c1-lr" / "validation.json"
     record = json.loads(validation.read_text()) | {"meta": {"cost": {"tokens": 1500, "usd": 0.25}}}

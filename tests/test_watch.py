@@ -120,3 +120,29 @@ def test_lock_is_exclusive_and_released(campaign):
         pass
     with campaign_lock(campaign):
         assert "pid" in (campaign / ".flcampaign.lock").read_text()
+
+
+def test_each_search_pass_rewrites_a_live_dashboard(task, campaign):
+    """The watch rewrites reports/dashboard.html from the ledger after every search pass, reloading itself; the
+    winners' evidence of an older ledger is not shown."""
+    dashboard = campaign / "reports" / "dashboard.html"
+    winners = campaign / "results" / "winners.json"
+    seen = []
+
+    def agent_run(targets: tuple[str, ...]) -> int:
+        if targets == SEARCH_TARGETS:
+            if winners.parent.is_dir():
+                winners.write_text('{"entries": [{"candidate": "stale-winner"}], "controls": []}')
+                time.sleep(0.02)
+            ledger(campaign, ("0000-baseline", "baseline", "0.7"), *[(f"c{i}", "discard", "0.6") for i in seen])
+            seen.append(len(seen))
+            if len(seen) == 2:
+                (campaign / "STOP").touch()
+            else:
+                copy_candidates(campaign, "0002-fedavgm")
+        return 0
+
+    watch(campaign, task, GuardConfig(), agent_run, interval=0.02, final_report=False, say=lambda _: None)
+    page = dashboard.read_text(encoding="utf-8")
+    assert page.count('<tr data-status="') == 2  # the second pass's ledger: the baseline and c0
+    assert "location.reload()" in page and "stale-winner" not in page

@@ -21,12 +21,19 @@ from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import live_state
 from flcampaign.contract.candidate import discover
 from flcampaign.contract.literature import LITERATURE_DIR
+from flcampaign.evidence.ledger import read_tsv
+from flcampaign.files import read_json
 from flcampaign.layout import Campaign
+from flcampaign.reporting.dashboard import write_dashboard
 from flcampaign.task import Task
 from flcampaign.workflow import SNAKEFILE
 
 LOCK_FILE = ".flcampaign.lock"
-SEARCH_TARGETS = ("results/results.tsv", "results/campaign_state.json", "reports/progress.png")
+_CAMPAIGN = Campaign()
+SEARCH_TARGETS = tuple(
+    str(path)
+    for path in (_CAMPAIGN.records.ledger, _CAMPAIGN.records.state, _CAMPAIGN.progress_plot, _CAMPAIGN.lineage_plot)
+)
 
 
 class CampaignBusy(RuntimeError):
@@ -101,6 +108,19 @@ def snapshot(campaign_dir: Path) -> dict[str, tuple]:
     return state
 
 
+def live_dashboard(campaign_dir: Path, task: Task, state: dict) -> None:
+    """Rewrite the dashboard for the ledger as it stands, reloading itself while the watch goes on; the winners'
+    evidence is shown only when it was computed from this ledger (newer than it)."""
+    campaign = Campaign(Path(campaign_dir))
+    records = campaign.records
+    if not records.ledger.is_file():
+        return
+    evidence = None
+    if records.winners_json.is_file() and records.winners_json.stat().st_mtime >= records.ledger.stat().st_mtime:
+        evidence = read_json(records.winners_json)
+    write_dashboard(campaign.dashboard, task, read_tsv(records.ledger), state, evidence, records.root, live=True)
+
+
 def watch(
     campaign_dir: Path,
     task: Task,
@@ -130,6 +150,7 @@ def watch(
                 log(f"the workflow failed (exit {code}); it is retried on the next change")
             seen = current
             state = live_state(task, campaign_dir, guard)
+            live_dashboard(campaign_dir, task, state)
             best = state["best"]
             log(
                 f"{state['counts']['total']} rows, best "

@@ -17,6 +17,24 @@ rule progress:
         "../scripts/progress.py"
 
 
+rule lineage:
+    input:
+        tsv=rules.ledger.output.tsv,
+    output:
+        plot=report(
+            CAMPAIGN.lineage_plot, category="Report", caption="captions/lineage.rst"
+        ),
+    log:
+        RECORDS.log("lineage.log"),
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
+    params:
+        code=code("lineage"),
+    script:
+        "../scripts/lineage.py"
+
+
 rule report:
     input:
         unpack(kept_chain_records),
@@ -24,6 +42,7 @@ rule report:
         state=rules.ledger.output.state,
         winners=rules.winner_stats.output.evidence,
         plot=rules.progress.output.plot,
+        lineage=rules.lineage.output.plot,
     output:
         markdown=CAMPAIGN.report_md,
         pdf=report(
@@ -40,6 +59,11 @@ rule report:
             category="Winners",
             caption="captions/control_arms.rst",
         ),
+        shrinkage=report(
+            CAMPAIGN.shrinkage_plot,
+            category="Winners",
+            caption="captions/shrinkage.rst",
+        ),
     log:
         RECORDS.log("report.log"),
     localrule: True
@@ -51,3 +75,24 @@ rule report:
         command="make run",
     script:
         "../scripts/report.py"
+
+
+rule dashboard:
+    input:
+        tsv=rules.ledger.output.tsv,
+        state=rules.ledger.output.state,
+        winners=rules.winner_stats.output.evidence,
+    output:
+        html=report(
+            CAMPAIGN.dashboard, category="Report", caption="captions/dashboard.rst"
+        ),
+    log:
+        RECORDS.log("dashboard.log"),
+    localrule: True
+    conda:
+        "../envs/flcampaign.yaml"
+    params:
+        code=code("dashboard"),
+        task=TASK_DIGEST,
+    script:
+        "../scripts/dashboard.py"
