@@ -305,8 +305,29 @@ def test_snakemake_html_report_holds_the_results(campaign):
     assert result.returncode == 0, result.stderr[-3000:]
     with zipfile.ZipFile(campaign / "report.zip") as archive:
         names = "\n".join(archive.namelist())
-    for item in ("results.tsv", "winners.tsv", "progress.png", "repeats.png", "control_arms.png", "report.pdf"):
+    for item in (
+        "results.tsv", "winners.tsv", "progress.png", "repeats.png", "control_arms.png", "lineage.png", "shrinkage.png",
+        "report.pdf", "dashboard.html",
+    ):  # fmt: skip
         assert item in names
+
+
+def test_the_campaign_is_seen_in_its_dashboard_tree_and_cost(campaign):
+    """The workflow's last products: the final dashboard (no reload) with one table row per ledger row, the tree
+    and shrinkage figures in the report, each row's measured cost, and the state's cost per phase."""
+    rows = read_cells(campaign / "results" / "results.tsv")
+    page = (campaign / "reports" / "dashboard.html").read_text(encoding="utf-8")
+    assert page.count('<tr data-status="') == len(rows) and "location.reload()" not in page
+    assert "<script src=" not in page
+    for plot in ("lineage.png", "shrinkage.png"):
+        assert (campaign / "reports" / plot).stat().st_size > 10_000
+    report = (campaign / "reports" / "report.md").read_text()
+    assert "![Candidate tree](lineage.png)" in report and "(shrinkage.png)" in report
+    ran = [row for row in rows if row["runtime_seconds"]]
+    assert ran and all(float(row["peak_memory_mb"]) > 0 and row["device"] and row["slot"] for row in ran)
+    cost = json.loads((campaign / "results" / "campaign_state.json").read_text())["cost"]
+    assert cost["phases"]["search"]["runs"] == len(ran)
+    assert "| repeats |" in report and "| held-out scoring |" in report
 
 
 def test_new_candidate_runs_alone_plus_downstream(campaign):
