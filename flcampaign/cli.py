@@ -29,6 +29,7 @@ from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.evidence import calibration, racing
 from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
+from flcampaign.evidence.cost import PHASE_NAMES
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR, Campaign
@@ -186,6 +187,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"queued (not in the ledger yet): {', '.join(state['queued'])}")
     print(f"guard: {state['decision']} - {state['reason']}")
     print(f"next action: {state['next_action']}")
+    totals = state["cost"]["totals"]
+    if totals["runs"]:
+        phases = ", ".join(f"{PHASE_NAMES[name]} {spent['runs']}" for name, spent in state["cost"]["phases"].items())
+        print(f"cost: {totals['runs']} runs ({phases}), {totals['wall_seconds']:.0f} s wall, "
+              f"{totals['cpu_seconds']:.0f} CPU-s")  # fmt: skip
+    if Campaign().dashboard.is_file():
+        print(f"dashboard: {Campaign().dashboard}")
     if state.get("sandbox_notice"):
         print(f"WARNING: {state['sandbox_notice']}")
     return 0

@@ -13,6 +13,8 @@ from test_literature import review
 from flcampaign.agent.watch import campaign_lock
 from flcampaign.cli import main
 from flcampaign.evidence.ledger import read_tsv, to_tsv
+from flcampaign.files import write_json
+from flcampaign.layout import Records
 from flcampaign.records import ledger_row
 from flcampaign.task import Task
 
@@ -166,6 +168,21 @@ def test_status_is_live(campaign, capsys):
     main(["status", "--json"])
     state = json.loads(capsys.readouterr().out)
     assert (state["next_action"], state["final_response_allowed"]) == ("final_report", True)
+
+
+def test_status_counts_the_cost_so_far(campaign, capsys):
+    ledger(campaign, ("0000-baseline", "baseline", "0.70"))
+    main(["status"])
+    assert "cost:" not in capsys.readouterr().out  # nothing ran yet
+    for phase, seed in (("search", 0), ("repeat", 42)):
+        write_json(
+            Records(campaign / "results").run_record(phase, "0000-baseline", seed),
+            {"state": "ok", "runtime_seconds": 20.0, "compute": {"cpu_seconds": 30.0}, "device": "cpu"},
+        )
+    main(["status"])
+    assert "cost: 2 runs (search 1, repeats 1), 40 s wall, 60 CPU-s" in capsys.readouterr().out
+    main(["status", "--json"])
+    assert json.loads(capsys.readouterr().out)["cost"]["phases"]["repeat"]["cpu_seconds"] == 30.0
 
 
 def test_status_warns_when_runs_went_without_a_sandbox(campaign, capsys):
