@@ -33,7 +33,7 @@ def main(n: int = 1000) -> None:
         reports.mkdir()
         rows = synthetic_rows(n, results)
         atomic_write_text(results / "results.tsv", to_tsv(rows))
-        evidence = synthetic_evidence(task)
+        evidence = synthetic_evidence(task, results)
         state = campaign_state(task, rows, GuardConfig()) | {"cost": campaign_cost(results)}
 
         start = time.perf_counter()

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import campaign_state
+from flcampaign.evidence import racing, winners
+from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.ledger import to_tsv
-from flcampaign.evidence.stats import ATTRIBUTIONS, paired
 from flcampaign.files import atomic_write_text, write_json
+from flcampaign.layout import Records
 from flcampaign.records import ledger_row
 from flcampaign.reporting.plot import progress_plot, repeats_plot
 from flcampaign.reporting.report import write_report
@@ -55,28 +57,36 @@ def synthetic_rows(n: int, results: Path) -> list[dict]:
     return rows
 
 
-def synthetic_evidence(task: Task) -> dict:
+def synthetic_evidence(task: Task, results: Path) -> dict:
+    """Two winners (one with a real gain, one without), the baseline and two scalar controls, their repeat and
+    held-out scores written as records over five seeds; the evidence built from them by the library."""
     rng = random.Random(1)
     seeds = [42, 43, 44, 45, 46]
+    records = Records(results)
+    arms = {"c00001": 0.0, "c00010": 0.03, "c00020": 0.0, BEST_CONTROL: 0.01}
     base = {s: rng.gauss(0.72, 0.03) for s in seeds}
-    entries = []
-    for cid, shift in (("c00010", 0.03), ("c00020", 0.0)):
-        scores = {s: base[s] + shift + rng.gauss(0, 0.01) for s in seeds}
-        summary = paired(list(scores.values()), list(base.values())).as_dict()
-        entries.append(
-            {
-                "candidate": cid, "role": "winner", "reasons": ["top"], "search_score": 0.75, "scores": scores,
-                "heldout": scores, "summary": {"mean": 0.7, "sd": 0.01, "se": 0.004, "n": 5},
-                "diff_per_seed": {s: scores[s] - base[s] for s in seeds},
-                "heldout_diff_per_seed": {s: scores[s] - base[s] for s in seeds}, "repeat": summary,
-                "heldout_vs_baseline": summary, "versus_control": summary, "attribution": "selected-run artifact",
-            }
-        )  # fmt: skip
-    return {
-        "metric": task.metric, "baseline": "c00001", "baseline_scores": base, "baseline_heldout": base,
-        "repeat_seeds": seeds, "entries": entries, "controls": [], "test": "sign-flip",
-        "attribution_rules": ATTRIBUTIONS, "noise_floor": {},
-    }  # fmt: skip
+    for cid, shift in arms.items():
+        for seed in seeds:
+            for path in (records.score_record("repeat", cid, seed), records.heldout_record(cid, seed)):
+                write_json(path, {"state": "ok", "score": base[seed] + shift + rng.gauss(0, 0.01)})
+    for cid, score in (("c00010", 0.75), ("c00020", 0.74)):
+        write_json(records.score_record("search", cid, 0), {"state": "ok", "score": score})
+    controls = [{"id": f"_ctl-00{i}", "args": {"lr": 0.01 * i}} for i in (1, 2)]
+    for i, control in enumerate(controls, 1):
+        write_json(records.score_record("control", control["id"], 0), {"state": "ok", "score": 0.70 + 0.01 * i})
+    write_json(
+        records.validation(BEST_CONTROL), {"candidate": BEST_CONTROL, "state": "ok", "source_control": "_ctl-002"}
+    )
+    off = racing.RaceSettings(contenders=0, seeds=(), batch=1, alpha=0.1, top_k=1)
+    race = racing.enter({"c00010": 0.75, "c00020": 0.74}, off, 1.0, ("c00001", 0.72))
+    selection = {
+        "baseline": "c00001",
+        "winners": [{"candidate": cid, "reasons": ["top by search score"]} for cid in ("c00010", "c00020")],
+        "controls": controls,
+        "n_scored_agent_candidates": 2,
+        "race": racing.summary(race, racing.ranking(race, 1.0, 0), 0),
+    }
+    return winners.build(task, selection, results, seeds, 0)
 
 
 def main(n: int = 1000) -> None:
@@ -86,7 +96,7 @@ def main(n: int = 1000) -> None:
         reports.mkdir()
         rows = synthetic_rows(n, results)
         atomic_write_text(results / "results.tsv", to_tsv(rows))
-        evidence = synthetic_evidence(task)
+        evidence = synthetic_evidence(task, results)
         start = time.perf_counter()
         progress_plot(rows, task, reports / "progress.png")
         repeats_plot(evidence, reports / "repeats.png")

@@ -143,6 +143,10 @@ def test_lineage_plot_names_every_candidate_then_only_incumbents_and_failures(br
     lineage_plot(large, Path("unused.png"))
     named = {text.get_text().split()[0] for text in drawn[-1].axes[0].texts}
     assert named == {"b0", *(f"c{i}" for i in range(10, 70, 10))}
+    crowded = [row(1, "b0", "baseline", score=0.5)]
+    crowded += [row(i + 1, f"c{i}", "crash" if i % 2 else "discard", score=None) for i in range(1, 100)]
+    lineage_plot(crowded, Path("unused.png"))  # 50 failures: their names would overlap, their markers do not
+    assert {text.get_text().split()[0] for text in drawn[-1].axes[0].texts} == {"b0"}
 
 
 def test_lineage_plot_of_a_baseline_only_and_an_empty_campaign(tmp_path, drawn):
