@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local
 	@echo
 	@$(BIN)/flcampaign status
-	@echo "Report: $(CURDIR)/reports/report.md, $(CURDIR)/reports/report.pdf (plot: reports/progress.png)"
+	@echo "Report: $(CURDIR)/reports/report.md, $(CURDIR)/reports/report.pdf; dashboard: $(CURDIR)/reports/dashboard.html"
 
 test: $(STAMP)
 	$(BIN)/pytest

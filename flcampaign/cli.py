@@ -29,7 +29,7 @@ from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.evidence import calibration, racing
 from flcampaign.evidence.adaptive_seeds import NO_ADDED_SEEDS, AdaptiveSettings
-from flcampaign.evidence.cost import PHASE_NAMES
+from flcampaign.evidence.cost import HELDOUT_SCORING, PHASE_NAMES
 from flcampaign.execution.sandbox import choose
 from flcampaign.files import write_json
 from flcampaign.layout import DRAFTS_DIR, Campaign
@@ -189,9 +189,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"next action: {state['next_action']}")
     totals = state["cost"]["totals"]
     if totals["runs"]:
-        phases = ", ".join(f"{PHASE_NAMES[name]} {spent['runs']}" for name, spent in state["cost"]["phases"].items())
+        phases = ", ".join(
+            f"{PHASE_NAMES[name]} {spent['runs']}"
+            for name, spent in state["cost"]["phases"].items()
+            if name != HELDOUT_SCORING
+        )
         print(f"cost: {totals['runs']} runs ({phases}), {totals['wall_seconds']:.0f} s wall, "
-              f"{totals['cpu_seconds']:.0f} CPU-s")  # fmt: skip
+              f"{totals['cpu_seconds']:.0f} CPU-s, {totals['scoring_seconds']:.0f} s scoring")  # fmt: skip
     if Campaign().dashboard.is_file():
         print(f"dashboard: {Campaign().dashboard}")
     if state.get("sandbox_notice"):

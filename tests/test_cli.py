@@ -179,8 +179,9 @@ def test_status_counts_the_cost_so_far(campaign, capsys):
             Records(campaign / "results").run_record(phase, "0000-baseline", seed),
             {"state": "ok", "runtime_seconds": 20.0, "compute": {"cpu_seconds": 30.0}, "device": "cpu"},
         )
+    write_json(Records(campaign / "results").heldout_record("0000-baseline", 42), {"predict_seconds": 3.0})
     main(["status"])
-    assert "cost: 2 runs (search 1, repeats 1), 40 s wall, 60 CPU-s" in capsys.readouterr().out
+    assert "cost: 2 runs (search 1, repeats 1), 40 s wall, 60 CPU-s, 3 s scoring" in capsys.readouterr().out
     main(["status", "--json"])
     assert json.loads(capsys.readouterr().out)["cost"]["phases"]["repeat"]["cpu_seconds"] == 30.0
 
