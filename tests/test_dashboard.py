@@ -17,7 +17,7 @@ import pytest
 from flcampaign.files import write_json
 from flcampaign.layout import Records
 from flcampaign.records import ledger_row
-from flcampaign.reporting.dashboard import write_dashboard
+from flcampaign.reporting.dashboard import ledger_table, write_dashboard
 
 HOSTILE = "<script>alert(1)</script>"
 DIFF = "--- a/client.py\n+++ b/client.py\n@@ -1 +1 @@\n-loss = a\n+loss = a + mu  # </script><!--<script>\n"
@@ -180,6 +180,14 @@ def test_measured_cost_is_counted_from_the_run_records(campaign, heart_task):
     for text in ("wall_seconds", "120.2", "50.2", "race (search seeds)", "cuda:0", "tokens", "2,400.0"):
         assert text in page
     assert "n/a: no run has been recorded yet" not in page
+
+
+def test_cost_columns_show_what_varies():
+    rows = [r | {"peak_memory_mb": 900.0, "device": "cpu", "slot": "cpu0"} for r in small_ledger()]
+    assert "peak_memory_mb" in ledger_table(rows)["columns"]
+    assert not {"device", "slot", "gpu_seconds"} & set(ledger_table(rows)["columns"])  # one device: named once
+    rows[1] |= {"device": "cuda:0", "slot": "gpu0", "gpu_seconds": 4.5}
+    assert {"device", "slot", "gpu_seconds"} <= set(ledger_table(rows)["columns"])
 
 
 def test_live_pages_reload_final_pages_do_not(campaign, heart_task):

@@ -42,6 +42,7 @@ LEDGER_KEY_COLUMNS = (
     "description", "failure_reason",
 )  # fmt: skip
 COST_COLUMNS = ("gpu_seconds", "peak_memory_mb", "device", "slot", "compute_ratio")  # shown when some row has one
+PLACE_COLUMNS = ("device", "slot")  # shown when the runs went to more than one (the cost section names the devices)
 STATUS_COLORS = (
     {Status(name): style["color"] for name, style in STYLE.items()}
     | {Status(name): style["color"] for name, style in FAILED.items()}
@@ -509,7 +510,11 @@ def cost_tables(cost: dict, evidence: dict | None, details: dict[str, dict]) -> 
 def ledger_table(rows: list[dict]) -> dict[str, Any]:
     """The ledger's key columns and the cost columns some row fills; each cell as the ledger writes it, with its
     kind (how the page aligns and wraps it)."""
-    costs = [name for name in COST_COLUMNS if any(row.get(name) not in (None, "") for row in rows)]
+    costs = [
+        name
+        for name in COST_COLUMNS
+        if len({row.get(name) for row in rows} - {None, ""}) > (1 if name in PLACE_COLUMNS else 0)
+    ]
     columns = [*LEDGER_KEY_COLUMNS[:8], *costs, *LEDGER_KEY_COLUMNS[8:]]
     kinds = {name: "num" if name in (*INTEGER_CELLS, *NUMBER_CELLS) else "id" for name in columns}
     kinds |= {"status": "status", "description": "text", "failure_reason": "text"}
