@@ -9,49 +9,29 @@ Usage: python bench/dashboard.py [rows]
 """
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from report_rebuild import REPO, synthetic_evidence, synthetic_rows
+from report_rebuild import rebuild_report, synthetic_campaign
 
-from flcampaign.agent.guard import GuardConfig
-from flcampaign.agent.state import campaign_state
-from flcampaign.evidence.cost import campaign_cost
-from flcampaign.evidence.ledger import to_tsv
-from flcampaign.files import atomic_write_text
 from flcampaign.reporting.dashboard import write_dashboard
-from flcampaign.reporting.plot import lineage_plot, progress_plot, repeats_plot
-from flcampaign.reporting.report import write_report
-from flcampaign.task import Task
+from flcampaign.reporting.plot import lineage_plot
 
 
 def main(n: int = 1000) -> None:
-    task = Task.load(REPO / "flcampaign" / "tasks" / "heart_disease")
-    with tempfile.TemporaryDirectory() as tmp:
-        results, reports = Path(tmp) / "results", Path(tmp) / "reports"
-        reports.mkdir()
-        rows = synthetic_rows(n, results)
-        atomic_write_text(results / "results.tsv", to_tsv(rows))
-        evidence = synthetic_evidence(task, results)
-        state = campaign_state(task, rows, GuardConfig()) | {"cost": campaign_cost(results)}
-
+    with synthetic_campaign(n) as campaign:
+        dashboard = campaign.reports / "dashboard.html"
         start = time.perf_counter()
-        write_dashboard(reports / "dashboard.html", task, rows, state, evidence, results, live=True)
+        write_dashboard(dashboard, campaign.task, campaign.rows, campaign.state, campaign.evidence, campaign.results,
+                        live=True)  # fmt: skip
         dashboard_s = time.perf_counter() - start
-        size_mb = (reports / "dashboard.html").stat().st_size / 2**20
+        size_mb = dashboard.stat().st_size / 2**20
 
         start = time.perf_counter()
-        lineage_plot(rows, reports / "lineage.png")
+        lineage_plot(campaign.rows, campaign.reports / "lineage.png")
         lineage_s = time.perf_counter() - start
 
         start = time.perf_counter()
-        progress_plot(rows, task, reports / "progress.png")
-        repeats_plot(evidence, reports / "repeats.png")
-        write_report(
-            task, rows, state, results, reports / "report.md", reports / "report.pdf", reports / "progress.png",
-            "make run", evidence, reports / "repeats.png",
-        )  # fmt: skip
+        rebuild_report(campaign)
         report_s = time.perf_counter() - start
     print(f"dashboard from a {n}-row ledger: {dashboard_s:.2f} s, {size_mb:.1f} MB")
     print(f"lineage plot: {lineage_s:.2f} s")
