@@ -33,7 +33,9 @@ from flcampaign.reporting.plot import (
     LITERATURE,
     SHRINKAGE_STAGES,
     STYLE,
+    stage_summary,
 )
+from flcampaign.reporting.report import has_interval, interval_text
 from flcampaign.task import Task
 
 RELOAD_SECONDS = 15
@@ -328,34 +330,13 @@ def arm_figures(task: Task, rows: list[dict], evidence: dict) -> tuple[go.Figure
     return curves, boxes
 
 
-def _summary(value: Any) -> dict[str, Any]:
-    """A stage of a winner's evidence as a summary ({} when missing): the search gain is one number, the others
-    intervals."""
-    if isinstance(value, int | float):
-        return {"mean": float(value)}
-    return value if isinstance(value, dict) else {}
-
-
-def _has_interval(summary: dict[str, Any]) -> bool:
-    return all(summary.get(key) is not None for key in ("mean", "ci_low", "ci_high"))
-
-
-def interval_text(summary: dict[str, Any]) -> str:
-    """The mean with its 95% interval, the mean alone, or n/a: whatever the summary holds."""
-    if summary.get("mean") is None:
-        return "n/a"
-    if not _has_interval(summary):
-        return f"{summary['mean']:+.4f}"
-    return f"{summary['mean']:+.4f} [{summary['ci_low']:+.4f}, {summary['ci_high']:+.4f}]"
-
-
 def _error_bars(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """Plotly error bars of the summaries' 95% intervals (none where a summary has no interval)."""
     return {
         "type": "data",
         "symmetric": False,
-        "array": [s["ci_high"] - s["mean"] if _has_interval(s) else 0.0 for s in summaries],
-        "arrayminus": [s["mean"] - s["ci_low"] if _has_interval(s) else 0.0 for s in summaries],
+        "array": [s["ci_high"] - s["mean"] if has_interval(s) else 0.0 for s in summaries],
+        "arrayminus": [s["mean"] - s["ci_low"] if has_interval(s) else 0.0 for s in summaries],
     }
 
 
@@ -395,7 +376,7 @@ def seeds_figure(evidence: dict) -> go.Figure:
                 row=1,
                 col=col,
             )
-            summary = _summary(entry.get(summary_key))
+            summary = stage_summary(entry.get(summary_key))
             if summary.get("mean") is not None:
                 fig.add_scatter(
                     x=[summary["mean"]],
@@ -421,7 +402,7 @@ def shrinkage_figure(evidence: dict, task: Task) -> go.Figure:
     labels = [_entry_label(entry) for entry in entries]
     fig = go.Figure()
     for key, name, color in SHRINKAGE_STAGES:
-        summaries = [_summary(entry.get(key)) for entry in entries]
+        summaries = [stage_summary(entry.get(key)) for entry in entries]
         fig.add_scatter(
             x=labels,
             y=[s.get("mean") for s in summaries],
@@ -453,12 +434,12 @@ def winner_cards(evidence: dict) -> list[dict[str, Any]]:
     cards = []
     for entry in evidence.get("entries") or []:
         heldout = entry.get("heldout") or {}
-        race, repeat = _summary(entry.get("race_gain")), _summary(entry.get("repeat"))
-        held, versus = _summary(entry.get("heldout_vs_baseline")), _summary(entry.get("versus_control"))
+        race, repeat = stage_summary(entry.get("race_gain")), stage_summary(entry.get("repeat"))
+        held, versus = stage_summary(entry.get("heldout_vs_baseline")), stage_summary(entry.get("versus_control"))
         held_mean = sum(heldout.values()) / len(heldout) if heldout else None
         stages = [
             ("search score (1 run)", _number(entry.get("search_score")), ""),
-            ("search gain (1 run)", interval_text(_summary(entry.get("search_gain"))), ""),
+            ("search gain (1 run)", interval_text(stage_summary(entry.get("search_gain"))), ""),
             ("race gain", interval_text(race), f"search seeds: {entry.get('search_seeds') or 'n/a'}"),
             ("repeat gain, search-validation", interval_text(repeat), _confirmed(repeat)),
             ("held-out score", _number(held_mean), f"mean over {len(heldout)} seeds" if heldout else ""),

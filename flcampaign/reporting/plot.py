@@ -308,6 +308,14 @@ SHRINKAGE_STAGES = (  # winners.json key, what it estimates, colour: from the se
 )
 
 
+def stage_summary(value: Any) -> dict[str, Any]:
+    """A stage of a winner's evidence as a summary ({} when missing): the search gain is one number, the others
+    intervals."""
+    if isinstance(value, int | float):
+        return {"mean": float(value)}
+    return value if isinstance(value, dict) else {}
+
+
 def shrinkage_plot(evidence: dict, task: Task, out: Path) -> None:
     """Each winner's gain over the baseline as it was estimated stage after stage (winners.json): the one search
     run that selected it, the race's search seeds, the repeat seeds on search-validation and on the held-out split,
@@ -325,10 +333,9 @@ def shrinkage_plot(evidence: dict, task: Task, out: Path) -> None:
         ticks.append((row, f"{entry['candidate']} ({entry['role']}){attribution}"))
         for key, label, color in SHRINKAGE_STAGES:
             row += 1
-            value = entry.get(key)
-            summary = value if isinstance(value, dict) else {"mean": value}
+            summary = stage_summary(entry.get(key))
             ticks.append((row, label + (f", {summary['n']} seeds" if summary.get("n") else "")))
-            if summary["mean"] is None:
+            if summary.get("mean") is None:
                 ax.annotate("n/a", (0.0, row), textcoords="offset points", xytext=(6, 0), va="center", fontsize=8,
                             color="#7f8c8d")  # fmt: skip
                 continue

@@ -89,9 +89,17 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def _interval(summary: dict | None) -> str:
-    if not summary:
+def has_interval(summary: dict) -> bool:
+    return all(summary.get(key) is not None for key in ("mean", "ci_low", "ci_high"))
+
+
+def interval_text(summary: dict | None) -> str:
+    """A gain with its 95% interval, the mean alone, or n/a: whatever the summary holds (the report and the
+    dashboard write every interval this way)."""
+    if not summary or summary.get("mean") is None:
         return "n/a"
+    if not has_interval(summary):
+        return f"{summary['mean']:+.4f}"
     return f"{summary['mean']:+.4f} [{summary['ci_low']:+.4f}, {summary['ci_high']:+.4f}]"
 
 
@@ -274,7 +282,7 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
                 _num(e["search_score"]),
                 ", ".join(_num(v) for v in e["scores"].values()),
                 f"{_num(summary.get('mean'))} ± {_num(summary.get('sd'))}" if summary else "",
-                _interval(e["repeat"]),
+                interval_text(e["repeat"]),
                 _num(repeat.get("p_one_sided"), 3),
                 _num(repeat.get("p_two_sided"), 3),
                 _num(repeat.get("p_holm"), 3),
@@ -297,7 +305,7 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
                 e["candidate"],
                 e["role"],
                 ", ".join(_num(v) for v in e["heldout"].values()),
-                _interval(e["heldout_vs_baseline"]),
+                interval_text(e["heldout_vs_baseline"]),
                 _num(held.get("p_one_sided"), 3),
                 _num(held.get("p_holm"), 3),
             ]
@@ -308,11 +316,11 @@ def winners_section(evidence: dict | None, repeats_plot: str, race_plot: str) ->
         [
             e["candidate"],
             "" if e["search_gain"] is None else f"{e['search_gain']:+.4f}",
-            _interval(e["race_gain"]) + (f" ({e['search_seeds']} seeds)" if e["race_gain"] else ""),
-            _interval(e["repeat"]),
-            _interval(e["heldout_vs_baseline"]),
-            "; ".join(_interval(e["other_aggregation"][stage]) for stage in ("repeat", "heldout_vs_baseline")),
-            _interval(e["versus_control"]),
+            interval_text(e["race_gain"]) + (f" ({e['search_seeds']} seeds)" if e["race_gain"] else ""),
+            interval_text(e["repeat"]),
+            interval_text(e["heldout_vs_baseline"]),
+            "; ".join(interval_text(e["other_aggregation"][stage]) for stage in ("repeat", "heldout_vs_baseline")),
+            interval_text(e["versus_control"]),
             f"**{e['attribution']}**",
         ]
         for e in evidence["entries"]
@@ -502,7 +510,7 @@ def adaptive_section(evidence: dict) -> dict[str, Any] | None:
             + ("" if h["p_sequential"] is None else f" (p {h['p_sequential']:.3f}, worth ≥ {h['min_effect']:+.4f})")
             for h in history
         )
-        rows.append([e["candidate"], history[-1]["seeds"], _interval(e["heldout_vs_baseline"]),
+        rows.append([e["candidate"], history[-1]["seeds"], interval_text(e["heldout_vs_baseline"]),
                      _num(held.get("p_sequential"), 3), _num(held.get("p_holm"), 3), path])  # fmt: skip
     worth = (
         f"at least {settings['min_effect']:g}"
