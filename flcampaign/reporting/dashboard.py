@@ -29,7 +29,6 @@ from flcampaign.reporting.plot import (
     ARM_COLORS,
     FAILED,
     INCUMBENT_GREEN,
-    LABELLED_TREE,
     LITERATURE,
     SHRINKAGE_STAGES,
     STYLE,
@@ -224,7 +223,7 @@ def tree_figure(tree: Lineage) -> go.Figure:
                 hoverinfo="skip",
                 opacity=0.75 if kind == "chain" else 1.0,
             )
-    labelled = len(tree.nodes) <= LABELLED_TREE
+    named = tree.named
     parents = {parent for parent, _ in tree.edges}
     for status in Status:
         nodes = [n for n in tree.nodes if n.status is status]
@@ -240,7 +239,7 @@ def tree_figure(tree: Lineage) -> go.Figure:
                     "symbol": SYMBOLS.get(status, "circle"),
                     "line": {"color": "#555", "width": 0.6},
                 },
-                text=[html.escape(n.candidate) if labelled or n.incumbent or n.status.failed else "" for n in nodes],
+                text=[html.escape(n.candidate) if n.candidate in named else "" for n in nodes],
                 textposition=["top right" if n.candidate in parents else "middle right" for n in nodes],
                 textfont={"size": 11, "color": [INCUMBENT_GREEN if n.incumbent else "#2c3e50" for n in nodes]},
                 customdata=[

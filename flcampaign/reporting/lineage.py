@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from flcampaign.contract.candidate import BASE_PARENT
 from flcampaign.records import Status
 
+LABELLED_TREE = 60  # up to this many candidates every node is named; beyond, the incumbents and failures
+LABELLED_FAILURES = 40  # beyond this many failures, only the incumbents are named (the markers still show each)
+
 
 @dataclass(frozen=True)
 class Node:
@@ -39,6 +42,16 @@ class Lineage:
         """The edges from an incumbent to an incumbent: where the tree follows the incumbent chain."""
         incumbents = {node.candidate for node in self.nodes if node.incumbent}
         return [(parent, child) for parent, child in self.edges if parent in incumbents and child in incumbents]
+
+    @property
+    def named(self) -> set[str]:
+        """The candidates a drawing of the tree names: every one of a small tree; in a larger one the incumbents,
+        and the failures while they are few enough for their names not to overlap."""
+        if len(self.nodes) <= LABELLED_TREE:
+            return {node.candidate for node in self.nodes}
+        failures = [node.candidate for node in self.nodes if node.status.failed]
+        incumbents = [node.candidate for node in self.nodes if node.incumbent]
+        return {*incumbents, *(failures if len(failures) <= LABELLED_FAILURES else [])}
 
 
 def lineage(rows: list[dict]) -> Lineage:

@@ -158,8 +158,6 @@ def progress_plot(rows: list[dict], task: Task, out: Path) -> None:
     save(fig, Path(out))
 
 
-LABELLED_TREE = 60  # up to this many candidates every node is named; beyond, the incumbents and failures
-LABELLED_FAILURES = 40  # beyond this many failures, only the incumbents are named (the markers still show each)
 LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.7, "edgecolor": "none"}
 EVENT_RINGS = ("o", "s", "D", "h", "p", "^")  # one ring shape per literature event, in event order
 
@@ -223,10 +221,9 @@ def lineage_plot(rows: list[dict], out: Path) -> None:
                    zorder=5, label=label)  # fmt: skip
     if any(node.adopted for node in tree.nodes):
         ax.plot([], [], color="#95a5a6", ls=":", label="parent not in the ledger: hung from the baseline")
-    failures = sum(node.status.failed for node in tree.nodes)
+    named = tree.named
     for node in tree.nodes:
-        named_failure = node.status.failed and failures <= LABELLED_FAILURES
-        if len(tree.nodes) > LABELLED_TREE and not (node.incumbent or named_failure):
+        if node.candidate not in named:
             continue
         label = node.candidate + ("" if node.score is None else f"  {node.score:.4f}")
         color = "#1a7a3a" if node.incumbent else FAILED[node.status]["color"] if node.status.failed else "#2c3e50"
