@@ -196,8 +196,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         print(f"cost: {totals['runs']} runs ({phases}), {totals['wall_seconds']:.0f} s wall, "
               f"{totals['cpu_seconds']:.0f} CPU-s, {totals['scoring_seconds']:.0f} s scoring")  # fmt: skip
-    if Campaign().dashboard.is_file():
-        print(f"dashboard: {Campaign().dashboard}")
+    dashboard = Campaign().dashboard
+    if dashboard.is_file():
+        print(f"dashboard: {dashboard}")
     if state.get("sandbox_notice"):
         print(f"WARNING: {state['sandbox_notice']}")
     return 0

@@ -178,14 +178,14 @@ def decisions_section(task: Task, rows: list[dict], state: dict) -> dict[str, st
     }
 
 
-def runtime_section(rows: list[dict], records: Records) -> dict[str, str] | None:
-    """Wall time of the simulations and the devices they ran on; None when nothing was simulated."""
+def runtime_section(rows: list[dict]) -> dict[str, str] | None:
+    """Wall time of the simulations and the devices they ran on (the ledger's columns); None when nothing was
+    simulated."""
     simulated = [r for r in rows if r["runtime_seconds"]]
     if not simulated:
         return None
     seconds = [r["runtime_seconds"] for r in simulated]
-    runs = [records.campaign / r["artifacts"] / "run.json" for r in simulated]
-    devices = {read_json(run).get("device", "unknown") for run in runs if run.is_file()} or {"unknown"}
+    devices = {r["device"] or "unknown" for r in simulated}
     return {
         "simulations": str(len(seconds)),
         "total": f"{sum(seconds):.0f}",
@@ -704,7 +704,7 @@ def build_markdown(
         objective=objective_section(task, state),
         best=best_section(task, state),
         decisions=decisions_section(task, rows, state),
-        runtime=runtime_section(rows, records),
+        runtime=runtime_section(rows),
         compute=compute_section(rows, task),
         cost=cost_section(records),
         progress_plot=plot_name,
@@ -762,10 +762,11 @@ def write_report(
         Path(race_plot or "race.png").name,
         Path(control_arms_plot or "control_arms.png").name,
     )
-    optional = {"lineage_plot": lineage_plot, "shrinkage_plot": shrinkage_plot}
+    lineage_name = None if lineage_plot is None else Path(lineage_plot).name
+    shrinkage_name = None if shrinkage_plot is None else Path(shrinkage_plot).name
     text = build_markdown(
         task, rows, state, results, plot_names[0], command, evidence, *plot_names[1:],
-        **{name: Path(path).name for name, path in optional.items() if path is not None},
+        lineage_plot=lineage_name, shrinkage_plot=shrinkage_name,
     )  # fmt: skip
     atomic_write_text(markdown, text)
     render_pdf(markdown, pdf)
