@@ -117,3 +117,50 @@ _PlainLoader.yaml_implicit_resolvers = {
 
 def read_yaml(path: Path) -> Any:
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_PlainLoader)
+
+
+MAX_YAML_DEPTH = 32  # nesting of sequences and mappings; the metadata schemas need 4
+MAX_YAML_NODES = 20_000  # scalars, sequences and mappings
+
+
+class UnreadableYaml(ValueError):
+    """A YAML file refused before anything is built from it, with the reason."""
+
+
+def read_bounded_yaml(
+    path: Path, max_bytes: int, max_depth: int = MAX_YAML_DEPTH, max_nodes: int = MAX_YAML_NODES
+) -> Any:
+    """Read YAML that someone else wrote (candidate metadata, literature events) without letting it crash or
+    exhaust the reader: the size is checked before reading, the text must be UTF-8, and the event stream (libyaml's
+    parser keeps its own stack) is checked for depth, node count and anchors before the document is composed (the
+    composer recurses in C: 100,000 nested brackets end the process). Raises ``UnreadableYaml`` naming the rule."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UnreadableYaml(f"larger than {max_bytes // 1024} KiB ({size} bytes)")
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnreadableYaml(f"larger than {max_bytes // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableYaml(f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=_PlainLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise UnreadableYaml("anchors and aliases (&, *) are not allowed")
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > max_nodes:
+                    raise UnreadableYaml(f"more than {max_nodes} values")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    raise UnreadableYaml(f"nested deeper than {max_depth} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=_PlainLoader)
+    except yaml.YAMLError as error:
+        raise UnreadableYaml(f"not valid YAML: {error}") from None

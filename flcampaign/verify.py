@@ -24,13 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from flcampaign.contract.candidate import METADATA, PATCH_DIR
+from flcampaign.contract.candidate import METADATA, PATCH_DIR, read_metadata
 from flcampaign.contract.literature import load_events
 from flcampaign.evidence.controls import BEST_CONTROL
 from flcampaign.evidence.ledger import COLUMNS, build_rows, read_cells
-from flcampaign.files import read_json, read_yaml, sha256_bytes, sha256_file, sha256_tree
+from flcampaign.files import UnreadableYaml, read_json, sha256_bytes, sha256_file, sha256_tree
 from flcampaign.layout import HELDOUT_RECORD, RACE_PHASE, RESULTS_DIR, SCORE_RECORD, Campaign, Records
 from flcampaign.records import State, format_row, scored_records
 from flcampaign.task import Task
@@ -159,8 +157,8 @@ def check_patch(audit: Audit, cid: str, record: dict) -> None:
     if "meta" in record:
         audit.saw(meta_path)
         try:
-            meta = read_yaml(meta_path)
-        except (OSError, ValueError, yaml.YAMLError) as error:
+            meta = read_metadata(meta_path)
+        except (OSError, UnreadableYaml) as error:
             meta = f"unreadable ({error})"
         if meta != record["meta"]:
             audit.flag(meta_path, "patch", "differs from the metadata recorded at validation")

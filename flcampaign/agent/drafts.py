@@ -22,12 +22,13 @@ from flcampaign.contract.candidate import (
     METADATA,
     PATCH_DIR,
     lineage,
+    read_metadata,
     write_metadata,
 )
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.evidence.ledger import best_row, read_tsv
-from flcampaign.files import atomic_write_text, read_yaml
+from flcampaign.files import UnreadableYaml, atomic_write_text
 from flcampaign.layout import DRAFTS_DIR
 from flcampaign.task import Task
 
@@ -96,7 +97,7 @@ def new(
     with tempfile.TemporaryDirectory(prefix="flc-new-") as scratch:
         source = parent_tree(campaign_dir, parent, task, Path(scratch))
         if parent != BASE_PARENT:
-            parent_meta = read_yaml(campaign_dir / "candidates" / parent / METADATA) or {}
+            parent_meta = read_metadata(campaign_dir / "candidates" / parent / METADATA) or {}
             meta["args"] = dict(parent_meta.get("args") or {})
             meta["family"] = family or parent_meta.get("family", PLACEHOLDER)
         staging = draft.with_name(f".{draft.name}.tmp")
@@ -143,9 +144,9 @@ def build(campaign_dir: Path, draft_id: str, task: Task, out: Path, created: str
     if not (draft / METADATA).is_file():
         raise ValueError(f"draft {draft_id}: no {DRAFTS_DIR}/{draft_id}/{METADATA} (see `flcampaign new`)")
     try:
-        meta = read_yaml(draft / METADATA) or {}
-    except yaml.YAMLError as error:
-        raise ContractViolation(draft_id, METADATA, "candidate-yaml", f"not valid YAML: {error}") from None
+        meta = read_metadata(draft / METADATA) or {}
+    except UnreadableYaml as error:
+        raise ContractViolation(draft_id, METADATA, "candidate-yaml", str(error)) from None
     left = [key for key, value in meta.items() if isinstance(value, str) and value.startswith(PLACEHOLDER)]
     if left:
         raise ContractViolation(draft_id, METADATA, "draft-placeholder", f"fill in {', '.join(left)}")

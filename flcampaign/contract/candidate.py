@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from flcampaign.errors import ContractViolation
-from flcampaign.files import atomic_write_text, read_yaml, sha256_file
+from flcampaign.files import UnreadableYaml, atomic_write_text, read_bounded_yaml, sha256_file
 from flcampaign.schemas import schema_errors
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -51,16 +51,10 @@ def load(folder: Path) -> Candidate:
     path = folder / METADATA
     if not path.is_file() or path.is_symlink():
         raise ContractViolation(cid, METADATA, "candidate-yaml", "missing (or not a regular file)")
-    if path.stat().st_size > MAX_METADATA_BYTES:
-        raise ContractViolation(cid, METADATA, "candidate-yaml", f"larger than {MAX_METADATA_BYTES // 1024} KiB")
     try:
-        meta = read_yaml(path)
-    except yaml.YAMLError as error:
-        raise ContractViolation(cid, METADATA, "candidate-yaml", f"not valid YAML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ContractViolation(
-            cid, METADATA, "candidate-yaml", f"not UTF-8 text: {error.reason} at byte {error.start}"
-        ) from None
+        meta = read_metadata(path)
+    except UnreadableYaml as error:
+        raise ContractViolation(cid, METADATA, "candidate-yaml", str(error)) from None
     problems = schema_errors("candidate", meta)
     if problems:
         raise ContractViolation(cid, METADATA, "candidate-schema", "; ".join(problems))
@@ -85,11 +79,17 @@ def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
     atomic_write_text(Path(folder) / METADATA, text)
 
 
+def read_metadata(path: Path) -> Any:
+    """A candidate's metadata as written, read within bounds (``files.read_bounded_yaml``): a folder an agent wrote
+    must not crash or exhaust whoever reads it (the workflow reads every one while it builds its DAG)."""
+    return read_bounded_yaml(path, MAX_METADATA_BYTES)
+
+
 def _declared(folder: Path, key: str) -> str | None:
     """A string field of the metadata, or None when it cannot be read (validation reports why)."""
     try:
-        meta = read_yaml(Path(folder) / METADATA)
-    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
+        meta = read_metadata(Path(folder) / METADATA)
+    except (OSError, UnreadableYaml):
         return None
     value = meta.get(key) if isinstance(meta, dict) else None
     return value if isinstance(value, str) and ID_PATTERN.match(value) else None

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from flcampaign.files import read_yaml, temp_file_in
+from flcampaign.files import UnreadableYaml, read_bounded_yaml, temp_file_in
 from flcampaign.schemas import schema_errors
 
 LITERATURE_DIR = "literature"
@@ -26,6 +26,7 @@ SCORE_WEIGHTS = {
     "runtime_cost": -1,
 }
 ASSIGNED = ("id", "created")
+MAX_EVENT_BYTES = 256 * 1024  # a review's sources, queries and proposal cards
 
 
 class LiteratureError(ValueError):
@@ -69,12 +70,12 @@ def load_events(source: Path | list[Path]) -> list[dict[str, Any]]:
     for path in files:
         event_id = path.stem
         try:
-            event = read_yaml(path)
+            event = read_bounded_yaml(path, MAX_EVENT_BYTES)
             check(event, path.name)
             if event.get("id") != event_id or "created" not in event:
                 raise LiteratureError(path.name, "literature-id", f"id must be {event_id} with a created stamp")
             datetime.fromisoformat(event["created"])
-        except (yaml.YAMLError, OSError, LiteratureError, ValueError) as error:
+        except (OSError, LiteratureError, ValueError) as error:  # UnreadableYaml is a ValueError
             events.append({"id": event_id, "created": "", "title": "", "error": str(error)})
             continue
         events.append(event)
@@ -89,9 +90,9 @@ def add(source: Path, literature_dir: Path, now: datetime | None = None) -> tupl
     """Check a review file, give it the next ``lit-NNNN`` id and a ``created`` stamp, file it atomically."""
     name = Path(source).name
     try:
-        event = read_yaml(source)
-    except yaml.YAMLError as error:
-        raise LiteratureError(name, "literature-yaml", f"not valid YAML: {error}") from None
+        event = read_bounded_yaml(source, MAX_EVENT_BYTES)
+    except UnreadableYaml as error:
+        raise LiteratureError(name, "literature-yaml", str(error)) from None
     if isinstance(event, dict) and set(ASSIGNED) & set(event):
         raise LiteratureError(name, "literature-assigned", f"{'/'.join(ASSIGNED)} are assigned by the tool")
     check(event, name)
