@@ -161,8 +161,21 @@ def parse_row(cells: dict[str, str]) -> dict[str, Any]:
     return row
 
 
+MAX_LEDGER_CELL = 8192  # characters: far below what any reader's CSV field limit (131,072) refuses
+
+
+def bounded_cell(text: str) -> str:
+    """A text cell the ledger's readers can always read: what passes ``MAX_LEDGER_CELL`` is cut, and the cut says
+    how much (the records keep the whole text)."""
+    if len(text) <= MAX_LEDGER_CELL:
+        return text
+    note = f" … [{len(text) - MAX_LEDGER_CELL} more characters in the records]"
+    return text[: MAX_LEDGER_CELL - len(note)] + note
+
+
 def format_row(row: dict[str, Any]) -> dict[str, str]:
-    """A typed ledger row as TSV cells (the inverse of ``parse_row`` at the ledger's precision)."""
+    """A typed ledger row as TSV cells (the inverse of ``parse_row`` at the ledger's precision, for cells within
+    ``MAX_LEDGER_CELL``)."""
     cells = {}
     for name in LEDGER_COLUMNS:
         value = row.get(name)
@@ -171,7 +184,7 @@ def format_row(row: dict[str, Any]) -> dict[str, str]:
         elif name in NUMBER_CELLS:
             cells[name] = f"{float(value):.{NUMBER_CELLS[name]}f}"
         else:
-            cells[name] = str(value)
+            cells[name] = bounded_cell(str(value))
     return cells
 
 

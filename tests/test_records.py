@@ -10,6 +10,7 @@ from flcampaign.layout import PHASES
 from flcampaign.records import (
     EMPTY_ROW,
     LEDGER_COLUMNS,
+    MAX_LEDGER_CELL,
     NUMBER_CELLS,
     STATUSES,
     Status,
@@ -112,3 +113,36 @@ def test_a_record_that_breaks_its_contract_is_named():
     assert any(error.startswith("phase:") for error in errors) and any("sandbox/kind" in error for error in errors)
     with pytest.raises(ValueError):
         finish(validation_record("c1", "t", HASH, {}), "half-done")
+
+
+def test_no_ledger_cell_passes_what_readers_read(tmp_path):
+    """A schema-valid candidate can still put megabytes into a row (a failure reason, many sources); the writer cuts
+    every text cell to MAX_LEDGER_CELL, so csv readers (field limit 131,072) read the ledger back."""
+    huge = "x" * 5_000_000
+    row = ledger_row(order=1, candidate="c1", status="invalid", description=huge, sources=huge, failure_reason="ok")
+    cells = format_row(row)
+    assert len(cells["description"]) == MAX_LEDGER_CELL and cells["description"].endswith(
+        f"[{5_000_000 - MAX_LEDGER_CELL} more characters in the records]"
+    )
+    assert cells["failure_reason"] == "ok"
+    ledger = tmp_path / "results.tsv"
+    ledger.write_text(to_tsv([row]), encoding="utf-8")
+    (back,) = read_tsv(ledger)
+    assert back["description"] == cells["description"] and back["sources"] == cells["sources"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"literature": [{"ref": "r" * 301}]},
+        {"literature": [{"ref": "r", "note": "n" * 2001}]},
+        {"literature": [{"ref": f"r{i}"} for i in range(21)]},
+        {"family": "f" * 65},
+        {"args": {"lr": "x" * 201}},
+    ],
+)
+def test_free_text_of_a_candidate_is_bounded(field):
+    base = {"title": "t", "hypothesis": "h", "parent": "baseline", "family": "f", "created": "2026-01-01T00:00:00Z",
+            "patches": {}}  # fmt: skip
+    assert schema_errors("candidate", base) == []
+    assert schema_errors("candidate", base | field)
