@@ -1,6 +1,5 @@
 """Candidate folders: metadata, parent chain and the order of the campaign."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -8,11 +7,12 @@ from typing import Any
 
 import yaml
 
+from flcampaign.contract.ids import CANDIDATE_ID, RULE, id_problem
 from flcampaign.errors import ContractViolation
 from flcampaign.files import UnreadableYaml, atomic_write_text, read_bounded_yaml, sha256_file
 from flcampaign.schemas import schema_errors
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ID_PATTERN = CANDIDATE_ID  # the one id grammar (contract/ids.py)
 BASE_PARENT = "baseline"
 METADATA = "candidate.yaml"
 PATCH_DIR = "patches"
@@ -46,8 +46,9 @@ def load(folder: Path) -> Candidate:
     """Read and check ``folder/candidate.yaml``; errors name the candidate, file and rule."""
     folder = Path(folder)
     cid = folder.name
-    if not ID_PATTERN.match(cid):
-        raise ContractViolation(cid, str(folder), "candidate-id", "id must match [A-Za-z0-9][A-Za-z0-9_-]*")
+    problem = id_problem(cid)
+    if problem:
+        raise ContractViolation(cid, str(folder), RULE, problem)
     path = folder / METADATA
     if not path.is_file() or path.is_symlink():
         raise ContractViolation(cid, METADATA, "candidate-yaml", "missing (or not a regular file)")
