@@ -25,7 +25,7 @@ from flcampaign.files import read_json
 from flcampaign.scoring.evaluator import score_run
 from flcampaign.task import Task
 
-CID = "baseline"
+CID = "0000-baseline"
 CREATED = "2026-11-24T00:00:00+00:00"
 TABLE_HEADER = "seed  state  wall s   held-out pooled  held-out site mean  search-val pooled"
 

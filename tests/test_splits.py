@@ -12,7 +12,15 @@ from conftest import REPO, task_with_own_loader
 
 from flcampaign.data import splits
 from flcampaign.data.datasets.heart_disease import FEATURES, load_centers
-from flcampaign.data.splits import SPLITS, carve_search_val, load_split, prepare
+from flcampaign.data.splits import (
+    MAX_STANDARD_VALUE,
+    SPLITS,
+    carve_search_val,
+    check_features,
+    load_split,
+    prepare,
+    site_scale,
+)
 from flcampaign.layout import PHASES
 from flcampaign.task import ProfileError, Task
 
@@ -314,3 +322,33 @@ def test_a_task_s_own_loader_must_be_a_file_of_the_task_that_candidates_cannot_p
         (root / where).symlink_to(tmp_path / "elsewhere.py")
     with pytest.raises(ProfileError, match=f"data.loader:? {re.escape(repr(loader))}.*{re.escape(message)}"):
         Task.load(root)
+
+
+def test_a_feature_constant_on_a_site_is_centred_not_blown_up(prepared, centers):
+    """Switzerland's training rows hold one value of some columns (restecg_2 is 0 there): those columns are
+    centred with scale 1, so their search-validation and held-out values stay the raw differences, not ~1e9."""
+    out, _ = prepared
+    blown = []
+    for k, (x_train, _, x_test, _) in enumerate(centers, start=1):
+        constant = np.ptp(x_train, axis=0) == 0
+        for split in ("search_val", "heldout"):
+            x = load_split(out, split)[f"site-{k}"][0]
+            assert np.abs(x).max() < MAX_STANDARD_VALUE, (k, split)
+        if constant.any():
+            held = load_split(out, "heldout")[f"site-{k}"][0][:, constant]
+            np.testing.assert_allclose(held, x_test[:, constant] - x_train[0, constant], atol=1e-5)
+            blown.append(k)
+    assert blown  # the case exists in the data
+
+
+def test_site_scale_and_the_check_of_prepared_features():
+    mean, std = site_scale(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    np.testing.assert_allclose(mean, [2.0, 5.0])
+    np.testing.assert_allclose(std, [np.sqrt(2.0), 1.0])  # the constant column keeps scale 1
+    np.testing.assert_allclose(site_scale(np.array([[4.0, 2.0]]))[1], [1.0, 1.0])  # one row: no spread to use
+    check_features("t", "site-1", "train", np.zeros((3, 2), np.float32), standard=True)
+    with pytest.raises(ValueError, match=r"t: site-2 heldout row 1 feature 0 is .*nan.*1 such values"):
+        check_features("t", "site-2", "heldout", np.array([[0.0, 0.0], [np.nan, 1.0]]), standard=False)
+    with pytest.raises(ValueError, match="more than 1000 standard deviations"):
+        check_features("t", "site-1", "search_val", np.array([[2e3, 0.0]]), standard=True)
+    check_features("t", "site-1", "search_val", np.array([[2e3, 0.0]]), standard=False)  # raw values may be large

@@ -154,9 +154,9 @@ def test_model_gives_class_scores_under_the_cap(task):
 
 
 def test_base_sources_pass_validation(task, tmp_path):
-    (tmp_path / "candidates" / "baseline").mkdir(parents=True)
-    (tmp_path / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE)
-    record = validate_candidate(tmp_path / "candidates", "baseline", task, tmp_path / "results")
+    (tmp_path / "candidates" / "0000-baseline").mkdir(parents=True)
+    (tmp_path / "candidates" / "0000-baseline" / "candidate.yaml").write_text(BASELINE)
+    record = validate_candidate(tmp_path / "candidates", "0000-baseline", task, tmp_path / "results")
     assert record["state"] == "ok", record["reason"]
     assert record["is_baseline"] and record["changed_files"] == []
 
@@ -168,12 +168,12 @@ def test_one_round_runs_and_scores(task, tmp_path):
     short = Task(task.root, profile)
     splits = tmp_path / "splits"
     prepare(short, splits)
-    (tmp_path / "candidates" / "baseline").mkdir(parents=True)
-    (tmp_path / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE)
-    validation = validate_candidate(tmp_path / "candidates", "baseline", short, tmp_path / "results")
+    (tmp_path / "candidates" / "0000-baseline").mkdir(parents=True)
+    (tmp_path / "candidates" / "0000-baseline" / "candidate.yaml").write_text(BASELINE)
+    validation = validate_candidate(tmp_path / "candidates", "0000-baseline", short, tmp_path / "results")
     assert validation["state"] == "ok", validation["reason"]
-    tree = tmp_path / "results" / "candidates" / "baseline" / "src"
-    run_dir = tmp_path / "runs" / "baseline"
+    tree = tmp_path / "results" / "candidates" / "0000-baseline" / "src"
+    run_dir = tmp_path / "runs" / "0000-baseline"
     sandbox = choose("auto")
     run = simulate(
         short,
@@ -183,7 +183,7 @@ def test_one_round_runs_and_scores(task, tmp_path):
         "search",
         0,
         run_dir,
-        tmp_path / "work" / "baseline",
+        tmp_path / "work" / "0000-baseline",
         slots=[Slot(0, "cpu", "cpu0")],
         lock_dir=tmp_path / "locks",
         sandbox=sandbox,

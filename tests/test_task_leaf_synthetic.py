@@ -218,7 +218,7 @@ def test_base_model_is_leaf_log_reg():
 
 
 def write_baseline(root: Path) -> Path:
-    folder = root / "candidates" / "baseline"
+    folder = root / "candidates" / "0000-baseline"
     folder.mkdir(parents=True)
     (folder / "candidate.yaml").write_text(
         "title: baseline\nhypothesis: LEAF's recipe\nparent: baseline\nfamily: baseline\n"
@@ -228,7 +228,7 @@ def write_baseline(root: Path) -> Path:
 
 
 def test_base_sources_pass_validation(tmp_path, task):
-    record = validate_candidate(write_baseline(tmp_path), "baseline", task, tmp_path / "results")
+    record = validate_candidate(write_baseline(tmp_path), "0000-baseline", task, tmp_path / "results")
     assert record["state"] == "ok", record["reason"]
     assert record["is_baseline"] is True and record["changed_files"] == []
     assert record["tree_sha256"] == sha256_tree(task.sources)
@@ -246,19 +246,19 @@ def test_one_round_simulates_and_scores(tmp_path, task):
     summary = prepare(short, splits)
     assert sum(s["train"] + s["search_val"] for s in summary["sites"].values()) == 64_153
     assert sum(s["heldout"] for s in summary["sites"].values()) == 43_400
-    validation = validate_candidate(write_baseline(tmp_path), "baseline", short, tmp_path / "results")
+    validation = validate_candidate(write_baseline(tmp_path), "0000-baseline", short, tmp_path / "results")
     assert validation["state"] == "ok", validation["reason"]
     sandbox = choose("auto")
-    run_dir = tmp_path / "results" / "runs" / "baseline"
+    run_dir = tmp_path / "results" / "runs" / "0000-baseline"
     run = simulate(
         short,
         validation,
-        tmp_path / "results" / "candidates" / "baseline" / "src",
+        tmp_path / "results" / "candidates" / "0000-baseline" / "src",
         splits / "train",
         "search",
         0,
         run_dir,
-        tmp_path / "work" / "baseline",
+        tmp_path / "work" / "0000-baseline",
         slots=[Slot(0, "cpu", "cpu0")],
         lock_dir=tmp_path / "locks",
         sandbox=sandbox,
@@ -266,7 +266,7 @@ def test_one_round_simulates_and_scores(tmp_path, task):
     log = (run_dir / "sim.log").read_text(errors="replace") if (run_dir / "sim.log").exists() else ""
     assert run["state"] == "ok", f"{run.get('reason')}\n{log[-3000:]}"
     assert run["model_spec"]["path"] == "model.LeafLogReg"
-    tree = tmp_path / "results" / "candidates" / "baseline" / "src"
+    tree = tmp_path / "results" / "candidates" / "0000-baseline" / "src"
     score = score_run(short, run, run_dir, tree, splits, "search_val", run_dir / "score.json", sandbox)
     assert score["state"] == "ok", score["reason"]
     assert score["n_params"] == 305

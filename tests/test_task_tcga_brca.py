@@ -126,9 +126,9 @@ def test_profile_loads_with_flamby_budget(task):
 
 
 def test_baseline_passes_validation(task, tmp_path):
-    (tmp_path / "candidates" / "baseline").mkdir(parents=True)
-    (tmp_path / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE_YAML)
-    record = validate_candidate(tmp_path / "candidates", "baseline", task, tmp_path / "results")
+    (tmp_path / "candidates" / "0000-baseline").mkdir(parents=True)
+    (tmp_path / "candidates" / "0000-baseline" / "candidate.yaml").write_text(BASELINE_YAML)
+    record = validate_candidate(tmp_path / "candidates", "0000-baseline", task, tmp_path / "results")
     assert record["state"] == "ok", record["reason"]
     assert record["changed_files"] == [] and record["effective_args"]["aggregator"] == "fedavg"
 
@@ -208,11 +208,11 @@ def test_one_round_runs_and_scores_a_c_index(task, tmp_path):
     profile["budget"]["num_rounds"] = 1
     short = Task(task.root, profile)
     prepare(short, tmp_path / "splits")
-    (tmp_path / "candidates" / "baseline").mkdir(parents=True)
-    (tmp_path / "candidates" / "baseline" / "candidate.yaml").write_text(BASELINE_YAML)
-    validation = validate_candidate(tmp_path / "candidates", "baseline", short, tmp_path / "results")
+    (tmp_path / "candidates" / "0000-baseline").mkdir(parents=True)
+    (tmp_path / "candidates" / "0000-baseline" / "candidate.yaml").write_text(BASELINE_YAML)
+    validation = validate_candidate(tmp_path / "candidates", "0000-baseline", short, tmp_path / "results")
     assert validation["state"] == "ok", validation["reason"]
-    tree = tmp_path / "results" / "candidates" / "baseline" / "src"
+    tree = tmp_path / "results" / "candidates" / "0000-baseline" / "src"
     sandbox = choose("auto")
     run = simulate(
         short,
@@ -221,8 +221,8 @@ def test_one_round_runs_and_scores_a_c_index(task, tmp_path):
         tmp_path / "splits" / "train",
         "search",
         0,
-        tmp_path / "runs" / "baseline",
-        tmp_path / "work" / "baseline",
+        tmp_path / "runs" / "0000-baseline",
+        tmp_path / "work" / "0000-baseline",
         slots=[Slot(0, "cpu", "cpu0")],
         lock_dir=tmp_path / "locks",
         sandbox=sandbox,
@@ -230,7 +230,7 @@ def test_one_round_runs_and_scores_a_c_index(task, tmp_path):
     assert run["state"] == "ok", run["reason"]
     assert run["model_spec"]["path"] == "model.CoxLinear"
     score = score_run(
-        short, run, tmp_path / "runs" / "baseline", tree, tmp_path / "splits", "search_val",
+        short, run, tmp_path / "runs" / "0000-baseline", tree, tmp_path / "splits", "search_val",
         tmp_path / "score.json", sandbox,
     )  # fmt: skip
     assert score["state"] == "ok", score["reason"]

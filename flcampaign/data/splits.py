@@ -109,6 +109,40 @@ def rows_digest(parts: list[tuple[np.ndarray, np.ndarray]]) -> str:
     return hashlib.sha256(b"".join(rows)).hexdigest()
 
 
+MAX_STANDARD_VALUE = 1e3  # standard deviations from a site's training mean: past this a value is a data error
+
+
+def site_scale(fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and standard deviation over a site's training rows. A feature constant there (or with a
+    single row) is centred and not scaled: the site never sees it vary, and dividing by its ~0 spread would send its
+    other splits' values to ~1e9."""
+    mean = fit.mean(axis=0)
+    std = fit.std(axis=0, ddof=1) if len(fit) > 1 else np.zeros_like(mean)
+    return mean, np.where(np.isfinite(std) & (std > 0), std, 1.0)
+
+
+def check_features(task: str, site: str, split: str, x: np.ndarray, standard: bool) -> None:
+    """Refuse prepared features that no run should see: non-finite values, or (standardised) values further than
+    ``MAX_STANDARD_VALUE`` deviations from the site's training mean; names the site, split and feature."""
+    if not x.size:
+        return
+    flat = x.reshape(len(x), -1)
+    bad = ~np.isfinite(flat)
+    if standard:
+        bad |= np.abs(np.nan_to_num(flat)) > MAX_STANDARD_VALUE
+    if bad.any():
+        row, feature = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{task}: {site} {split} row {row} feature {feature} is {flat[row, feature]!r} after preparation "
+            f"({int(bad.sum())} such values): non-finite"
+            + (
+                f" or more than {MAX_STANDARD_VALUE:g} standard deviations from the site's training mean"
+                if standard
+                else ""
+            )
+        )
+
+
 def prepare(task: Task, out_dir: Path, partition: int | None = None, campaign_manifest: dict | None = None) -> dict:
     """Write ``<out_dir>/<split>/site-<k>.npz`` and ``splits.json`` with their hashes; with ``partition``, the
     splits of that partition seed, refused unless its held-out rows are those of ``campaign_manifest``."""
@@ -140,10 +174,8 @@ def prepare(task: Task, out_dir: Path, partition: int | None = None, campaign_ma
         key = strata(y_train, data.get("stratify", "label"))
         val = carve_search_val(key, data["search_val_fraction"], data["split_seed"] + index)
         fit = x_train[~val]
-        if data.get("normalize", "site_standard") == "site_standard":
-            mean, std = fit.mean(axis=0), fit.std(axis=0, ddof=1) + 1e-9
-        else:
-            mean, std = 0.0, 1.0
+        standard = data.get("normalize", "site_standard") == "site_standard"
+        mean, std = site_scale(fit) if standard else (0.0, 1.0)
         arrays = {
             "train": (x_train[~val], y_train[~val]),
             "search_val": (x_train[val], y_train[val]),
@@ -153,7 +185,9 @@ def prepare(task: Task, out_dir: Path, partition: int | None = None, campaign_ma
         for split, (x, y) in arrays.items():
             path = Path(out_dir) / split / f"{site}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, x=((x - mean) / std).astype(np.float32), y=y.astype(label_dtype))
+            features = ((x - mean) / std).astype(np.float32)
+            check_features(task.name, site, split, features, standard)
+            np.savez(path, x=features, y=y.astype(label_dtype))
             summary["files"][f"{split}/{site}.npz"] = sha256_file(path)
     write_json(Path(out_dir) / SPLITS_MANIFEST, summary)
     return summary

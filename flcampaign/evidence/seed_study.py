@@ -33,6 +33,11 @@ class StudyError(RuntimeError):
     """An arm that cannot be validated, or a run that did not end with a score."""
 
 
+def arm_folder(arm: str) -> str:
+    """The candidate id an arm runs as (an arm may be named like the parent alias: the baseline arm is)."""
+    return f"arm-{arm}"
+
+
 def study_jobs(arms: dict[str, dict], per_arm: int, done: SeedStudy) -> list[tuple[str, int]]:
     """(arm, seed) still to run: the baseline on twice as many seeds (its second half is the null arm)."""
     jobs = [(arm, FIRST_SEED + k) for arm in arms for k in range(2 * per_arm if arm == BASELINE_ARM else per_arm)]
@@ -75,17 +80,17 @@ def run_study(
 
         validations = {}
         for arm, args in arms.items():
-            folder = root / "candidates" / arm
+            folder = root / "candidates" / arm_folder(arm)
             folder.mkdir(parents=True)
             meta = {"title": arm, "hypothesis": "seed study", "parent": "baseline", "family": "study"}
             write_metadata(folder, meta | {"created": "2026-12-01T00:00:00+00:00", "args": args})
-            validations[arm] = validate_candidate(root / "candidates", arm, task, records.root)
+            validations[arm] = validate_candidate(root / "candidates", folder.name, task, records.root)
             if validations[arm]["state"] != "ok":
                 raise StudyError(f"arm {arm}: {validations[arm].get('rule')}: {validations[arm].get('reason')}")
 
         def run(job: tuple[str, int], slot: int) -> None:
             arm, seed = job
-            tree = records.tree(arm)
+            tree = records.tree(arm_folder(arm))
             run_dir = root / "runs" / arm / str(seed)
             lease, splits = [Slot(slot, "cpu", f"cpu{slot}")], splits_of(seed)
             record = simulate(task, validations[arm], tree, splits / "train", "repeat", seed, run_dir,
