@@ -13,7 +13,13 @@ from conftest import REPO, copy_candidates
 
 from flcampaign.contract.candidate import patch_manifest
 from flcampaign.contract.validation import validate_candidate
-from flcampaign.execution.runner import check_exported_budget, infrastructure_failure, judge_workspace, simulate
+from flcampaign.execution.runner import (
+    check_exported_budget,
+    check_launched_client,
+    infrastructure_failure,
+    judge_workspace,
+    simulate,
+)
 from flcampaign.execution.sandbox import choose, kernel_layer
 from flcampaign.execution.slots import Slot
 from flcampaign.task import Task
@@ -412,3 +418,38 @@ def test_nvflare_connection_reset_is_an_infrastructure_failure(tmp_path):
                    "SimulatorClientRunner, timeout: 60.0\n")  # fmt: skip
     assert infrastructure_failure(tmp_path).startswith("Failed to create connection")
     assert infrastructure_failure(tmp_path / "missing") is None
+
+
+def exported_job(root: Path, *scripts: str | None) -> Path:
+    """An exported job folder whose client executors launch ``scripts`` (None: an executor with no script)."""
+    job = root / "job"
+    executors = [
+        {"executor": {"path": "nvflare.app_common.executors.client_api_executor.ClientAPIExecutor",
+                      "args": {} if script is None else {"task_script_path": script}}, "tasks": ["*"]}
+        for script in scripts
+    ]  # fmt: skip
+    (job / "app" / "config").mkdir(parents=True)
+    (job / "app" / "config" / "config_fed_client.json").write_text(json.dumps({"executors": executors}))
+    return job
+
+
+def test_the_client_contract_applies_to_the_script_the_job_launches(tmp_path):
+    """validation checks client.py; a job that trains another file is checked on that file after the export."""
+    code = tmp_path / "code"
+    code.mkdir()
+    client = (REPO / "flcampaign" / "tasks" / "heart_disease" / "src" / "client.py").read_text()
+    (code / "client.py").write_text(client)
+    (code / "fl_extra_client.py").write_text("import nvflare.client as flare\nflare.init()\nprint('sends FULL')\n")
+    (code / "fl_copy.py").write_text(client)
+    assert check_launched_client("c", exported_job(tmp_path / "a", str(code / "client.py")), code) is None
+    assert check_launched_client("c", exported_job(tmp_path / "b", str(code / "fl_copy.py")), code) is None
+    broken = check_launched_client("c", exported_job(tmp_path / "c", str(code / "fl_extra_client.py")), code)
+    assert broken is not None and broken[0] == "fl_extra_client.py" and "missing or broken" in broken[1]
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(client)
+    assert check_launched_client("c", exported_job(tmp_path / "d", str(outside)), code) == (
+        "job.py",
+        f"the training script {str(outside)!r} is not among the candidate's sources",
+    )
+    none = check_launched_client("c", exported_job(tmp_path / "e", None), code)
+    assert none is not None and none[0] == "job.py" and "launches no training script" in none[1]

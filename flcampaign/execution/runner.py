@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flcampaign.contract.validation import check_client, parse_source
 from flcampaign.data.splits import partition_of
+from flcampaign.errors import ContractViolation
 from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits, saved_model
 from flcampaign.execution.box_init import last_report
 from flcampaign.execution.capacity import Footprint
@@ -97,6 +99,41 @@ def check_exported_budget(job_dir: Path, task: Task, seed: int) -> list[str]:
         if not all(re.search(rf"(^|\s){flag}\s+{value}(\s|$)", a) for a in script_args) or not script_args:
             problems.append(f"client arguments {script_args} do not pass {flag} {value}")
     return problems
+
+
+def launched_scripts(job_dir: Path, code: Path) -> tuple[list[Path], list[str]]:
+    """The training scripts the exported job's client executors launch (``task_script_path``), found in the
+    candidate's code or the job's ``custom/`` folder, and the problems of executors that launch none there."""
+    client = read_json(job_dir / "app" / "config" / "config_fed_client.json")
+    scripts, problems = [], []
+    for entry in client.get("executors", []):
+        named = (entry.get("executor", {}).get("args") or {}).get("task_script_path")
+        if not named:
+            problems.append(f"executor {entry.get('executor', {}).get('path')!r} launches no training script")
+            continue
+        path = Path(named)
+        candidates = [path] if path.is_absolute() else [code / path.name, job_dir / "app" / "custom" / path.name]
+        inside = [p for p in candidates if p.is_file() and p.resolve().is_relative_to(Path(code).resolve())]
+        found = inside or [p for p in candidates if p.is_file() and p.resolve().is_relative_to(job_dir.resolve())]
+        if not found:
+            problems.append(f"the training script {named!r} is not among the candidate's sources")
+            continue
+        scripts.append(found[0])
+    return scripts, problems
+
+
+def check_launched_client(cid: str, job_dir: Path, code: Path) -> tuple[str, str] | None:
+    """The client contract on the scripts the job really launches, whatever their names (``validation`` checked
+    ``client.py``; a job may train another file): (file, reason) of the first break, or None."""
+    scripts, problems = launched_scripts(job_dir, code)
+    if problems:
+        return "job.py", "; ".join(problems)
+    for script in scripts:
+        try:
+            check_client(cid, parse_source(cid, script.name, script.read_text(encoding="utf-8")))
+        except ContractViolation as violation:
+            return script.name, violation.detail
+    return None
 
 
 def model_spec(job_dir: Path) -> dict:
@@ -317,6 +354,9 @@ def _export_and_simulate(
     problems = check_exported_budget(job_dir, task, seed)
     if problems:
         return _finish(record, out_dir, "invalid", "; ".join(problems), elapsed, rule="fixed-budget", file="job.py")
+    broken = check_launched_client(cid, job_dir, code)
+    if broken:
+        return _finish(record, out_dir, "invalid", broken[1], elapsed, rule="client-contract", file=broken[0])
     record["model_spec"] = model_spec(job_dir)
     misfit = check_fixed_model(task, record["model_spec"])
     if misfit:
