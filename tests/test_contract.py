@@ -16,8 +16,8 @@ import yaml
 from conftest import REPO
 
 from flcampaign.contract.candidate import patch_manifest
+from flcampaign.contract.client_protocol import CLIENT_CHECKS
 from flcampaign.contract.validation import (
-    CLIENT_CHECKS,
     MAX_LITERAL_CHARACTERS,
     MAX_LITERAL_NUMBERS,
     literal_load,

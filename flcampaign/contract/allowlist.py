@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from flcampaign.contract.client_protocol import dotted
+
 IMPORT_RULE, API_RULE = "import-allowlist", "forbidden-api"
 
 DEFAULT_IMPORTS = (
@@ -95,18 +97,6 @@ def module_exports(tree: ast.Module) -> set[str]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             found |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
     return found
-
-
-def dotted(node: ast.expr) -> list[str]:
-    """``['torch', 'nn', 'Linear']`` for ``torch.nn.Linear``; [] when the chain does not start at a name."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return parts[::-1]
-    return []
 
 
 @dataclass

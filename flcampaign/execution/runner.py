@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flcampaign.contract.validation import check_client, parse_source
+from flcampaign.contract.client_protocol import check_client, parse_source
 from flcampaign.data.splits import partition_of
 from flcampaign.errors import ContractViolation
 from flcampaign.execution import aggregation_audit, nvflare_settings, nvflare_waits, saved_model

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from flcampaign.contract.validation import CLIENT_CHECKS, call_name, dotted_name, is_true, keyword_value
+from flcampaign.contract.client_protocol import CLIENT_CHECKS, call_name, dotted_name, is_true, keyword_value
 from flcampaign.execution.containment import BUNDLED_TASKS
 from flcampaign.task import BUDGET_ARGS, DATA_BRIDGE, SHARED_LAYER
 
