@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flcampaign.execution.process import TOKEN_VARIABLE, filtered_env, run_contained
+from flcampaign.execution.process import TOKEN_VARIABLE, filtered_env, reap_stale, run_contained
 
 SECRET = "FLC_TEST_AWS_SECRET_ACCESS_KEY"
 
@@ -151,3 +152,86 @@ def test_child_sees_only_the_filtered_env_and_its_token(tmp_path, monkeypatch):
     seen = {line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith("VAR ")}
     assert SECRET not in seen
     assert {"PATH", "PYTHONHASHSEED", TOKEN_VARIABLE} <= seen
+
+
+# A child that forks twice, starts its own session and execs with an empty environment: no token, no
+# process group of the run, no parent of the run once the middle process exits.
+ESCAPER = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open({pid_file!r}, 'w') as handle:
+            handle.write(str(os.getpid()))
+        os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)'], {{}})
+    os._exit(0)
+while not os.path.exists({pid_file!r}) or not open({pid_file!r}).read():
+    time.sleep(0.05)
+{after}
+"""
+
+
+def await_pid(pid_file: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (pid_file.is_file() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
+def await_gone(pid: int, timeout_s: float = 5) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return gone(pid)
+
+
+@pytest.mark.parametrize(
+    ("after", "timeout_s"), [("pass", 30), ("time.sleep(300)", 2)], ids=["parent-exits", "parent-times-out"]
+)
+def test_a_double_forked_setsid_child_with_an_empty_environment_does_not_outlive_its_run(
+    tmp_path, pid_file, after, timeout_s
+):
+    outcome, log = run(tmp_path, ESCAPER.format(pid_file=str(pid_file), after=after), timeout_s=timeout_s)
+    pid = await_pid(pid_file)
+    assert outcome.reaped >= 1, log.read_text()
+    assert await_gone(pid), f"the escaped child {pid} outlived its run"
+
+
+SUPERVISOR = """
+import sys
+from pathlib import Path
+from flcampaign.execution.process import filtered_env, run_contained
+code, work = sys.argv[1], Path(sys.argv[2])
+run_contained([sys.executable, '-c', code], work, filtered_env({{}}), 300, work / 'run.log', token_file=work / '.token')
+"""
+
+
+def test_what_outlives_a_killed_supervisor_is_reaped_by_the_next_attempt_from_the_token_file(tmp_path, pid_file):
+    """The supervisor itself is killed without warning: its escaped grandchild (no token in its
+    environment) is found by the pid and start time the token file lists, and killed by ``reap_stale``."""
+    code = ESCAPER.format(pid_file=str(pid_file), after="time.sleep(300)")
+    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR.format(), code, str(tmp_path)])
+    pid = await_pid(pid_file)
+    token_file = tmp_path / ".token"
+    deadline = time.monotonic() + 10
+    while str(pid) not in token_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    supervisor.kill()
+    supervisor.wait()
+    assert not gone(pid)  # orphaned, still running
+    assert reap_stale(token_file) >= 1
+    assert await_gone(pid), f"the escaped child {pid} outlived reap_stale"
+    assert not token_file.exists()
+
+
+def test_reap_stale_leaves_a_process_that_took_a_listed_pid_later_alone(tmp_path):
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        token_file = tmp_path / ".token"
+        started = psutil.Process(bystander.pid).create_time()
+        token_file.write_text(f"{'0' * 32}\n{bystander.pid} {started - 100.0!r}\n")
+        assert reap_stale(token_file) == 0
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

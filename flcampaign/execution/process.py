@@ -1,8 +1,11 @@
 """Contained execution of untrusted commands: filtered environment, timeout, whole-tree kill.
 
 NVFlare's simulator starts its workers with ``setsid`` (its own session), so killing our process
-group is not enough: every process started for a run carries a random token in its environment,
-and on exit or timeout all processes holding that token are killed too.
+group is not enough. The supervisor is a child subreaper: whatever a run starts stays its
+descendant however it detaches (double fork, ``setsid``, an emptied environment), so on exit or
+timeout every descendant born during the run is killed. Each process also carries a random token
+in its environment, and the token file lists the run's processes, so a later attempt can reap what
+outlived a supervisor that was itself killed (its orphans then go to init).
 """
 
 import contextlib
@@ -22,6 +25,7 @@ import psutil
 TOKEN_VARIABLE = "FLCAMPAIGN_RUN_TOKEN"
 POLL_S = 0.5
 EXIT_GRACE_S = 3.0  # after a normal exit, stragglers get this long to finish on their own
+KILL_SWEEP_S = 5.0  # the kill repeats its sweep until nothing is left, or this long
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36  # orphans of a run come back to us, so their CPU time is counted when reaped
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -59,38 +63,58 @@ def _holders(token: str) -> list[psutil.Process]:
     return found
 
 
-def kill_tree(token: str, group: int | None) -> set[int]:
-    """SIGKILL the process group and every process carrying ``token``; returns the ids of those alive."""
+def kill_tree(token: str, group: int | None, preexisting: dict[int, float] | None = None) -> set[int]:
+    """SIGKILL the process group, every process carrying ``token`` and, when ``preexisting`` is given,
+    every descendant of this process not in it; returns the ids of those that were alive.
+
+    The sweep repeats until nothing is left (a process forking while the kill runs is caught too).
+    """
     if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
-    victims = _holders(token)
-    for proc in victims:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    _await_death(victims, timeout_s=5.0)
-    return {proc.pid for proc in victims}
-
-
-def _await_death(procs: list[psutil.Process], timeout_s: float) -> None:
-    """Wait until each process has ended, without reaping it: the one who reaps it (``_wait``,
-    ``reap_orphans``) reads its CPU time from the kernel, which a reap here would throw away."""
-    deadline = time.monotonic() + timeout_s
-    pending = list(procs)
-    while pending and time.monotonic() < deadline:
-        alive = []
-        for proc in pending:
+    killed: set[int] = set()
+    deadline = time.monotonic() + KILL_SWEEP_S
+    while time.monotonic() < deadline:
+        victims = _holders(token) + (_running(born_since(preexisting)) if preexisting is not None else [])
+        if not victims:
+            break
+        for proc in victims:
             with contextlib.suppress(psutil.NoSuchProcess):
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(proc)
-        pending = alive
-        if pending:
-            time.sleep(0.02)
+                proc.kill()
+            killed.add(proc.pid)
+        time.sleep(0.02)
+    return killed
 
 
-def _wait_for_exit(token: str, grace_s: float) -> None:
+def descendants() -> dict[int, float]:
+    """pid -> start time of every live descendant of this process (the start time tells a reused pid)."""
+    found = {}
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found[proc.pid] = proc.create_time()
+    return found
+
+
+def born_since(preexisting: dict[int, float]) -> dict[int, float]:
+    """This process's live descendants that were not among ``preexisting``: what a run started."""
+    return {pid: started for pid, started in descendants().items() if preexisting.get(pid) != started}
+
+
+def _running(known: dict[int, float]) -> list[psutil.Process]:
+    """The listed processes still running (a pid since taken by a newer process is left alone)."""
+    found = []
+    for pid, started in known.items():
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if proc.create_time() == started and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def _wait_for_exit(token: str, preexisting: dict[int, float], grace_s: float) -> None:
     deadline = time.monotonic() + grace_s
-    while _holders(token) and time.monotonic() < deadline:
+    while (_holders(token) or born_since(preexisting)) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -108,13 +132,29 @@ def _child_setup(max_file_bytes: int | None, preexec: Callable[[], None] | None)
     return setup
 
 
+def _write_token_file(token_file: Path, token: str, started: dict[int, float]) -> None:
+    """The run's token, then one ``pid start-time`` line per process it started (for ``reap_stale``)."""
+    lines = [token, *(f"{pid} {when!r}" for pid, when in sorted(started.items()))]
+    Path(token_file).write_text("\n".join(lines) + "\n")
+
+
 def reap_stale(token_file: Path) -> int:
-    """Kill what an earlier, killed supervisor left running (its token is in ``token_file``)."""
+    """Kill what an earlier, killed supervisor left running: the processes carrying its token and
+    those its token file lists (still the same processes), whatever their environment says now."""
     if not Path(token_file).is_file():
         return 0
-    token = Path(token_file).read_text().strip()
+    token, *listed = Path(token_file).read_text().split("\n")
     Path(token_file).unlink()
-    return len(kill_tree(token, None)) if token else 0
+    known = {}
+    for line in filter(None, listed):
+        with contextlib.suppress(ValueError):
+            pid, when = line.split()
+            known[int(pid)] = float(when)
+    victims = {proc.pid for proc in _running(known)}
+    for proc in _running(known):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return len(victims | (kill_tree(token.strip(), None) if token.strip() else set()))
 
 
 def run_contained(
@@ -139,17 +179,21 @@ def run_contained(
     when it has not changed for that long (a hung run stops long before the wall-clock budget), with
     ``max_output_bytes`` when it passes the cap (an output flood cannot fill the disk). A run whose
     main process exits normally gives its other processes a short grace before they are killed.
-    The direct child dies with this process; ``token_file`` keeps the run's token so that a later
-    attempt can reap (``reap_stale``) what survives a supervisor killed without warning.
+    Every process the run started is killed at the end, found as a descendant of this subreaper
+    (however it detached) or by its token. The direct child dies with this process; ``token_file``
+    keeps the run's token and the processes it started, so that a later attempt can reap
+    (``reap_stale``) what survives a supervisor killed without warning.
     The CPU time is the kernel's account of the child and its waited-for descendants (``wait4``);
     ``on_poll`` is called at every poll while the command runs (a GPU meter samples there), and
     ``abort()``, when it returns True, ends the run at once; ``preexec`` runs in the child before exec.
     """
     token = secrets.token_hex(16)
-    if token_file is not None:
-        Path(token_file).write_text(token)
-    env = {**env, TOKEN_VARIABLE: token}
     become_subreaper()
+    preexisting = descendants()
+    started: dict[int, float] = {}  # every process the run started, as listed in the token file
+    if token_file is not None:
+        _write_token_file(token_file, token, started)
+    env = {**env, TOKEN_VARIABLE: token}
     measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
     helpers: set[int] = set()  # the command's own children (a sandbox's init), reaped by us once orphaned
     start = time.monotonic()
@@ -176,6 +220,10 @@ def run_contained(
                     returncode, cpu_seconds = finished
                     break
                 helpers |= children_of(proc.pid)
+                now_running = born_since(preexisting)
+                if token_file is not None and not now_running.keys() <= started.keys():
+                    started.update(now_running)
+                    _write_token_file(token_file, token, started)
                 if on_poll is not None:
                     on_poll()
                 if abort is not None and abort():
@@ -196,8 +244,8 @@ def run_contained(
                     break
         finally:
             if returncode is not None:
-                _wait_for_exit(token, EXIT_GRACE_S)
-            killed = kill_tree(token, proc.pid)
+                _wait_for_exit(token, preexisting, EXIT_GRACE_S)
+            killed = kill_tree(token, proc.pid, preexisting)
             if returncode is None:
                 finished = _wait(proc, None)
                 cpu_seconds = finished[1] if finished else 0.0
