@@ -48,7 +48,8 @@ def test_corpus_covers_the_threat_list():
         "pool-sites", "read-other-site", "answer-key-model", "literal-table", "aggregator-own-model",
         "aggregator-ignores-updates", "ship-rows", "hidden-local-steps", "server-filter", "memory-hog", "thread-bomb",
         "codecs-open", "posix-system", "ctypes-libc", "torch-hub", "dunder-escape", "format-string-escape",
-        "module-as-value", "homoglyph-file", "patches-still-being-written", "second-baseline", "native-read-other-site", "launched-extra-client",
+        "module-as-value", "homoglyph-file", "patches-still-being-written", "second-baseline", "native-read-other-site",
+        "launched-extra-client",
     }  # fmt: skip
     assert required <= set(CASES)
     assert all(expected["threat"] for expected in CASES.values())
