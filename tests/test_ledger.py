@@ -516,3 +516,19 @@ def test_a_campaign_has_exactly_one_baseline(task, tmp_path):
     add_candidate(fresh, "b2", t(2), 0.70, baseline=True)
     rows = by_id(build_rows(task, fresh, ["b2", "b1"], 0, 0.0))
     assert (rows["b1"]["status"], rows["b2"]["status"]) == ("baseline", "invalid")
+
+
+def test_a_refused_folder_is_one_invalid_row_and_the_others_are_unchanged(task, campaign, tmp_path):
+    results, order = campaign
+    before = build_rows(task, results, order, 0, 0.01)
+    refused = {"candidates/lit-0001": "candidate folder candidates/lit-0001: rule candidate-id: reserved"}
+    tsv = tmp_path / "results.tsv"
+    rows = write_ledger(task, results, order, 0, 0.01, [], tsv, refused=refused)
+    row = by_id(rows)["candidates/lit-0001"]
+    assert row["status"] == "invalid" and row["score"] is None
+    assert "rule candidate-id" in row["failure_reason"]
+    assert [r["candidate"] for r in rows] == [*order, "candidates/lit-0001"]  # a newcomer goes last
+    assert [{k: v for k, v in r.items() if k != "order"} for r in rows[:-1]] == [
+        {k: v for k, v in r.items() if k != "order"} for r in before
+    ]
+    assert read_tsv(tsv) == rows

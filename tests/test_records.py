@@ -146,3 +146,9 @@ def test_free_text_of_a_candidate_is_bounded(field):
             "patches": {}}  # fmt: skip
     assert schema_errors("candidate", base) == []
     assert schema_errors("candidate", base | field)
+
+
+def test_a_schema_error_quotes_no_megabytes_of_the_offending_value():
+    metadata = {"title": "t", "hypothesis": "h", "parent": "baseline", "literature": [{"ref": "r" * 5_000_000}]}
+    [message] = [m for m in schema_errors("candidate", metadata) if m.startswith("literature/0/ref")]
+    assert len(message) < 300 and "(5000002 characters) is too long" in message

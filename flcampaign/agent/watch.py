@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flcampaign.agent.guard import GuardConfig
 from flcampaign.agent.state import live_state
-from flcampaign.contract.candidate import discover
+from flcampaign.contract.candidate import discover, refused_folders
 from flcampaign.contract.literature import LITERATURE_DIR
 from flcampaign.evidence.ledger import read_tsv
 from flcampaign.files import read_json
@@ -103,6 +103,8 @@ def snapshot(campaign_dir: Path) -> dict[str, tuple]:
             for p in sorted(folder.rglob("*"))
             if not p.is_dir()
         )
+    for row_id in refused_folders(campaign_dir / "candidates"):  # a refused folder is a ledger row too
+        state[row_id] = ()
     for event in sorted((campaign_dir / LITERATURE_DIR).glob("lit-*.yaml")):
         state[f"{LITERATURE_DIR}/{event.name}"] = (event.stat().st_size, event.stat().st_mtime_ns)
     return state

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from flcampaign.contract.ids import CANDIDATE_ID, RULE, id_problem
+from flcampaign.contract.ids import CANDIDATE_ID, RULE, id_problem, refused_ids, refused_row_id
 from flcampaign.errors import ContractViolation
 from flcampaign.files import UnreadableYaml, atomic_write_text, read_bounded_yaml, sha256_file
 from flcampaign.schemas import schema_errors
@@ -146,9 +146,29 @@ def ancestry(candidates_dir: Path, cid: str) -> list[str]:
     return list(found.ancestors)
 
 
-def discover(candidates_dir: Path) -> list[str]:
-    """Complete candidate folders (visible name, metadata present), sorted by id."""
+def _complete_folders(candidates_dir: Path) -> list[str]:
+    """Names of the folders with a visible name and their metadata present (a folder being written has none)."""
     root = Path(candidates_dir)
     if not root.is_dir():
         return []
-    return sorted(p.parent.name for p in root.glob(f"*/{METADATA}") if ID_PATTERN.match(p.parent.name))
+    return sorted(p.parent.name for p in root.glob(f"*/{METADATA}") if not p.parent.name.startswith("."))
+
+
+def discover(candidates_dir: Path) -> list[str]:
+    """Complete candidate folders whose names are valid ids (``refused_folders`` holds the others), sorted."""
+    names = _complete_folders(candidates_dir)
+    refused = refused_ids(names)
+    return [name for name in names if name not in refused]
+
+
+def folder_refusal(candidates_dir: Path, cid: str) -> str | None:
+    """Why the folder ``cid`` cannot be a candidate among its neighbours (its name, or a twin but for case)."""
+    return refused_ids(_complete_folders(candidates_dir)).get(cid)
+
+
+def refused_folders(candidates_dir: Path) -> dict[str, str]:
+    """Complete folders whose names cannot be candidate ids: ledger row name (``refused_row_id``) -> reason."""
+    return {
+        refused_row_id(name): f"candidate folder {refused_row_id(name)}: rule {RULE}: {problem}"
+        for name, problem in refused_ids(_complete_folders(candidates_dir)).items()
+    }

@@ -14,6 +14,8 @@ CANDIDATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LITERATURE_PREFIX = "lit-"
 RESERVED_NAMES = ("baseline",)  # the parent alias of candidate.yaml
 RULE = "candidate-id"
+REFUSED_ROW_PREFIX = "candidates/"
+MAX_ROW_NAME = 200  # a refused folder's name in the ledger, escaped, is cut here
 
 
 def id_problem(name: str) -> str | None:
@@ -31,16 +33,19 @@ def id_problem(name: str) -> str | None:
 
 
 def case_duplicates(names: Iterable[str]) -> dict[str, str]:
-    """Each name that equals an earlier one (in sorted order) but for case, with the one it repeats."""
-    first: dict[str, str] = {}
-    repeats = {}
-    for name in sorted(names):
-        key = name.casefold()
-        if key in first:
-            repeats[name] = first[key]
-        else:
-            first[key] = name
-    return repeats
+    """Each name that equals another but for case, with one it equals: all of them, since which came
+    first cannot be told from the names (two such folders are one folder on a case-insensitive disk)."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        groups.setdefault(name.casefold(), []).append(name)
+    return {name: next(o for o in group if o != name) for group in groups.values() if len(group) > 1 for name in group}
+
+
+def refused_row_id(name: str) -> str:
+    """The ledger's name for a folder refused as a candidate: its path with anything unprintable escaped.
+
+    It holds a ``/``, so it can never equal a candidate id, a workflow id or a literature event."""
+    return REFUSED_ROW_PREFIX + name.encode("unicode_escape", errors="backslashreplace").decode("ascii")[:MAX_ROW_NAME]
 
 
 def refused_ids(names: Iterable[str]) -> dict[str, str]:
@@ -50,5 +55,5 @@ def refused_ids(names: Iterable[str]) -> dict[str, str]:
     refused = {name: problem for name in names if (problem := id_problem(name))}
     valid = [name for name in names if name not in refused]
     for name, other in case_duplicates(valid).items():
-        refused[name] = f"the same id as {other!r} but for case: ids are unique whatever the case"
+        refused[name] = f"differs from {other} only by case: ids are unique whatever the case"
     return refused

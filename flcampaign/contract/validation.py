@@ -18,6 +18,7 @@ from flcampaign.contract.client_protocol import (
     check_client,
     parse_source,
 )
+from flcampaign.contract.ids import RULE as ID_RULE
 from flcampaign.contract.literature import LITERATURE_DIR
 from flcampaign.errors import ContractViolation
 from flcampaign.files import (
@@ -295,18 +296,9 @@ def validate_candidate(
     try:
         cand = candidates.load(Path(candidates_dir) / cid)
         check_literature_link(cand, literature_dir or Path(candidates_dir).parent / LITERATURE_DIR)
-        twins = [
-            other
-            for other in candidates.discover(candidates_dir)
-            if other != cid and other.casefold() == cid.casefold()
-        ]
-        if twins:
-            raise ContractViolation(
-                cid,
-                str(cand.folder),
-                "candidate-id",
-                f"differs from {twins[0]} only by case (one folder where case does not count)",
-            )
+        refusal = candidates.folder_refusal(candidates_dir, cid)
+        if refusal:
+            raise ContractViolation(cid, str(cand.folder), ID_RULE, refusal)
         record.update(meta=cand.meta, parent=cand.parent, args=cand.args, is_baseline=cand.is_baseline)
         record["patch_files"] = [p.name for p in cand.patch_files]
         candidates.ancestry(candidates_dir, cid)

@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from flcampaign.records import EMPTY_ROW, LEDGER_COLUMNS, State, Status, format_
 from flcampaign.task import Task
 
 COLUMNS = LEDGER_COLUMNS
+REFUSED = "refused"  # an entry for a folder refused by its name, with the reason
 
 
 def fixed_digest(fixed: dict[str, str] | None) -> str:
@@ -89,6 +90,18 @@ def _literature_row(event: dict, incumbent: float | None) -> dict:
     }
 
 
+def _refused_row(entry: dict, incumbent: float | None) -> dict:
+    """A candidate folder whose name breaks the id rule: invalid, never validated or run."""
+    return {
+        "candidate": entry["id"],
+        "status": Status.INVALID,
+        "kind": "candidate",
+        "failure_reason": entry[REFUSED],
+        "best_so_far": rounded(incumbent, "best_so_far"),
+        "artifacts": entry["id"],
+    }
+
+
 def build_rows(
     task: Task,
     results: Path,
@@ -97,6 +110,7 @@ def build_rows(
     keep_margin: float,
     events: Sequence[dict] = (),
     place_newcomers: bool = False,
+    refused: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """One row per candidate and literature event, in campaign order, with keep/discard against the incumbent.
 
@@ -105,6 +119,9 @@ def build_rows(
     entries: list[tuple[str, str, dict, dict | None, dict | None, Path | None]] = [
         (str(event.get("created", "")), event["id"], event, None, None, None) for event in events
     ]
+    # a folder whose name cannot be an id is one invalid row (``candidate.refused_folders``: row name -> reason)
+    for row_id, reason in (refused or {}).items():
+        entries.append(("", row_id, {"id": row_id, REFUSED: reason}, None, None, None))
     records = Records(Path(results))
     for cid in candidate_ids:
         validation = read_json(records.validation(cid))
@@ -120,7 +137,8 @@ def build_rows(
     seen_effects: dict[tuple[str | None, str], str] = {}
     for order, (_, cid, validation, run, score, run_dir) in enumerate(entries, start=1):
         if run_dir is None:
-            rows.append(EMPTY_ROW | {"order": order} | _literature_row(validation, incumbent))
+            unscored = _refused_row if REFUSED in validation else _literature_row
+            rows.append(EMPTY_ROW | {"order": order} | unscored(validation, incumbent))
             continue
         status, reason, value = _outcome(validation, run, score)
         second_baseline = validation.get("is_baseline") and baseline is not None
@@ -216,9 +234,10 @@ def write_ledger(
     keep_margin: float,
     events: list[dict],
     tsv: Path,
+    refused: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Rewrite the ledger from the records (placing newcomers in the campaign order); its rows."""
-    rows = build_rows(task, results, candidate_ids, seed, keep_margin, events, place_newcomers=True)
+    rows = build_rows(task, results, candidate_ids, seed, keep_margin, events, place_newcomers=True, refused=refused)
     for row in rows:
         if row["score"] is not None and not math.isfinite(row["score"]):
             raise ValueError(f"non-finite score for {row['candidate']}")

@@ -9,6 +9,7 @@ from flcampaign.contract.candidate import (
     lineage,
     literature_event_of,
     parent_of,
+    refused_folders,
 )
 from flcampaign.data.splits import library_loader, partition_option, partition_seed
 from flcampaign.deps import code_digest, task_digest
@@ -50,6 +51,7 @@ TPE = TpeSettings.from_config(config["controls"])
 VARY_PARTITION = config["repeats"]["vary_partition"]
 partition_option(TASK, VARY_PARTITION)  # refuses a task whose clients are fixed sites
 CANDIDATES = discover(CAMPAIGN.candidates)
+REFUSED = refused_folders(CAMPAIGN.candidates)  # folders whose names cannot be ids: ledger rows
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
 # the task's profile, sources (shared layer included) and data: a change re-runs what uses it
 TASK_DIGEST = task_digest(TASK)

@@ -16,6 +16,7 @@ rule ledger:
         code=code("ledger"),
         task=TASK_DIGEST,
         candidates=CANDIDATES,
+        refused=REFUSED,
         seed=SEARCH_SEED,
         keep_margin=config["ledger"]["keep_margin"],
         guard=config["guard"],

@@ -17,6 +17,7 @@ rows = write_ledger(
     keep_margin=snakemake.params.keep_margin,
     events=load_events([Path(path) for path in snakemake.input.literature]),
     tsv=Path(snakemake.output.tsv),
+    refused=snakemake.params.refused,
 )
 guard = GuardConfig(**snakemake.params.guard)
 write_state(task, rows, guard, Path(snakemake.output.state), Path(snakemake.params.campaign))
