@@ -237,18 +237,24 @@ def cmd_program(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Re-hash a finished campaign's artifacts and rebuild its ledger (exit 1 on tampering), without running
-    candidate code: the ledger and report are only as trustworthy as the files they were built from."""
+    """Re-hash a finished campaign's artifacts, recompute its scores with the trusted evaluator and rebuild its
+    ledger (exit 1 on tampering), never importing candidate code (a candidate's own model class runs only in the
+    contained prediction step): the ledger and report are only as trustworthy as the files they were built from."""
     config, task = _campaign(args)
     outcome = verify.audit(Path.cwd(), task, config)
+    scope = (
+        f"{len(outcome.checked)} artifacts checked, {outcome.recomputed} scores recomputed ({outcome.seconds:.1f} s)"
+    )
     if args.json:
         print(json.dumps([finding.as_dict() for finding in outcome.findings], indent=2))
     elif outcome.clean:
-        print(f"verified: {len(outcome.checked)} artifacts checked, no tampering found")
+        print(f"verified: {scope}, no tampering found")
     else:
         for finding in outcome.findings:
             print(f"TAMPERED {finding.artifact}: {finding.check}: {finding.detail}")
-        print(f"{len(outcome.findings)} finding(s) in {len(outcome.checked)} artifacts checked", file=sys.stderr)
+        print(f"{len(outcome.findings)} finding(s) in {scope}", file=sys.stderr)
+    for why, count in sorted(outcome.not_recomputed.items()):
+        print(f"not recomputed: {count} ok score(s), hash-checked only: {why}", file=sys.stderr)
     return 0 if outcome.clean else 1
 
 

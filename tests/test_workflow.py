@@ -357,7 +357,9 @@ def test_verify_finds_the_finished_campaign_clean_and_a_tampered_model(campaign)
     exe = Path(sys.executable).with_name("flcampaign")
     clean = subprocess.run([str(exe), "verify"], cwd=campaign, capture_output=True, text=True, timeout=300)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert re.fullmatch(r"verified: \d+ artifacts checked, no tampering found\n", clean.stdout)
+    assert re.fullmatch(
+        r"verified: \d+ artifacts checked, \d+ scores recomputed \(\d+\.\d s\), no tampering found\n", clean.stdout
+    )
     model = campaign / "results" / "runs" / "search" / "0002-fedavgm" / "seed0" / "global_model.pt"
     original, stamp = model.read_bytes(), model.stat()
     try:

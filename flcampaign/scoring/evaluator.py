@@ -5,6 +5,10 @@ the metric and the site aggregation stay here. The parameter count is taken by t
 before any candidate code is imported and sent back through a pipe the driver then closes, so the
 candidate's code can neither see nor change it. Client-reported metrics and anything the run
 wrote are never read.
+
+``verify`` recomputes a recorded score with the same steps (``split_hashes``, ``scored_views``, ``judge``):
+in its own process with the task's own class where the task fixes the architecture (``OwnModel``, no
+candidate code), else through the same contained prediction step (``contained_predictions``).
 """
 
 import json
@@ -129,10 +133,10 @@ def score_run(
         return _finish(record, out_path, "invalid", record["compute"]["violation"], rule="compute-budget")
     fixed = task.model.get("fixed")
     data = load_split(split_dir, split)
-    record["split_sha256"] = {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
-    views = Views.draw(task, data, seed=f"{run['model_sha256']}:{record['split_sha256']}")
+    record["split_sha256"] = split_hashes(split_dir, split, data)
+    views = scored_views(task, data, run["model_sha256"], record["split_sha256"])
     # where the task fixes the architecture, the weights go into the task's own class, not the candidate's
-    own = {"path": fixed["class"], "args": fixed.get("args", {}), "trusted": True} if fixed else None
+    own = own_spec(task)
     code, spec = (task.sources, own) if own is not None else (tree, run["model_spec"])
     outcome, predictions, log = _predict(task, model_path, code, spec, views, Path(split_dir), out_path, sandbox)
     record["predict_seconds"] = round(outcome["elapsed_s"], 3)
@@ -151,7 +155,7 @@ def score_run(
             record, out_path, "crash", f"prediction step failed ({outcome['failed']}); see {log.name}", rule="predict"
         )
     try:
-        record.update(score_predictions(task, views.assemble(predictions, "a"), data))
+        record.update(judge(task, views, predictions, data))
         checks = views.function_checks(task, predictions, data, record["score"])
     except ValueError as error:
         return _finish(record, out_path, "crash", f"unusable predictions: {error}", rule="predict")
@@ -172,6 +176,96 @@ def score_run(
     return _finish(record, out_path, "ok", "")
 
 
+def own_spec(task: Task) -> dict | None:
+    """The model spec of the task's own class where the task fixes the architecture (else None): the weights are
+    judged in that class, never in the candidate's."""
+    fixed = task.model.get("fixed")
+    return {"path": fixed["class"], "args": fixed.get("args", {}), "trusted": True} if fixed else None
+
+
+def split_hashes(split_dir: Path, split: str, data: dict[str, tuple]) -> dict[str, str]:
+    """sha256 of each site's file of the split, in the order the sites were loaded (that order seeds the views)."""
+    return {site: sha256_file(Path(split_dir) / split / f"{site}.npz") for site in data}
+
+
+def scored_views(
+    task: Task, data: dict[str, tuple], model_sha256: str, split_sha256: dict[str, str], scored_only: bool = False
+) -> "Views":
+    """The views of one model on one split, drawn from the model's and the split files' hashes: the same rows in
+    the same orders whenever that model is judged on that split. ``scored_only``: the scored view alone (``a``,
+    drawn first, so it is the very view scoring drew) -- what recomputing the score needs."""
+    return Views.draw(task, data, seed=f"{model_sha256}:{split_sha256}", scored_only=scored_only)
+
+
+def judge(task: Task, views: "Views", predictions: dict[str, np.ndarray], data: dict[str, tuple]) -> dict:
+    """The score of a model's predictions: those of the scored view (``a``), back in the split's row order, judged
+    per site and pooled (``score_predictions``). How ``score_run`` scores and ``verify`` recomputes."""
+    return score_predictions(task, views.assemble(predictions, "a"), data)
+
+
+class PredictionFailed(ValueError):
+    """The prediction step did not end cleanly; ``timed_out`` when it only ran out of time."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class OwnModel:
+    """The task's own model class, imported once in this process (trusted code only), for a task that fixes the
+    architecture: ``verify`` predicts with it as the contained driver does (the weights read as tensors only,
+    fitted strictly, each block of rows in one call on one thread), without any candidate code."""
+
+    def __init__(self, task: Task):
+        spec = own_spec(task)
+        if spec is None:
+            raise ValueError(f"task {task.name} does not fix the architecture: its model class is the candidate's")
+        from flcampaign.scoring import predict_driver  # torch is imported only when a score is recomputed
+
+        self.driver, self.spec = predict_driver, spec
+        self.cls = predict_driver.own_class(task.sources, spec["path"])
+
+    def predictions(self, model_path: Path, views: "Views") -> dict[str, np.ndarray]:
+        import torch
+
+        model = self.cls(**self.spec["args"])
+        try:
+            self.driver.fit(model, self.driver.load_state(model_path))
+        except RuntimeError as error:
+            misfit = " ".join(str(error).split())[:400]
+            raise PredictionFailed(
+                f"the final model's tensors do not fit the task's own {self.spec['path']}: {misfit}"
+            ) from None
+        model.eval()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as the driver predicts: the same reductions, the same bits
+        try:
+            return {name: self.driver.predict(model, rows) for name, rows in sorted(views.features.items())}
+        finally:
+            torch.set_num_threads(threads)
+
+
+def contained_predictions(
+    task: Task, model_path: Path, code_tree: Path, spec: dict, views: "Views", split_dir: Path, sandbox: Sandbox
+) -> dict[str, np.ndarray]:
+    """The predictions of a model class made by the contained prediction step, as ``score_run`` makes them, with
+    its log kept in a scratch folder (nothing is written beside the records): how ``verify`` recomputes a score
+    where the architecture is the candidate's. Raises ``PredictionFailed`` when the step does not end cleanly."""
+    with tempfile.TemporaryDirectory(prefix="flc-rescore-") as scratch:
+        outcome, predictions, log = _predict(
+            task, model_path, code_tree, spec, views, split_dir, Path(scratch) / "score.json", sandbox
+        )
+        tail = log.read_text(errors="replace")[-400:].strip() if log.is_file() else ""
+    if outcome["violation"]:
+        raise PredictionFailed(f"{outcome['violation'][0]}: {outcome['violation'][1]}")
+    if outcome["misfit"]:
+        raise PredictionFailed(f"the final model's tensors do not fit {spec['path']}: {outcome['misfit']}")
+    if outcome["failed"]:
+        timed_out = outcome["failed"] == "timed out"
+        raise PredictionFailed(f"prediction step failed ({outcome['failed']}): {tail}", timed_out)
+    return predictions
+
+
 @dataclass(frozen=True)
 class Views:
     """Copies of the evaluation rows the model predicts: in one order (scored), in another order and
@@ -183,16 +277,19 @@ class Views:
     draws: int
 
     @classmethod
-    def draw(cls, task: Task, data: dict[str, tuple], seed: str) -> "Views":
+    def draw(cls, task: Task, data: dict[str, tuple], seed: str, scored_only: bool = False) -> "Views":
+        """Every view, or with ``scored_only`` the scored view ``a`` alone: it is drawn first, so it is the same."""
         settings = {**PERTURBATION_DEFAULTS, **(task.metric.get("perturbation") or {})}
         rng = np.random.default_rng(int(sha256_bytes(seed.encode())[:16], 16))
-        pooled = np.concatenate([x for x, _ in data.values()]).astype(np.float64)
-        # a robust spread (interquartile range / 1.349 = sd for a normal feature): outlying values do not inflate it
-        q75, q25 = np.percentile(pooled, [75, 25], axis=0) if len(pooled) > 1 else (0.0, 0.0)
-        spread = (q75 - q25) / 1.349
         order: dict[str, dict[str, np.ndarray]] = {}
         features: dict[str, np.ndarray] = {}
-        names = ["a", "b", *(f"p{k}" for k in range(int(settings["draws"])))]
+        names = ["a"] if scored_only else ["a", "b", *(f"p{k}" for k in range(int(settings["draws"])))]
+        spread: Any = 0.0
+        if not scored_only:  # the perturbed views' noise scale (no random draw: view a is the same either way)
+            pooled = np.concatenate([x for x, _ in data.values()]).astype(np.float64)
+            # a robust spread (interquartile range / 1.349 = sd for a normal feature): outlying values do not inflate it
+            q75, q25 = np.percentile(pooled, [75, 25], axis=0) if len(pooled) > 1 else (0.0, 0.0)
+            spread = (q75 - q25) / 1.349
         for view in names:
             order[view] = {}
             for site, (x, _) in data.items():

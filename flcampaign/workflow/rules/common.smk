@@ -51,7 +51,8 @@ TPE = TpeSettings.from_config(config["controls"])
 VARY_PARTITION = config["repeats"]["vary_partition"]
 partition_option(TASK, VARY_PARTITION)  # refuses a task whose clients are fixed sites
 CANDIDATES = discover(CAMPAIGN.candidates)
-REFUSED = refused_folders(CAMPAIGN.candidates)  # folders whose names cannot be ids: ledger rows
+# folders whose names cannot be ids: one ledger row each
+REFUSED = refused_folders(CAMPAIGN.candidates)
 LITERATURE = sorted(CAMPAIGN.literature.glob("lit-*.yaml"))
 # the task's profile, sources (shared layer included) and data: a change re-runs what uses it
 TASK_DIGEST = task_digest(TASK)
