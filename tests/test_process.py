@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -235,3 +236,45 @@ def test_reap_stale_leaves_a_process_that_took_a_listed_pid_later_alone(tmp_path
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_runs_side_by_side_in_one_supervisor_leave_each_other_alone(tmp_path, pid_file):
+    """A seed study runs several simulations at once in threads: the end of one run kills its own
+    processes (an escaped child included), never those of the run beside it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "long").mkdir()
+    (tmp_path / "short").mkdir()
+    # the long run starts its child after the short run has started, and the short run ends while it runs
+    child = "import time; time.sleep(8)"  # past the short run's end and its grace for stragglers
+    long_code = (
+        f"import subprocess, sys, time; time.sleep(1.5); subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+    short_code = ESCAPER.format(pid_file=str(pid_file), after="time.sleep(2.5)")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        long_run = pool.submit(run, tmp_path / "long", long_code)
+        time.sleep(0.5)
+        short_outcome, _ = pool.submit(run, tmp_path / "short", short_code).result()
+        long_outcome, long_log = long_run.result()
+    assert long_outcome.returncode == 0, long_log.read_text()
+    assert short_outcome.returncode == 0 and short_outcome.reaped >= 1
+    assert await_gone(await_pid(pid_file))
+
+
+def test_what_the_supervisor_starts_on_the_side_is_not_taken_for_a_run(tmp_path):
+    """A sandbox probe started by another thread of the supervisor while a run goes on (in the supervisor's
+    own session) is neither killed nor counted as the run's straggler when the run ends."""
+    started: list[subprocess.Popen] = []
+    probe = threading.Timer(
+        0.3, lambda: started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+    )
+    probe.start()
+    try:
+        outcome, _ = run(tmp_path, "import time; time.sleep(1.5)")
+        probe.join()
+        assert outcome.returncode == 0 and outcome.reaped == 0
+        assert started[0].poll() is None
+    finally:
+        for bystander in started:
+            bystander.kill()
+            bystander.wait()

@@ -2,10 +2,12 @@
 
 NVFlare's simulator starts its workers with ``setsid`` (its own session), so killing our process
 group is not enough. The supervisor is a child subreaper: whatever a run starts stays its
-descendant however it detaches (double fork, ``setsid``, an emptied environment), so on exit or
-timeout every descendant born during the run is killed. Each process also carries a random token
-in its environment, and the token file lists the run's processes, so a later attempt can reap what
-outlived a supervisor that was itself killed (its orphans then go to init).
+descendant however it detaches (double fork, ``setsid``, an emptied environment). A run's processes
+are its command's process tree, followed at every poll (``RunTree``), and on exit or timeout they
+are killed together with every descendant born during the run that no other run of this supervisor
+claims (runs may go on side by side in threads: a seed study's). Each process also carries a random
+token in its environment, and the token file lists the run's processes, so a later attempt can reap
+what outlived a supervisor that was itself killed (its orphans then go to init).
 """
 
 import contextlib
@@ -15,6 +17,7 @@ import resource
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,9 +66,9 @@ def _holders(token: str) -> list[psutil.Process]:
     return found
 
 
-def kill_tree(token: str, group: int | None, preexisting: dict[int, float] | None = None) -> set[int]:
-    """SIGKILL the process group, every process carrying ``token`` and, when ``preexisting`` is given,
-    every descendant of this process not in it; returns the ids of those that were alive.
+def kill_tree(token: str, group: int | None, tree: "RunTree | None" = None) -> set[int]:
+    """SIGKILL the process group, every process carrying ``token`` and, when ``tree`` is given, the run's
+    processes (``RunTree.members``); returns the ids of those that were alive.
 
     The sweep repeats until nothing is left (a process forking while the kill runs is caught too).
     """
@@ -75,7 +78,7 @@ def kill_tree(token: str, group: int | None, preexisting: dict[int, float] | Non
     killed: set[int] = set()
     deadline = time.monotonic() + KILL_SWEEP_S
     while time.monotonic() < deadline:
-        victims = _holders(token) + (_running(born_since(preexisting)) if preexisting is not None else [])
+        victims = _holders(token) + (_running(tree.members()) if tree is not None else [])
         if not victims:
             break
         for proc in victims:
@@ -86,19 +89,22 @@ def kill_tree(token: str, group: int | None, preexisting: dict[int, float] | Non
     return killed
 
 
-def descendants() -> dict[int, float]:
-    """pid -> start time of every live descendant of this process (the start time tells a reused pid)."""
+def _live(procs: list[psutil.Process]) -> dict[int, float]:
+    """pid -> start time of the given processes still running (the start time tells a reused pid)."""
     found = {}
-    for proc in psutil.Process().children(recursive=True):
+    for proc in procs:
         with contextlib.suppress(psutil.Error):
             if proc.status() != psutil.STATUS_ZOMBIE:
                 found[proc.pid] = proc.create_time()
     return found
 
 
-def born_since(preexisting: dict[int, float]) -> dict[int, float]:
-    """This process's live descendants that were not among ``preexisting``: what a run started."""
-    return {pid: started for pid, started in descendants().items() if preexisting.get(pid) != started}
+def descendants(pid: int | None = None) -> dict[int, float]:
+    """pid -> start time of every live descendant of ``pid`` (by default this process)."""
+    try:
+        return _live(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:  # the process has ended
+        return {}
 
 
 def _running(known: dict[int, float]) -> list[psutil.Process]:
@@ -112,9 +118,75 @@ def _running(known: dict[int, float]) -> list[psutil.Process]:
     return found
 
 
-def _wait_for_exit(token: str, preexisting: dict[int, float], grace_s: float) -> None:
+_ACTIVE: dict[int, "RunTree"] = {}  # the runs this supervisor has going now, by id
+_ACTIVE_LOCK = threading.Lock()
+
+
+class RunTree:
+    """The processes of one run, as its supervisor (their subreaper) sees them.
+
+    ``seen`` is every process found at a poll; ``members`` is what ``seen`` and the command's live tree hold
+    and the supervisor's descendants born during the run, outside its session, that no other running run
+    claims: a child that detached between two polls has been handed to the supervisor and is still found."""
+
+    def __init__(self) -> None:
+        self.preexisting = descendants()
+        self.root: int | None = None
+        self.seen: dict[int, float] = {}
+
+    def __enter__(self) -> "RunTree":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop(id(self), None)
+
+    def start(self, launch: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+        """Start the command, registered before any other run can look for unclaimed processes."""
+        with _ACTIVE_LOCK:
+            proc = launch()
+            self.root = proc.pid
+            _ACTIVE[id(self)] = self
+        return proc
+
+    def track(self) -> bool:
+        """Follow the run (``members``: an orphan nobody claims is adopted by the first run to look); True when
+        a process was found that was not seen before."""
+        found = self.members()
+        new = not found.keys() <= self.seen.keys()
+        self.seen.update(found)
+        return new
+
+    def claims(self) -> dict[int, float]:
+        """The processes known to be this run's: seen at a poll, or in the command's tree now."""
+        return {**self.seen, **(descendants(self.root) if self.root is not None else {})}
+
+    def members(self) -> dict[int, float]:
+        with _ACTIVE_LOCK:
+            others = {pid for run in _ACTIVE.values() if run is not self for pid in run.claims()}
+            others |= {run.root for run in _ACTIVE.values() if run is not self and run.root is not None}
+        own = os.getsid(0)
+        born = {
+            pid: started
+            for pid, started in descendants().items()
+            if self.preexisting.get(pid) != started and pid not in others and _session(pid) not in (own, None)
+        }
+        return {**born, **self.claims()}
+
+
+def _session(pid: int) -> int | None:
+    """The session of ``pid`` (None once it has ended). A run's command starts its own session, so none of a
+    run's processes is in the supervisor's: what the supervisor itself starts on the side (a sandbox probe
+    in another thread) is never taken for a run's."""
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+def _wait_for_exit(token: str, tree: RunTree, grace_s: float) -> None:
     deadline = time.monotonic() + grace_s
-    while (_holders(token) or born_since(preexisting)) and time.monotonic() < deadline:
+    while (_holders(token) or _running(tree.members())) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -189,10 +261,8 @@ def run_contained(
     """
     token = secrets.token_hex(16)
     become_subreaper()
-    preexisting = descendants()
-    started: dict[int, float] = {}  # every process the run started, as listed in the token file
     if token_file is not None:
-        _write_token_file(token_file, token, started)
+        _write_token_file(token_file, token, {})
     env = {**env, TOKEN_VARIABLE: token}
     measure = progress or (lambda: log_path.stat().st_size if log_path.exists() else 0)
     helpers: set[int] = set()  # the command's own children (a sandbox's init), reaped by us once orphaned
@@ -200,17 +270,19 @@ def run_contained(
     returncode: int | None = None
     cpu_seconds = 0.0
     timed_out = stalled = flooded = aborted = False
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=pass_fds,
-            preexec_fn=_child_setup(max_file_bytes, preexec),
+    with open(log_path, "ab") as log, RunTree() as tree:
+        proc = tree.start(
+            lambda: subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=pass_fds,
+                preexec_fn=_child_setup(max_file_bytes, preexec),
+            )
         )
         last_seen, last_change = measure(), start
         try:
@@ -220,10 +292,8 @@ def run_contained(
                     returncode, cpu_seconds = finished
                     break
                 helpers |= children_of(proc.pid)
-                now_running = born_since(preexisting)
-                if token_file is not None and not now_running.keys() <= started.keys():
-                    started.update(now_running)
-                    _write_token_file(token_file, token, started)
+                if tree.track() and token_file is not None:
+                    _write_token_file(token_file, token, tree.seen)
                 if on_poll is not None:
                     on_poll()
                 if abort is not None and abort():
@@ -244,8 +314,8 @@ def run_contained(
                     break
         finally:
             if returncode is not None:
-                _wait_for_exit(token, preexisting, EXIT_GRACE_S)
-            killed = kill_tree(token, proc.pid, preexisting)
+                _wait_for_exit(token, tree, EXIT_GRACE_S)
+            killed = kill_tree(token, proc.pid, tree)
             if returncode is None:
                 finished = _wait(proc, None)
                 cpu_seconds = finished[1] if finished else 0.0
