@@ -2,10 +2,11 @@
 
 NVFlare's simulator starts its workers with ``setsid`` (its own session), so killing our process
 group is not enough. The supervisor is a child subreaper: whatever a run starts stays its
-descendant however it detaches (double fork, ``setsid``, an emptied environment). A run's processes
-are its command's process tree, followed at every poll (``RunTree``), and on exit or timeout they
-are killed together with every descendant born during the run that no other run of this supervisor
-claims (runs may go on side by side in threads: a seed study's). Each process also carries a random
+descendant however it detaches (double fork, ``setsid``, an emptied environment), and the command
+is the subreaper of its own processes, so they stay in its tree while it runs. A run's processes are
+that tree, followed at every poll (``RunTree``); on exit or timeout they are killed, and, while no
+other run of this supervisor goes on (a seed study runs several in threads), so is every descendant
+born during the run outside the supervisor's session. Each process also carries a random
 token in its environment, and the token file lists the run's processes, so a later attempt can reap
 what outlived a supervisor that was itself killed (its orphans then go to init).
 """
@@ -126,8 +127,10 @@ class RunTree:
     """The processes of one run, as its supervisor (their subreaper) sees them.
 
     ``seen`` is every process found at a poll; ``members`` is what ``seen`` and the command's live tree hold
-    and the supervisor's descendants born during the run, outside its session, that no other running run
-    claims: a child that detached between two polls has been handed to the supervisor and is still found."""
+    and, while no other run of this supervisor goes on, its descendants born during the run outside its
+    session: a child that detached between two polls has been handed to the supervisor and is still found.
+    Runs side by side (a seed study's threads) rely on the polls and the token: an orphan could be the
+    other run's."""
 
     def __init__(self) -> None:
         self.preexisting = descendants()
@@ -163,13 +166,14 @@ class RunTree:
 
     def members(self) -> dict[int, float]:
         with _ACTIVE_LOCK:
-            others = {pid for run in _ACTIVE.values() if run is not self for pid in run.claims()}
-            others |= {run.root for run in _ACTIVE.values() if run is not self and run.root is not None}
+            alone = all(run is self for run in _ACTIVE.values())
+        if not alone:  # an orphan cannot be told apart from one another run's process left a moment ago
+            return self.claims()
         own = os.getsid(0)
         born = {
             pid: started
             for pid, started in descendants().items()
-            if self.preexisting.get(pid) != started and pid not in others and _session(pid) not in (own, None)
+            if self.preexisting.get(pid) != started and _session(pid) not in (own, None)
         }
         return {**born, **self.claims()}
 
@@ -191,11 +195,14 @@ def _wait_for_exit(token: str, tree: RunTree, grace_s: float) -> None:
 
 
 def _child_setup(max_file_bytes: int | None, preexec: Callable[[], None] | None) -> Callable[[], None]:
-    """In the child before exec: die with the supervisor; no single file past ``max_file_bytes``; then
+    """In the child before exec: die with the supervisor; be the subreaper of what it starts (a process
+    that detaches stays in the run's tree, where the polls find it, rather than becoming the supervisor's
+    child, which a run beside it could also claim); no single file past ``max_file_bytes``; then
     ``preexec`` (the run's resource caps)."""
 
     def setup() -> None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # the run's orphans stay in its tree while it runs
         if max_file_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
         if preexec is not None:
