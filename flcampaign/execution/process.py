@@ -119,7 +119,7 @@ def _running(known: dict[int, float]) -> list[psutil.Process]:
     return found
 
 
-_ACTIVE: dict[int, "RunTree"] = {}  # the runs this supervisor has going now, by id
+_ACTIVE: set[int] = set()  # the runs this supervisor has going now (ids of their RunTree)
 _ACTIVE_LOCK = threading.Lock()
 
 
@@ -142,19 +142,18 @@ class RunTree:
 
     def __exit__(self, *_: object) -> None:
         with _ACTIVE_LOCK:
-            _ACTIVE.pop(id(self), None)
+            _ACTIVE.discard(id(self))
 
     def start(self, launch: Callable[[], subprocess.Popen]) -> subprocess.Popen:
         """Start the command, registered before any other run can look for unclaimed processes."""
         with _ACTIVE_LOCK:
             proc = launch()
             self.root = proc.pid
-            _ACTIVE[id(self)] = self
+            _ACTIVE.add(id(self))
         return proc
 
     def track(self) -> bool:
-        """Follow the run (``members``: an orphan nobody claims is adopted by the first run to look); True when
-        a process was found that was not seen before."""
+        """Follow the run (``members``); True when a process was found that was not seen before."""
         found = self.members()
         new = not found.keys() <= self.seen.keys()
         self.seen.update(found)
@@ -165,16 +164,15 @@ class RunTree:
         return {**self.seen, **(descendants(self.root) if self.root is not None else {})}
 
     def members(self) -> dict[int, float]:
-        with _ACTIVE_LOCK:
-            alone = all(run is self for run in _ACTIVE.values())
-        if not alone:  # an orphan cannot be told apart from one another run's process left a moment ago
-            return self.claims()
         own = os.getsid(0)
-        born = {
-            pid: started
-            for pid, started in descendants().items()
-            if self.preexisting.get(pid) != started and _session(pid) not in (own, None)
-        }
+        with _ACTIVE_LOCK:  # held while listing, so no run can start beside this one and be taken for it
+            if len(_ACTIVE) > 1:  # an orphan cannot be told apart from one another run's process left
+                return self.claims()
+            born = {
+                pid: started
+                for pid, started in descendants().items()
+                if self.preexisting.get(pid) != started and _session(pid) not in (own, None)
+            }
         return {**born, **self.claims()}
 
 
