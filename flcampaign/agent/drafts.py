@@ -18,13 +18,13 @@ import yaml
 from flcampaign.contract import literature, patches
 from flcampaign.contract.candidate import (
     BASE_PARENT,
-    ID_PATTERN,
     METADATA,
     PATCH_DIR,
     lineage,
     read_metadata,
     write_metadata,
 )
+from flcampaign.contract.ids import CANDIDATE_ID
 from flcampaign.contract.validation import validate_chain
 from flcampaign.errors import ContractViolation
 from flcampaign.evidence.ledger import best_row, read_tsv
@@ -183,7 +183,7 @@ def check(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = 
 def finish(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None = None) -> Path:
     """Publish a valid draft as ``candidates/<id>/`` in one rename and remove the draft."""
     campaign_dir = Path(campaign_dir)
-    if not ID_PATTERN.match(draft_id):
+    if not CANDIDATE_ID.match(draft_id):
         raise ValueError(f"draft {draft_id!r}: not a candidate id")
     target = campaign_dir / "candidates" / draft_id
     if target.exists():
@@ -203,6 +203,6 @@ def finish(campaign_dir: Path, draft_id: str, task: Task, now: datetime | None =
 
 def abandon(campaign_dir: Path, draft_id: str) -> None:
     draft = Path(campaign_dir) / DRAFTS_DIR / draft_id
-    if not ID_PATTERN.match(draft_id) or not draft.is_dir():
+    if not CANDIDATE_ID.match(draft_id) or not draft.is_dir():
         raise ValueError(f"draft {draft_id!r}: no such draft under {DRAFTS_DIR}/")
     shutil.rmtree(draft)

@@ -12,7 +12,6 @@ from flcampaign.errors import ContractViolation
 from flcampaign.files import UnreadableYaml, atomic_write_text, read_bounded_yaml, sha256_file
 from flcampaign.schemas import schema_errors
 
-ID_PATTERN = CANDIDATE_ID  # the one id grammar (contract/ids.py)
 BASE_PARENT = "baseline"
 METADATA = "candidate.yaml"
 PATCH_DIR = "patches"
@@ -93,7 +92,7 @@ def _declared(folder: Path, key: str) -> str | None:
     except (OSError, UnreadableYaml):
         return None
     value = meta.get(key) if isinstance(meta, dict) else None
-    return value if isinstance(value, str) and ID_PATTERN.match(value) else None
+    return value if isinstance(value, str) and CANDIDATE_ID.match(value) else None
 
 
 def parent_of(folder: Path) -> str | None:
